@@ -1,0 +1,65 @@
+# Entry points for people and CI. Everything runs through tox so local runs match CI.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+TOOLS := .venv-tools
+TOX := $(TOOLS)/bin/tox
+DEMO := .venv-demo
+
+# Extra interpreters (python3.12, python3.13 from pyenv) for version envs. pyenv's shims would
+# answer "command not found" for a version that is not selected, and putting a version's bin/ on
+# PATH would also hijack `python3`; so only the versioned binaries are linked into one folder
+# that goes first on PATH. Folders that do not exist are skipped.
+PYENV_ROOT ?= $(HOME)/.pyenv
+EXTRA_PYTHONS := $(strip $(foreach v,3.12 3.13,$(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(v).*/bin/python$(v))))))
+# Not inside a venv: Python would read the venv's pyvenv.cfg next to the link and pose as it.
+PYBIN := $(abspath .pythons)
+export PATH := $(PYBIN):$(PATH)
+# uv must never download a Python build (no network but package registries).
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help test lint docs bench demo clean tools pybin
+
+help:
+	@echo "make demo   - install the SDK into .venv-demo and run the demo"
+	@echo "make test   - run the default tox envs (core tests, lint, docs)"
+	@echo "make lint   - ruff, mypy --strict, import-linter"
+	@echo "make docs   - build the Sphinx docs into docs/_build/html"
+	@echo "make bench  - run the benchmarks (installs the Wagtail extra)"
+	@echo "make clean  - remove virtualenvs, tox envs and build output"
+
+$(TOX):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet "tox>=4.20" "tox-uv>=1.11"
+
+pybin:
+	mkdir -p $(PYBIN)
+	$(foreach p,$(EXTRA_PYTHONS),ln -sfn $(p) $(PYBIN)/$(notdir $(p));)
+
+tools: $(TOX) pybin
+
+# Runs each default env in turn so its output streams as it happens; tox exits non-zero if
+# any env fails, and so does make.
+test: tools
+	$(TOX) run
+
+lint: tools
+	$(TOX) run -e lint
+
+docs: tools
+	$(TOX) run -e docs
+
+bench: tools
+	$(TOX) run -e bench -- $(ARGS)
+
+demo:
+	test -x $(DEMO)/bin/python || $(PYTHON) -m venv $(DEMO)
+	$(DEMO)/bin/python -m pip install --quiet -e .
+	$(DEMO)/bin/python -m membership_sdk.demo
+
+clean:
+	rm -rf $(TOOLS) $(DEMO) $(PYBIN) .tox docs/_build build dist .coverage .coverage.* htmlcov \
+		.pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Wagtail CMS paywall: the Django/Wagtail adapter for membership_sdk."""
