@@ -1,0 +1,535 @@
+"""The one access decision: ``decide(resource, context) -> Decision``.
+
+Every channel (a page, an API response, a search result, a feed, a download, a
+template tag) asks :func:`decide`. It is a pure function of a :class:`Resource` (a key
+and the :class:`Rule` guarding it) and an :class:`AccessContext` (what one member holds
+at one instant, resolved beforehand by :func:`resolve_context`). It does no I/O; when a
+read consumes a meter or a quota, the decision says so in :attr:`Decision.charge` and
+the caller records the usage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from .catalog import Catalog, Offer
+from .entitlements import Period, Quota, merge_quotas
+from .errors import CatalogError
+from .membership import Grant, Membership
+
+_EMPTY: Mapping[str, Mapping[str, datetime]] = {}
+
+
+class Reason(StrEnum):
+    """Why a decision went the way it did. Stable strings, safe to log and to branch on."""
+
+    PUBLIC = "public"
+    REGISTERED = "registered"
+    TIER = "tier"
+    ENTITLEMENT = "entitlement"
+    METERED = "metered"
+    PURCHASED = "purchased"
+    EMBARGO_LIFTED = "embargo_lifted"
+    LOGIN_REQUIRED = "login_required"
+    TIER_REQUIRED = "tier_required"
+    ENTITLEMENT_REQUIRED = "entitlement_required"
+    METER_EXHAUSTED = "meter_exhausted"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    PURCHASE_REQUIRED = "purchase_required"
+    DRIP_LOCKED = "drip_locked"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of :func:`decide`.
+
+    :ivar allowed: whether the full resource may be shown.
+    :ivar reason: a machine-readable :class:`Reason`.
+    :ivar teaser: whether to show the teaser (only ever true when not allowed).
+    :ivar offers: what the visitor could buy to unlock the resource.
+    :ivar charge: the meter or quota key this read must be recorded against, if any.
+    :ivar unlock_at: when a drip or embargo opens the resource, if known.
+    :ivar remaining: reads left on the meter or quota after this one, if metered.
+    """
+
+    allowed: bool
+    reason: Reason
+    teaser: bool = False
+    offers: tuple[Offer, ...] = ()
+    charge: str | None = None
+    unlock_at: datetime | None = None
+    remaining: int | None = None
+
+
+_ALLOW = {r: Decision(True, r) for r in Reason}
+_LOGIN_REQUIRED = Decision(False, Reason.LOGIN_REQUIRED, teaser=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessContext:
+    """What one visitor holds at one instant. Build it with :func:`resolve_context`.
+
+    :ivar member_id: the member's id, or ``None`` for an anonymous visitor.
+    :ivar rank: the highest tier rank held (``-1`` when none, ``0`` for a free tier).
+    :ivar usage: meter or quota key -> resource key -> when it was first used in the
+        current period. Only resources counted against a meter or quota appear.
+    :ivar joined_at: when the member's current access began (for drip rules).
+    """
+
+    now: datetime
+    catalog: Catalog
+    member_id: str | None = None
+    rank: int = -1
+    tiers: frozenset[str] = frozenset()
+    entitlements: frozenset[str] = frozenset()
+    quotas: Mapping[str, Quota] = field(default_factory=dict)
+    purchases: frozenset[str] = frozenset()
+    joined_at: datetime | None = None
+    usage: Mapping[str, Mapping[str, datetime]] = field(default_factory=dict)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.member_id is not None
+
+
+class Rule(Protocol):
+    """Something that can guard a resource. Rules are immutable and hold no member data."""
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        """Decide access to the resource ``key`` for ``ctx``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A thing to gate: a stable ``key`` (``"page:42"``, ``"doc:7"``) and its ``rule``.
+
+    ``teaser`` says whether a visitor without access sees a teaser or nothing at all.
+    """
+
+    key: str
+    rule: Rule
+    teaser: bool = True
+
+
+def decide(resource: Resource, context: AccessContext) -> Decision:
+    """Decide whether ``context`` may see ``resource``. Pure, no I/O."""
+    decision = resource.rule.evaluate(resource.key, context)
+    if not resource.teaser and decision.teaser:
+        return replace(decision, teaser=False)
+    return decision
+
+
+# -- periods and windows ------------------------------------------------------------------
+def period_start(period: Period, now: datetime) -> datetime:
+    """The start of the calendar ``period`` that contains ``now`` (weeks start on Monday)."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period is Period.DAY:
+        return day
+    if period is Period.WEEK:
+        return day - timedelta(days=day.weekday())
+    if period is Period.MONTH:
+        return day.replace(day=1)
+    return day.replace(month=1, day=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Where a meter counts from: a calendar period, or a rolling number of days."""
+
+    period: Period | None = Period.MONTH
+    days: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.period is None) == (self.days is None):
+            raise CatalogError("a meter window is either a calendar period or a number of days")
+        if self.days is not None and self.days < 1:
+            raise CatalogError(f"a rolling meter window needs days >= 1, got {self.days}")
+
+    @classmethod
+    def calendar(cls, period: Period | str = Period.MONTH) -> Window:
+        return cls(period=Period(period))
+
+    @classmethod
+    def rolling(cls, days: int) -> Window:
+        return cls(period=None, days=days)
+
+    def start(self, now: datetime) -> datetime:
+        if self.period is not None:
+            return period_start(self.period, now)
+        assert self.days is not None
+        return now - timedelta(days=self.days)
+
+    @property
+    def longest(self) -> timedelta:
+        """How far back usage must be loaded to evaluate this window."""
+        if self.days is not None:
+            return timedelta(days=self.days)
+        return {Period.DAY: 1, Period.WEEK: 7, Period.MONTH: 31, Period.YEAR: 366}[
+            self.period or Period.MONTH
+        ] * timedelta(days=1)
+
+
+def _count_since(
+    used: Mapping[str, datetime] | None, key: str, start: datetime
+) -> tuple[bool, int]:
+    """(whether ``key`` was already counted since ``start``, how many were)."""
+    if not used:
+        return False, 0
+    first = used.get(key)
+    count = 0
+    for when in used.values():
+        if when >= start:
+            count += 1
+    return first is not None and first >= start, count
+
+
+# -- rules ----------------------------------------------------------------------------------
+class _Denials:
+    """Caches the denial of a rule per catalog: offers are computed once, not per request."""
+
+    __slots__ = ("_by_catalog",)
+
+    def __init__(self) -> None:
+        self._by_catalog: dict[int, tuple[Catalog, Decision]] = {}
+
+    def get(self, catalog: Catalog) -> Decision | None:
+        hit = self._by_catalog.get(id(catalog))
+        return hit[1] if hit is not None and hit[0] is catalog else None
+
+    def put(self, catalog: Catalog, decision: Decision) -> Decision:
+        if len(self._by_catalog) > 8:
+            self._by_catalog.clear()
+        self._by_catalog[id(catalog)] = (catalog, decision)
+        return decision
+
+
+@dataclass(frozen=True, slots=True)
+class Public:
+    """Anyone may see it."""
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        return _ALLOW[Reason.PUBLIC]
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """Any signed-in member may see it."""
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        if ctx.member_id is not None:
+            return _ALLOW[Reason.REGISTERED]
+        return _LOGIN_REQUIRED
+
+
+@dataclass(frozen=True, slots=True)
+class MinTier:
+    """Members of ``tier`` or any tier ranked above it."""
+
+    tier: str
+    _denied: _Denials = field(
+        default_factory=_Denials, init=False, repr=False, compare=False, hash=False
+    )
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        catalog = ctx.catalog
+        rank = catalog.rank_of.get(self.tier)
+        if rank is not None and ctx.rank >= rank:
+            return _ALLOW[Reason.TIER]
+        denied = self._denied.get(catalog)
+        if denied is None:
+            offers = catalog.offers_from_rank(rank) if rank is not None else ()
+            denied = self._denied.put(catalog, Decision(False, Reason.TIER_REQUIRED, True, offers))
+        return denied
+
+
+@dataclass(frozen=True, slots=True)
+class AnyTier:
+    """Members of any of ``tiers`` (exactly those tiers, whatever their rank)."""
+
+    tiers: frozenset[str]
+    _denied: _Denials = field(
+        default_factory=_Denials, init=False, repr=False, compare=False, hash=False
+    )
+
+    def __init__(self, tiers: Iterable[str]) -> None:
+        object.__setattr__(self, "tiers", frozenset(tiers))
+        object.__setattr__(self, "_denied", _Denials())
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        if not self.tiers.isdisjoint(ctx.tiers):
+            return _ALLOW[Reason.TIER]
+        denied = self._denied.get(ctx.catalog)
+        if denied is None:
+            offers = ctx.catalog.offers_for_tiers(self.tiers)
+            denied = self._denied.put(
+                ctx.catalog, Decision(False, Reason.TIER_REQUIRED, True, offers)
+            )
+        return denied
+
+
+@dataclass(frozen=True, slots=True)
+class HasEntitlement:
+    """Members holding entitlement ``key``; a quota on it is enforced per resource."""
+
+    entitlement: str
+    _denied: _Denials = field(
+        default_factory=_Denials, init=False, repr=False, compare=False, hash=False
+    )
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        name = self.entitlement
+        if name in ctx.entitlements:
+            quota = ctx.quotas.get(name)
+            if quota is None:
+                return _ALLOW[Reason.ENTITLEMENT]
+            counted, used = _count_since(
+                ctx.usage.get(name), key, period_start(quota.period, ctx.now)
+            )
+            if counted:
+                return Decision(True, Reason.ENTITLEMENT, remaining=quota.limit - used)
+            if used < quota.limit:
+                return Decision(
+                    True, Reason.ENTITLEMENT, charge=name, remaining=quota.limit - used - 1
+                )
+            return Decision(
+                False,
+                Reason.QUOTA_EXHAUSTED,
+                True,
+                unlock_at=_next_period(quota.period, ctx.now),
+                remaining=0,
+            )
+        denied = self._denied.get(ctx.catalog)
+        if denied is None:
+            offers = ctx.catalog.offers_for_entitlement(name)
+            denied = self._denied.put(
+                ctx.catalog, Decision(False, Reason.ENTITLEMENT_REQUIRED, True, offers)
+            )
+        return denied
+
+
+def _next_period(period: Period, now: datetime) -> datetime:
+    start = period_start(period, now)
+    if period is Period.DAY:
+        return start + timedelta(days=1)
+    if period is Period.WEEK:
+        return start + timedelta(days=7)
+    if period is Period.MONTH:
+        return (start + timedelta(days=32)).replace(day=1)
+    return start.replace(year=start.year + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """Members who bought ``item`` (by default the resource's own key)."""
+
+    item: str | None = None
+    _denied: _Denials = field(
+        default_factory=_Denials, init=False, repr=False, compare=False, hash=False
+    )
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        item = self.item or key
+        if item in ctx.purchases:
+            return _ALLOW[Reason.PURCHASED]
+        if self.item is None:
+            return Decision(
+                False, Reason.PURCHASE_REQUIRED, True, ctx.catalog.offers_for_item(item)
+            )
+        denied = self._denied.get(ctx.catalog)
+        if denied is None:
+            offers = ctx.catalog.offers_for_item(item)
+            denied = self._denied.put(
+                ctx.catalog, Decision(False, Reason.PURCHASE_REQUIRED, True, offers)
+            )
+        return denied
+
+
+@dataclass(frozen=True, slots=True)
+class Metered:
+    """``free`` resources per ``window`` for visitors the inner ``rule`` denies.
+
+    Each resource counts once per window: reading it again does not use up the meter.
+    Anonymous visitors are metered too unless ``anonymous`` is false (their usage comes
+    from a signed cookie).
+    """
+
+    rule: Rule
+    free: int
+    window: Window = Window()
+    meter: str = "articles"
+    anonymous: bool = True
+
+    def __post_init__(self) -> None:
+        if self.free < 0:
+            raise CatalogError(f"metered rule: free must be >= 0, got {self.free}")
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        inner = self.rule.evaluate(key, ctx)
+        if inner.allowed or (ctx.member_id is None and not self.anonymous):
+            return inner
+        counted, used = _count_since(ctx.usage.get(self.meter), key, self.window.start(ctx.now))
+        if counted:
+            return Decision(True, Reason.METERED, remaining=max(self.free - used, 0))
+        if used < self.free:
+            return Decision(True, Reason.METERED, charge=self.meter, remaining=self.free - used - 1)
+        return Decision(False, Reason.METER_EXHAUSTED, True, inner.offers, remaining=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Drip:
+    """What ``rule`` allows, but only ``days`` after the member joined."""
+
+    rule: Rule
+    days: int
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        inner = self.rule.evaluate(key, ctx)
+        if not inner.allowed or self.days <= 0:
+            return inner
+        joined = ctx.joined_at
+        if joined is None:
+            return Decision(False, Reason.DRIP_LOCKED, True)
+        opens = joined + timedelta(days=self.days)
+        if ctx.now >= opens:
+            return inner
+        return Decision(False, Reason.DRIP_LOCKED, True, unlock_at=opens)
+
+
+@dataclass(frozen=True, slots=True)
+class Embargo:
+    """Guarded by ``rule`` until ``until``; free to everyone afterwards."""
+
+    until: datetime
+    rule: Rule
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        if ctx.now >= self.until:
+            return _ALLOW[Reason.EMBARGO_LIFTED]
+        inner = self.rule.evaluate(key, ctx)
+        if inner.allowed:
+            return inner
+        return replace(inner, unlock_at=self.until)
+
+
+def _merge_denials(denials: list[Decision]) -> Decision:
+    offers: list[Offer] = []
+    for d in denials:
+        for offer in d.offers:
+            if offer not in offers:
+                offers.append(offer)
+    unlocks = [d.unlock_at for d in denials if d.unlock_at is not None]
+    first = denials[0]
+    return Decision(
+        False, first.reason, True, tuple(offers), unlock_at=min(unlocks) if unlocks else None
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """Allowed when any of ``rules`` allows; otherwise the offers of all of them."""
+
+    rules: tuple[Rule, ...]
+
+    def __init__(self, *rules: Rule) -> None:
+        if not rules:
+            raise CatalogError("AnyOf needs at least one rule")
+        object.__setattr__(self, "rules", tuple(rules))
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        denials: list[Decision] = []
+        for rule in self.rules:
+            decision = rule.evaluate(key, ctx)
+            if decision.allowed:
+                return decision
+            denials.append(decision)
+        return _merge_denials(denials)
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """Allowed only when every one of ``rules`` allows."""
+
+    rules: tuple[Rule, ...]
+
+    def __init__(self, *rules: Rule) -> None:
+        if not rules:
+            raise CatalogError("AllOf needs at least one rule")
+        object.__setattr__(self, "rules", tuple(rules))
+
+    def evaluate(self, key: str, ctx: AccessContext) -> Decision:
+        result: Decision | None = None
+        for rule in self.rules:
+            decision = rule.evaluate(key, ctx)
+            if not decision.allowed:
+                return decision
+            if result is None or (result.charge is None and decision.charge is not None):
+                result = decision
+        assert result is not None
+        return result
+
+
+# -- resolution -----------------------------------------------------------------------------
+def resolve_context(
+    catalog: Catalog,
+    now: datetime,
+    *,
+    member_id: str | None = None,
+    memberships: Iterable[Membership] = (),
+    grants: Iterable[Grant] = (),
+    usage: Mapping[str, Mapping[str, datetime]] | None = None,
+    registered_at: datetime | None = None,
+    grace: timedelta = timedelta(0),
+) -> AccessContext:
+    """Resolve what a visitor holds at ``now`` from their memberships and grants.
+
+    Paid memberships that give access count as grants of their tier; stored grants
+    (comps, gifts, trials, team seats, purchases) add tiers, entitlements or items.
+    Every signed-in member holds the catalog's free tier, if it has one.
+    """
+    if member_id is None:
+        return AccessContext(now=now, catalog=catalog, usage=usage or _EMPTY)
+    tiers: set[str] = set()
+    extra: list[tuple[str, Quota | None]] = []
+    purchases: set[str] = set()
+    starts: list[datetime] = []
+    for membership in memberships:
+        if membership.grants_access(now, grace):
+            tiers.add(membership.tier)
+            if membership.started_at is not None:
+                starts.append(membership.started_at)
+    for grant in grants:
+        if not grant.active(now):
+            continue
+        if grant.item is not None:
+            purchases.add(grant.item)
+        if grant.tier is not None:
+            tiers.add(grant.tier)
+            starts.append(grant.starts_at)
+        extra.extend((e.key, e.quota) for e in grant.entitlements)
+    free = catalog.free_tier
+    if free is not None:
+        tiers.add(free.slug)
+    known = [t for t in tiers if t in catalog.rank_of]
+    quotas: dict[str, Quota | None] = {}
+    for slug in known:
+        for ent in catalog.tier(slug).entitlements:
+            extra.append((ent.key, ent.quota))
+    for ent_key, quota in extra:
+        quotas[ent_key] = merge_quotas(quotas[ent_key], quota) if ent_key in quotas else quota
+    return AccessContext(
+        now=now,
+        catalog=catalog,
+        member_id=member_id,
+        rank=max((catalog.rank_of[t] for t in known), default=-1),
+        tiers=frozenset(known),
+        entitlements=frozenset(quotas),
+        quotas={k: q for k, q in quotas.items() if q is not None},
+        purchases=frozenset(purchases),
+        joined_at=min(starts) if starts else registered_at,
+        usage=usage or _EMPTY,
+    )

@@ -1,0 +1,109 @@
+"""Errors raised by the membership SDK.
+
+Every error the SDK raises derives from :class:`MembershipError`, so callers can
+catch one class. Messages name the culprit and what was expected::
+
+    MembershipError
+    ├── CatalogError            invalid tiers, prices, offers or entitlements
+    │   ├── UnknownCurrency     a currency code that is not ISO 4217
+    │   ├── InvalidAmount       zero or negative amounts, wrong types
+    │   ├── DuplicateSlug       two catalog items share a slug
+    │   └── UnknownPrice        a price id the catalog does not hold
+    ├── InvalidTransition       a membership status change the state machine forbids
+    ├── EventError              a billing event that cannot be applied
+    │   ├── MalformedEvent      missing or mistyped fields, unparsable bodies
+    │   └── SignatureError      a webhook whose signature does not verify
+    ├── PluginError             a plugin that fails to register or misbehaves
+    │   └── UnknownProvider     a provider name nobody registered
+    └── ProviderError           a payment provider failed; keeps the provider's words apart
+
+A provider's own exception is never leaked raw: providers translate it into
+:class:`ProviderError` with ``raise ... from``, keeping the provider's message in
+:attr:`ProviderError.provider_message`.
+"""
+
+from __future__ import annotations
+
+
+class MembershipError(Exception):
+    """Base class of every error raised by the SDK."""
+
+
+class CatalogError(MembershipError, ValueError):
+    """A tier, price, offer or entitlement is invalid."""
+
+
+class UnknownCurrency(CatalogError):
+    """A currency code is not a known ISO 4217 code."""
+
+
+class InvalidAmount(CatalogError):
+    """An amount is zero, negative or not an integer number of minor units."""
+
+
+class DuplicateSlug(CatalogError):
+    """Two items of the same kind share a slug or id."""
+
+
+class UnknownPrice(CatalogError, LookupError):
+    """A price id is not in the catalog (or is archived)."""
+
+
+class UnknownTier(CatalogError, LookupError):
+    """A tier slug is not in the catalog."""
+
+
+class InvalidTransition(MembershipError):
+    """A membership status change is not allowed by the state machine."""
+
+    def __init__(self, current: object, target: object, allowed: frozenset[object]) -> None:
+        names = ", ".join(sorted(str(s) for s in allowed)) or "none"
+        super().__init__(
+            f"cannot move a membership from {current!s} to {target!s}; "
+            f"allowed from {current!s}: {names}"
+        )
+        self.current = current
+        self.target = target
+
+
+class EventError(MembershipError):
+    """A billing event cannot be applied."""
+
+
+class MalformedEvent(EventError, ValueError):
+    """A billing event or webhook body is missing fields or has the wrong types."""
+
+
+class SignatureError(EventError):
+    """A webhook signature is missing, forged, expired or made with an unknown secret."""
+
+
+class PluginError(MembershipError):
+    """A plugin failed to register or returned something the SDK cannot use."""
+
+
+class UnknownProvider(PluginError, LookupError):
+    """No payment provider is registered under the requested name."""
+
+
+class ProviderError(MembershipError):
+    """A payment provider failed.
+
+    :param message: our explanation, naming the operation that failed.
+    :param code: a short machine-readable code (``"unreachable"``, ``"card_declined"``).
+    :param provider_message: the provider's own words, kept apart from ours.
+    :param retryable: whether trying the same operation later may succeed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "provider_error",
+        provider_message: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.provider_message = provider_message
+        self.retryable = retryable

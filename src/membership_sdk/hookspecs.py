@@ -1,0 +1,140 @@
+"""Every hook of the membership SDK.
+
+Implement hooks in a module or class and decorate each with
+:data:`membership_sdk.hookimpl`. Hook names start with ``membership_`` so one module
+can implement the hooks of several hosts without clashes.
+
+Lifecycle hooks are called after the change they report was stored, exactly once per
+real transition: a duplicated or stale event fires nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .events import ApplyResult, BillingEvent
+    from .membership import Grant, Membership
+    from .providers.base import Provider
+
+hookspec = pluggy.HookspecMarker("membership_sdk")
+hookimpl = pluggy.HookimplMarker("membership_sdk")
+
+
+# -------------------------------------------------------------------------------------------
+# Registration
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def membership_register_providers(
+    register: Callable[[Provider], None], config: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Register payment providers.
+
+    Called once when a :class:`~membership_sdk.plugins.Providers` registry is built.
+    Call ``register(provider)`` for each provider this plugin offers; the registry
+    checks the provider satisfies :class:`~membership_sdk.providers.Provider` and that
+    its name is unique, raising :class:`~membership_sdk.errors.PluginError` otherwise.
+
+    :param register: callback taking one provider instance.
+    :param config: settings per provider name, e.g. ``{"stripe": {"api_key": ...}}``;
+        a provider reads only its own entry, and may skip registering when it has none.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Membership lifecycle
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def membership_activated(membership: Membership, event: BillingEvent | None) -> None:
+    """A membership started giving access (it became trialing or active from a status
+    that gave none, or was created in such a status).
+
+    :param membership: the membership as stored after the change.
+    :param event: the billing event that caused it, or ``None`` for a local change.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_renewed(membership: Membership, event: BillingEvent | None) -> None:
+    """An active membership's paid period was extended (a successful renewal).
+
+    :param membership: the membership as stored after the change.
+    :param event: the billing event that caused it, or ``None`` for a local change.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_payment_failed(membership: Membership, event: BillingEvent | None) -> None:
+    """A membership became past due: a renewal payment failed and dunning began.
+
+    :param membership: the membership as stored after the change.
+    :param event: the billing event that caused it, or ``None`` for a local change.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_canceled(membership: Membership, event: BillingEvent | None) -> None:
+    """A membership was canceled: it ended, or was set to end at the period's end.
+
+    :param membership: the membership as stored after the change; check
+        ``cancel_at_period_end`` and ``status`` to tell which.
+    :param event: the billing event that caused it, or ``None`` for a local change.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_expired(membership: Membership, event: BillingEvent | None) -> None:
+    """A membership expired: access ended for good without a cancellation.
+
+    :param membership: the membership as stored after the change.
+    :param event: the billing event that caused it, or ``None`` for a local change.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_access_changed(member_id: str) -> None:
+    """Something that decides a member's access changed (a membership or a grant).
+
+    Adapters use it to drop cached access contexts.
+
+    :param member_id: the member whose access may have changed.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_grant_changed(grant: Grant, action: str) -> None:
+    """A grant was created, extended or revoked.
+
+    :param grant: the grant as stored after the change.
+    :param action: ``"created"``, ``"extended"`` or ``"revoked"``.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# Billing events
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def membership_event_ignored(result: ApplyResult) -> None:
+    """An event was not applied because it concerns something this site does not own
+    (an unknown customer, a foreign price) or would be an invalid transition.
+
+    :param result: the outcome, with ``detail`` naming the culprit.
+    :returns: nothing; results are ignored. All implementations are called.
+    """

@@ -1,0 +1,155 @@
+"""Memberships, their status state machine, and grants of access."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from .entitlements import Entitlement
+from .errors import InvalidTransition
+
+
+class Status(StrEnum):
+    """Where a membership stands. ``UNKNOWN`` stands for any status a provider sent that
+    the SDK does not recognise; it never grants access."""
+
+    INCOMPLETE = "incomplete"
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    PAUSED = "paused"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, value: object) -> Status:
+        """The status named ``value``, or ``UNKNOWN`` for anything unrecognised."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.UNKNOWN
+
+
+_S = Status
+# The relation is transitively closed on purpose: billing events may arrive out of order
+# and the SDK skips stale ones, so a membership can jump over intermediate states (say
+# trialing -> canceled) and every such jump must still be valid.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    _S.INCOMPLETE: frozenset(
+        {_S.INCOMPLETE, _S.TRIALING, _S.ACTIVE, _S.PAST_DUE, _S.PAUSED, _S.CANCELED, _S.EXPIRED}
+    ),
+    _S.TRIALING: frozenset(
+        {_S.TRIALING, _S.ACTIVE, _S.PAST_DUE, _S.PAUSED, _S.CANCELED, _S.EXPIRED}
+    ),
+    _S.ACTIVE: frozenset({_S.ACTIVE, _S.PAST_DUE, _S.PAUSED, _S.CANCELED, _S.EXPIRED}),
+    _S.PAST_DUE: frozenset({_S.PAST_DUE, _S.ACTIVE, _S.PAUSED, _S.CANCELED, _S.EXPIRED}),
+    _S.PAUSED: frozenset({_S.PAUSED, _S.ACTIVE, _S.PAST_DUE, _S.CANCELED, _S.EXPIRED}),
+    _S.CANCELED: frozenset({_S.CANCELED, _S.EXPIRED}),
+    _S.EXPIRED: frozenset({_S.EXPIRED}),
+    _S.UNKNOWN: frozenset(set(Status)),
+}
+for _status, _targets in list(TRANSITIONS.items()):
+    if _status not in (_S.CANCELED, _S.EXPIRED):
+        TRANSITIONS[_status] = _targets | {_S.UNKNOWN}
+
+#: Statuses that end a membership for good.
+TERMINAL = frozenset({Status.CANCELED, Status.EXPIRED})
+
+
+def check_transition(current: Status, target: Status) -> None:
+    """Raise :class:`InvalidTransition` unless ``current -> target`` is allowed."""
+    allowed = TRANSITIONS[current]
+    if target not in allowed:
+        raise InvalidTransition(current, target, frozenset(allowed))
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A member's subscription to a tier, as last reported by its provider.
+
+    ``version`` orders the provider's snapshots of this subscription: a snapshot with a
+    lower version never overwrites one with a higher version.
+    """
+
+    id: str
+    member_id: str
+    tier: str
+    status: Status
+    provider: str
+    price_id: str | None = None
+    provider_subscription_id: str | None = None
+    provider_customer_id: str | None = None
+    started_at: datetime | None = None
+    current_period_end: datetime | None = None
+    trial_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    canceled_at: datetime | None = None
+    cancel_reason: str = ""
+    version: tuple[int, str] = (0, "")
+
+    def transition(self, target: Status, **changes: object) -> Membership:
+        """A copy moved to ``target``; raises :class:`InvalidTransition` if forbidden."""
+        check_transition(self.status, target)
+        return dataclasses.replace(self, status=target, **changes)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> Membership:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def grants_access(self, now: datetime, grace: timedelta = timedelta(0)) -> bool:
+        """Whether this membership gives access at ``now``.
+
+        Trialing and active memberships give access until their period ends plus
+        ``grace`` (a renewal webhook may be late); past-due ones until then too, which is
+        the dunning grace period; canceled ones until the period they paid for ends.
+        Incomplete, paused, expired and unknown statuses never give access.
+        """
+        status = self.status
+        end = self.current_period_end
+        if status in (_S.ACTIVE, _S.TRIALING, _S.PAST_DUE):
+            return end is None or now < end + grace
+        if status is _S.CANCELED:
+            return end is not None and now < end
+        return False
+
+
+class GrantKind(StrEnum):
+    """Why a member holds access."""
+
+    MEMBERSHIP = "membership"
+    TRIAL = "trial"
+    COMP = "comp"
+    GIFT = "gift"
+    PURCHASE = "purchase"
+    TEAM_SEAT = "team_seat"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Access a member holds for a while: to a tier, to extra entitlements, or to one item.
+
+    Paid memberships become grants when a member's access is resolved; comps, gifts,
+    trials without a card, team seats and one-off purchases are stored as grants.
+    """
+
+    id: str
+    member_id: str
+    kind: GrantKind
+    starts_at: datetime
+    ends_at: datetime | None = None
+    tier: str | None = None
+    entitlements: tuple[Entitlement, ...] = ()
+    item: str | None = None
+    source: str = ""
+    revoked_at: datetime | None = None
+    note: str = ""
+
+    def active(self, now: datetime) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        return self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
+
+    def replace(self, **changes: object) -> Grant:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

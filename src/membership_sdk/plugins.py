@@ -1,0 +1,113 @@
+"""Building the plugin manager and the provider registry.
+
+Nothing here runs at import time: call :func:`get_plugin_manager`, then
+:class:`Providers` with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, UnknownProvider
+from .providers.base import Provider
+
+#: The pluggy project name and the entry-point group third-party providers use.
+PROJECT = "membership_sdk"
+ENTRY_POINT_GROUP = "membership_sdk.providers"
+#: Environment variable with a comma-separated list of plugin names to block.
+DISABLED_ENV = "MEMBERSHIP_SDK_DISABLED_PLUGINS"
+
+#: Built-in plugins, registered exactly as third-party ones are.
+DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("fake", "membership_sdk.providers.fake"),
+    ("manual", "membership_sdk.providers.manual"),
+    ("stripe", "membership_sdk.providers.stripe"),
+)
+
+
+def get_plugin_manager(
+    *,
+    blocked: Iterable[str] = (),
+    plugins: Iterable[object] = (),
+    load_entrypoints: bool = True,
+) -> pluggy.PluginManager:
+    """Build a plugin manager with the built-in and installed plugins.
+
+    :param blocked: plugin names never to register (adds to ``MEMBERSHIP_SDK_DISABLED_PLUGINS``).
+    :param plugins: extra plugin objects to register (modules or instances).
+    :param load_entrypoints: also load the ``membership_sdk.providers`` entry points.
+    :raises PluginError: when a plugin implements a hook that does not exist.
+    """
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    env = os.environ.get(DISABLED_ENV, "")
+    for name in [*blocked, *(n.strip() for n in env.split(",") if n.strip())]:
+        pm.set_blocked(name)
+    for name, module in DEFAULT_PLUGINS:
+        if not pm.is_blocked(name):
+            pm.register(importlib.import_module(module), name)
+    if load_entrypoints:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in plugins:
+        pm.register(plugin)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"a plugin implements an unknown hook: {exc}") from exc
+    return pm
+
+
+_REQUIRED = (
+    "create_checkout",
+    "parse_webhook",
+    "fetch_subscription",
+    "cancel_subscription",
+    "resume_subscription",
+    "portal_url",
+)
+
+
+class Providers(Mapping[str, Provider]):
+    """The providers registered through ``membership_register_providers``, by name."""
+
+    def __init__(
+        self, pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
+        self._providers: dict[str, Provider] = {}
+        pm.hook.membership_register_providers(register=self._register, config=config or {})
+
+    def _register(self, provider: Provider) -> None:
+        name = getattr(provider, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"provider {provider!r} has no name; expected a non-empty str")
+        missing = [m for m in _REQUIRED if not callable(getattr(provider, m, None))]
+        if missing or not hasattr(provider, "refetch_subscriptions"):
+            missing += (
+                [] if hasattr(provider, "refetch_subscriptions") else ["refetch_subscriptions"]
+            )
+            raise PluginError(f"provider {name!r} lacks {', '.join(missing)}")
+        if name in self._providers:
+            raise PluginError(
+                f"two providers are named {name!r}: {self._providers[name]!r} and {provider!r}"
+            )
+        self._providers[name] = provider
+
+    def __getitem__(self, name: str) -> Provider:
+        try:
+            return self._providers[name]
+        except KeyError:
+            raise UnknownProvider(
+                f"no payment provider named {name!r}; registered: {sorted(self._providers)}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._providers)
+
+    def __len__(self) -> int:
+        return len(self._providers)

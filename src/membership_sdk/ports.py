@@ -1,0 +1,95 @@
+"""What the core needs stored, as small Protocols.
+
+Framework adapters MUST implement these (the Wagtail adapter does, with Django models);
+:mod:`membership_sdk.memory` implements them in memory for tests and scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from .events import ApplyResult
+from .membership import Grant, Membership
+
+
+class MembershipStore(Protocol):
+    def get(self, membership_id: str) -> Membership | None: ...
+
+    def by_provider_id(self, provider: str, subscription_id: str) -> Membership | None:
+        """The membership a provider subscription maps to, if any."""
+        ...
+
+    def for_member(self, member_id: str) -> Sequence[Membership]: ...
+
+    def save(self, membership: Membership) -> None:
+        """Insert or replace by ``membership.id``."""
+        ...
+
+    def new_id(self) -> str: ...
+
+
+class GrantStore(Protocol):
+    def for_member(self, member_id: str) -> Sequence[Grant]: ...
+
+    def get(self, grant_id: str) -> Grant | None: ...
+
+    def by_source(self, source: str) -> Grant | None:
+        """The grant created from ``source`` (``"stripe:pi_123"``), if any."""
+        ...
+
+    def save(self, grant: Grant) -> None: ...
+
+    def new_id(self) -> str: ...
+
+
+class CustomerStore(Protocol):
+    """Maps a provider's customer ids to member ids."""
+
+    def member_for(self, provider: str, customer_id: str) -> str | None: ...
+
+    def customer_for(self, provider: str, member_id: str) -> str | None: ...
+
+    def link(self, provider: str, customer_id: str, member_id: str) -> None: ...
+
+
+class EventInbox(Protocol):
+    """Remembers which provider events were processed, so each applies at most once."""
+
+    def seen(self, provider: str, event_id: str) -> bool: ...
+
+    def record(self, result: ApplyResult) -> None:
+        """Record that ``result.event`` was processed with ``result.outcome``."""
+        ...
+
+
+class MeterStore(Protocol):
+    """Which resources a member used, per meter or quota key."""
+
+    def usage(self, member_id: str, since: datetime) -> Mapping[str, Mapping[str, datetime]]:
+        """meter -> resource key -> first use, for uses at or after ``since``."""
+        ...
+
+    def record(self, member_id: str, meter: str, resource_key: str, when: datetime) -> None:
+        """Record a use; recording the same resource again in a period is a no-op."""
+        ...
+
+
+class Store(Protocol):
+    """Everything the core stores, with one transaction boundary."""
+
+    memberships: MembershipStore
+    grants: GrantStore
+    customers: CustomerStore
+    inbox: EventInbox
+    meters: MeterStore
+
+    def atomic(self, key: str) -> AbstractContextManager[None]:
+        """A transaction that also serialises work on ``key`` (a subscription or member).
+
+        Adapters on a database MUST take a row or advisory lock here, so two workers
+        applying events for one subscription cannot interleave.
+        """
+        ...

@@ -1,0 +1,461 @@
+"""A site's membership program: the catalog, its store, its providers and plugins.
+
+:class:`MembershipProgram` is the one entry point adapters and scripts use to start
+checkouts, apply billing events, manage grants and resolve access contexts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pluggy
+
+from .access import AccessContext, Decision, Resource, decide, resolve_context
+from .catalog import Catalog
+from .errors import InvalidTransition, MalformedEvent, MembershipError, UnknownPrice
+from .events import ApplyResult, BillingEvent, Outcome, PurchaseState, SubscriptionSnapshot
+from .membership import Grant, GrantKind, Membership, Status
+from .plugins import Providers, get_plugin_manager
+from .ports import Store
+from .providers.base import CheckoutRequest, CheckoutSession
+
+_ACCESS = frozenset({Status.TRIALING, Status.ACTIVE, Status.PAST_DUE})
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A stored change of one membership, and the lifecycle hook it fires."""
+
+    before: Membership | None
+    after: Membership
+
+    @property
+    def hook(self) -> str | None:
+        before, after = self.before, self.after
+        old = before.status if before is not None else None
+        new = after.status
+        if new in (Status.TRIALING, Status.ACTIVE) and old not in _ACCESS:
+            return "membership_activated"
+        if new is Status.PAST_DUE and old is not Status.PAST_DUE:
+            return "membership_payment_failed"
+        if new is Status.CANCELED and old is not Status.CANCELED:
+            return "membership_canceled"
+        if (
+            new is Status.ACTIVE
+            and before is not None
+            and not before.cancel_at_period_end
+            and after.cancel_at_period_end
+        ):
+            return "membership_canceled"
+        if new is Status.EXPIRED and old is not Status.EXPIRED:
+            return "membership_expired"
+        if (
+            new is Status.ACTIVE
+            and before is not None
+            and old in (Status.ACTIVE, Status.PAST_DUE)
+            and after.current_period_end is not None
+            and (
+                before.current_period_end is None
+                or after.current_period_end > before.current_period_end
+            )
+        ):
+            return "membership_renewed"
+        return None
+
+
+class MembershipProgram:
+    """Checkouts, billing events, grants and access for one site.
+
+    :param catalog: the site's tiers and prices.
+    :param store: where memberships, grants, events and usage live.
+    :param pm: a plugin manager from :func:`~membership_sdk.plugins.get_plugin_manager`;
+        one is built when omitted.
+    :param provider_config: settings per provider, passed to the registration hook.
+    :param grace: how long past-due memberships keep access after their period ends.
+    :param clock: returns the current aware datetime (tests pass a fixed one).
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: Store,
+        *,
+        pm: pluggy.PluginManager | None = None,
+        provider_config: Mapping[str, Mapping[str, Any]] | None = None,
+        grace: timedelta = timedelta(days=3),
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.pm = pm if pm is not None else get_plugin_manager()
+        self.providers = Providers(self.pm, provider_config)
+        self.grace = grace
+        self.clock = clock
+
+    # -- checkout -----------------------------------------------------------------------
+    def start_checkout(
+        self,
+        member_id: str,
+        price_id: str,
+        *,
+        provider: str,
+        success_url: str,
+        cancel_url: str,
+        email: str | None = None,
+        coupon: str | None = None,
+        attempt: str = "",
+    ) -> CheckoutSession:
+        """Ask ``provider`` to sell ``price_id`` to ``member_id``. Stores nothing: access
+        is granted only when the provider's event arrives.
+
+        :param attempt: an opaque token identifying this checkout attempt (a form's
+            nonce); retries with the same token reuse one idempotency key.
+        :raises UnknownPrice: the price is unknown, archived, or not sold by ``provider``.
+        :raises ProviderError: the provider failed; nothing was stored.
+        """
+        price = self.catalog.price(price_id)
+        backend = self.providers[provider]
+        external = price.provider_ids.get(provider)
+        if external is None:
+            raise UnknownPrice(
+                f"price {price_id!r} is not sold through provider {provider!r}; "
+                f"it has ids for: {sorted(price.provider_ids) or 'no provider'}"
+            )
+        key = hashlib.sha256(f"{member_id}|{price_id}|{provider}|{attempt}".encode()).hexdigest()
+        request = CheckoutRequest(
+            member_id=member_id,
+            price=price,
+            provider_price=external,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            idempotency_key=f"checkout-{key[:32]}",
+            email=email,
+            customer_id=self.store.customers.customer_for(provider, member_id),
+            coupon=coupon,
+            trial_days=price.trial_days,
+            metadata={"member_id": member_id, "price_id": price_id},
+        )
+        return backend.create_checkout(request)
+
+    # -- webhooks ---------------------------------------------------------------------------
+    def handle_webhook(
+        self, provider: str, headers: Mapping[str, str], body: bytes
+    ) -> list[ApplyResult]:
+        """Verify, translate and apply a webhook (the synchronous path; adapters usually
+        store it in an inbox first and apply it in a task)."""
+        events = self.providers[provider].parse_webhook(headers, body)
+        return [self.apply(event) for event in events]
+
+    def apply(self, event: BillingEvent) -> ApplyResult:
+        """Apply one billing event: idempotent, order-safe, all or nothing.
+
+        A duplicate returns ``DUPLICATE`` and changes nothing; an older snapshot than the
+        one stored returns ``STALE``; an event for an unknown customer or a foreign
+        price returns ``IGNORED`` with ``detail`` naming it. Lifecycle hooks fire after
+        the change is stored, once per real transition.
+        """
+        if not isinstance(event, BillingEvent):
+            raise MalformedEvent(f"expected a BillingEvent, got {type(event).__name__}")
+        snapshot = event.subscription
+        lock_key = f"{event.provider}:{(snapshot or event.purchase).id}"  # type: ignore[union-attr]
+        transition: Transition | None = None
+        grant_action: tuple[Grant, str] | None = None
+        with self.store.atomic(lock_key):
+            if self.store.inbox.seen(event.provider, event.id):
+                return ApplyResult(Outcome.DUPLICATE, event)
+            if snapshot is not None:
+                result, transition = self._apply_subscription(event, snapshot)
+            else:
+                result, grant_action = self._apply_purchase(event)
+            self.store.inbox.record(result)
+        if result.outcome is Outcome.IGNORED:
+            self.pm.hook.membership_event_ignored(result=result)
+        if transition is not None:
+            self._fire(transition, event)
+        if grant_action is not None:
+            self.pm.hook.membership_grant_changed(grant=grant_action[0], action=grant_action[1])
+            self.pm.hook.membership_access_changed(member_id=grant_action[0].member_id)
+        return result
+
+    def _member_for(self, event: BillingEvent) -> str | None:
+        customers = self.store.customers
+        member = customers.member_for(event.provider, event.customer_id)
+        if member is None and event.member_id:
+            member = event.member_id
+            customers.link(event.provider, event.customer_id, member)
+        return member
+
+    def _apply_subscription(
+        self, event: BillingEvent, snap: SubscriptionSnapshot
+    ) -> tuple[ApplyResult, Transition | None]:
+        store = self.store
+        existing = store.memberships.by_provider_id(event.provider, snap.id)
+        provider = self.providers.get(event.provider)
+        if provider is not None and provider.refetch_subscriptions:
+            current = provider.fetch_subscription(snap.id)
+            if current is not None:
+                snap = current
+        price = self.catalog.price_for_provider(event.provider, snap.price)
+        if price is None or price.tier is None:
+            return ApplyResult(
+                Outcome.IGNORED, event, f"foreign price {snap.price!r}: not in this catalog"
+            ), None
+        member = existing.member_id if existing is not None else self._member_for(event)
+        if member is None:
+            return ApplyResult(
+                Outcome.IGNORED, event, f"unknown customer {snap.customer_id!r}"
+            ), None
+        version = (snap.version, event.id)
+        if existing is not None and existing.version >= version:
+            return ApplyResult(
+                Outcome.STALE,
+                event,
+                f"snapshot {snap.version} is older than stored {existing.version[0]}",
+                existing.id,
+            ), None
+        fields: dict[str, Any] = {
+            "tier": price.tier,
+            "price_id": price.id,
+            "provider_customer_id": snap.customer_id,
+            "current_period_end": snap.current_period_end,
+            "trial_end": snap.trial_end,
+            "cancel_at_period_end": snap.cancel_at_period_end,
+            "canceled_at": snap.canceled_at,
+            "version": version,
+        }
+        if existing is None:
+            after = Membership(
+                id=store.memberships.new_id(),
+                member_id=member,
+                status=snap.status,
+                provider=event.provider,
+                provider_subscription_id=snap.id,
+                started_at=snap.started_at or event.occurred_at,
+                **fields,
+            )
+        else:
+            try:
+                after = existing.transition(snap.status, **fields)
+            except InvalidTransition as exc:
+                return ApplyResult(Outcome.IGNORED, event, str(exc), existing.id), None
+        store.memberships.save(after)
+        return ApplyResult(Outcome.APPLIED, event, membership_id=after.id), Transition(
+            existing, after
+        )
+
+    def _apply_purchase(self, event: BillingEvent) -> tuple[ApplyResult, tuple[Grant, str] | None]:
+        snap = event.purchase
+        assert snap is not None
+        price = self.catalog.price_for_provider(event.provider, snap.price)
+        if price is None:
+            return ApplyResult(Outcome.IGNORED, event, f"foreign price {snap.price!r}"), None
+        member = self._member_for(event)
+        if member is None:
+            return ApplyResult(
+                Outcome.IGNORED, event, f"unknown customer {snap.customer_id!r}"
+            ), None
+        source = f"{event.provider}:{snap.id}"
+        grants = self.store.grants
+        existing = grants.by_source(source)
+        version = snap.version
+        if existing is not None and int(existing.note or 0) >= version:
+            return ApplyResult(Outcome.STALE, event, f"purchase snapshot {version} is stale"), None
+        when = snap.paid_at or event.occurred_at
+        if snap.state is PurchaseState.PAID:
+            grant = Grant(
+                id=existing.id if existing else grants.new_id(),
+                member_id=member,
+                kind=GrantKind.PURCHASE,
+                starts_at=when,
+                tier=price.tier,
+                item=price.item,
+                source=source,
+                note=str(version),
+            )
+            action = "created"
+        else:
+            grant = (
+                existing
+                or Grant(
+                    id=grants.new_id(),
+                    member_id=member,
+                    kind=GrantKind.PURCHASE,
+                    starts_at=when,
+                    tier=price.tier,
+                    item=price.item,
+                    source=source,
+                )
+            ).replace(revoked_at=event.occurred_at, note=str(version))
+            action = "revoked"
+        grants.save(grant)
+        return ApplyResult(Outcome.APPLIED, event), (grant, action)
+
+    def _fire(self, transition: Transition, event: BillingEvent | None) -> None:
+        hook = transition.hook
+        if hook is not None:
+            getattr(self.pm.hook, hook)(membership=transition.after, event=event)
+        self.pm.hook.membership_access_changed(member_id=transition.after.member_id)
+
+    # -- local changes ----------------------------------------------------------------------
+    def cancel(
+        self, membership_id: str, *, reason: str = "", at_period_end: bool = True
+    ) -> Membership:
+        """Cancel through the provider and store the provider's answer.
+
+        :raises InvalidTransition: the membership already ended.
+        """
+        membership = self._membership(membership_id)
+        if membership.status in (Status.CANCELED, Status.EXPIRED):
+            raise InvalidTransition(membership.status, Status.CANCELED, frozenset())
+        snap = self.providers[membership.provider].cancel_subscription(
+            membership.provider_subscription_id or membership.id, at_period_end=at_period_end
+        )
+        return self._store_local(membership, snap, cancel_reason=reason)
+
+    def resume(self, membership_id: str) -> Membership:
+        """Undo a cancel-at-period-end through the provider."""
+        membership = self._membership(membership_id)
+        if not membership.cancel_at_period_end or membership.status in (
+            Status.CANCELED,
+            Status.EXPIRED,
+        ):
+            raise InvalidTransition(membership.status, Status.ACTIVE, frozenset())
+        snap = self.providers[membership.provider].resume_subscription(
+            membership.provider_subscription_id or membership.id
+        )
+        return self._store_local(membership, snap, cancel_reason="")
+
+    def _membership(self, membership_id: str) -> Membership:
+        membership = self.store.memberships.get(membership_id)
+        if membership is None:
+            raise MembershipError(f"no membership with id {membership_id!r}")
+        return membership
+
+    def _store_local(
+        self, before: Membership, snap: SubscriptionSnapshot, **extra: Any
+    ) -> Membership:
+        with self.store.atomic(f"{before.provider}:{snap.id}"):
+            current = self._membership(before.id)
+            after = current
+            if (snap.version, "") > current.version:
+                after = current.transition(
+                    snap.status,
+                    current_period_end=snap.current_period_end,
+                    cancel_at_period_end=snap.cancel_at_period_end,
+                    canceled_at=snap.canceled_at,
+                    version=(snap.version, ""),
+                    **extra,
+                )
+            else:
+                after = current.replace(**extra)
+            self.store.memberships.save(after)
+        self._fire(Transition(current, after), None)
+        return after
+
+    # -- grants -----------------------------------------------------------------------------
+    def grant(
+        self,
+        member_id: str,
+        kind: GrantKind,
+        *,
+        tier: str | None = None,
+        days: int | None = None,
+        item: str | None = None,
+        entitlements: Iterable[str] = (),
+        note: str = "",
+        source: str = "",
+    ) -> Grant:
+        """Give a member access: a comp or gift of a tier for ``days``, a team seat, an item."""
+        from .entitlements import Entitlement
+
+        if tier is not None:
+            self.catalog.tier(tier)  # raises UnknownTier naming it
+        if days is not None and days <= 0:
+            raise MembershipError(f"a grant lasts at least one day, got days={days}")
+        now = self.clock()
+        grant = Grant(
+            id=self.store.grants.new_id(),
+            member_id=member_id,
+            kind=GrantKind(kind),
+            starts_at=now,
+            ends_at=now + timedelta(days=days) if days is not None else None,
+            tier=tier,
+            item=item,
+            entitlements=tuple(Entitlement.parse(e) for e in entitlements),
+            note=note,
+            source=source,
+        )
+        with self.store.atomic(f"member:{member_id}"):
+            self.store.grants.save(grant)
+        self._grant_changed(grant, "created")
+        return grant
+
+    def extend_grant(self, grant_id: str, days: int) -> Grant:
+        """Push a grant's end ``days`` further (from now if it already ended)."""
+        if days <= 0:
+            raise MembershipError(f"extend by at least one day, got days={days}")
+        grant = self._grant(grant_id)
+        now = self.clock()
+        base = max(grant.ends_at or now, now)
+        grant = grant.replace(ends_at=base + timedelta(days=days), revoked_at=None)
+        with self.store.atomic(f"member:{grant.member_id}"):
+            self.store.grants.save(grant)
+        self._grant_changed(grant, "extended")
+        return grant
+
+    def revoke_grant(self, grant_id: str) -> Grant:
+        grant = self._grant(grant_id).replace(revoked_at=self.clock())
+        with self.store.atomic(f"member:{grant.member_id}"):
+            self.store.grants.save(grant)
+        self._grant_changed(grant, "revoked")
+        return grant
+
+    def _grant(self, grant_id: str) -> Grant:
+        grant = self.store.grants.get(grant_id)
+        if grant is None:
+            raise MembershipError(f"no grant with id {grant_id!r}")
+        return grant
+
+    def _grant_changed(self, grant: Grant, action: str) -> None:
+        self.pm.hook.membership_grant_changed(grant=grant, action=action)
+        self.pm.hook.membership_access_changed(member_id=grant.member_id)
+
+    # -- access -----------------------------------------------------------------------------
+    def context(
+        self,
+        member_id: str | None,
+        *,
+        usage: Mapping[str, Mapping[str, datetime]] | None = None,
+        registered_at: datetime | None = None,
+    ) -> AccessContext:
+        """Resolve what ``member_id`` (``None``: anonymous) holds now."""
+        now = self.clock()
+        if member_id is None:
+            return resolve_context(self.catalog, now, usage=usage)
+        return resolve_context(
+            self.catalog,
+            now,
+            member_id=member_id,
+            memberships=self.store.memberships.for_member(member_id),
+            grants=self.store.grants.for_member(member_id),
+            usage=usage
+            if usage is not None
+            else self.store.meters.usage(member_id, now - timedelta(days=366)),
+            registered_at=registered_at,
+            grace=self.grace,
+        )
+
+    def access(self, resource: Resource, member_id: str | None) -> Decision:
+        """Decide and, for a member, record the meter or quota use the decision asks for."""
+        decision = decide(resource, self.context(member_id))
+        if decision.charge is not None and member_id is not None:
+            self.store.meters.record(member_id, decision.charge, resource.key, self.clock())
+        return decision

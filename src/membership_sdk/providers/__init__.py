@@ -1,0 +1,12 @@
+"""Payment providers.
+
+A provider is an object satisfying :class:`Provider`. Providers register through the
+:func:`~membership_sdk.hookspecs.membership_register_providers` hook; the built-in ones
+(:mod:`.fake`, :mod:`.manual`, :mod:`.stripe`) take the same path as third-party ones.
+"""
+
+from __future__ import annotations
+
+from .base import CheckoutRequest, CheckoutSession, Provider, Webhook
+
+__all__ = ["CheckoutRequest", "CheckoutSession", "Provider", "Webhook"]

@@ -1,0 +1,95 @@
+"""The contract every payment provider implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from ..catalog import Price
+from ..events import BillingEvent, SubscriptionSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    """What the host asks a provider to sell.
+
+    ``idempotency_key`` is the same for every retry of one checkout attempt, so a
+    double click or two tabs create one customer and one subscription.
+    ``provider_price`` is the provider's own id for ``price``.
+    """
+
+    member_id: str
+    price: Price
+    provider_price: str
+    success_url: str
+    cancel_url: str
+    idempotency_key: str
+    email: str | None = None
+    customer_id: str | None = None
+    coupon: str | None = None
+    trial_days: int = 0
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    """Where to send the visitor to pay. ``url`` is ``None`` for providers with no hosted
+    page (for example bank transfer), whose ``instructions`` say what to do instead."""
+
+    provider: str
+    id: str
+    url: str | None
+    customer_id: str | None = None
+    instructions: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """An HTTP request as a provider would send it: headers and the raw body."""
+
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A payment provider. Every method translates the provider's own errors into
+    :class:`~membership_sdk.errors.ProviderError`."""
+
+    #: Unique, lower-case name used in URLs and settings (``"stripe"``).
+    name: str
+    #: Whether events must be confirmed by fetching the current subscription before they
+    #: are applied (for providers whose webhook payloads may be stale).
+    refetch_subscriptions: bool
+
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        """Start a checkout; raise ``ProviderError`` if the provider cannot."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[BillingEvent]:
+        """Verify and translate a webhook.
+
+        MUST raise :class:`~membership_sdk.errors.SignatureError` for a missing or invalid
+        signature and :class:`~membership_sdk.errors.MalformedEvent` for a body it cannot
+        read; MUST return an empty sequence for event types it ignores.
+        """
+        ...
+
+    def fetch_subscription(self, subscription_id: str) -> SubscriptionSnapshot | None:
+        """The subscription's current state at the provider, or ``None`` if it is gone."""
+        ...
+
+    def cancel_subscription(
+        self, subscription_id: str, *, at_period_end: bool = True
+    ) -> SubscriptionSnapshot:
+        """Cancel now or at the end of the paid period."""
+        ...
+
+    def resume_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        """Undo a cancel-at-period-end."""
+        ...
+
+    def portal_url(self, customer_id: str, return_url: str) -> str | None:
+        """A billing-portal link for the customer, or ``None`` if the provider has none."""
+        ...

@@ -1,0 +1,1 @@
+"""The ``manual``' payment provider (being written)."""

@@ -1,0 +1,1 @@
+"""Test tooling for provider authors: the provider contract suite (see :mod:`.plugin`)."""
