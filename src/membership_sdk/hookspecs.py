@@ -85,7 +85,9 @@ def membership_payment_failed(membership: Membership, event: BillingEvent | None
 
 @hookspec
 def membership_canceled(membership: Membership, event: BillingEvent | None) -> None:
-    """A membership was canceled: it ended, or was set to end at the period's end.
+    """A member asked to cancel: the membership ends at once, or at the end of the paid
+    period. Fired once per cancellation; when a scheduled cancellation later takes
+    effect, :func:`membership_expired` fires instead.
 
     :param membership: the membership as stored after the change; check
         ``cancel_at_period_end`` and ``status`` to tell which.
@@ -96,7 +98,7 @@ def membership_canceled(membership: Membership, event: BillingEvent | None) -> N
 
 @hookspec
 def membership_expired(membership: Membership, event: BillingEvent | None) -> None:
-    """A membership expired: access ended for good without a cancellation.
+    """A membership ended for good: it expired, or a scheduled cancellation took effect.
 
     :param membership: the membership as stored after the change.
     :param event: the billing event that caused it, or ``None`` for a local change.

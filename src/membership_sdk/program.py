@@ -39,24 +39,26 @@ class Transition:
 
     @property
     def hook(self) -> str | None:
+        """The lifecycle hook this change fires, if any.
+
+        A cancellation fires ``membership_canceled`` once, when it is asked for (at
+        period end or at once); a scheduled cancellation taking effect, like an expiry,
+        fires ``membership_expired``.
+        """
         before, after = self.before, self.after
         old = before.status if before is not None else None
         new = after.status
+        scheduled = before is not None and before.cancel_at_period_end
         if new in (Status.TRIALING, Status.ACTIVE) and old not in _ACCESS:
             return "membership_activated"
         if new is Status.PAST_DUE and old is not Status.PAST_DUE:
             return "membership_payment_failed"
         if new is Status.CANCELED and old is not Status.CANCELED:
-            return "membership_canceled"
-        if (
-            new is Status.ACTIVE
-            and before is not None
-            and not before.cancel_at_period_end
-            and after.cancel_at_period_end
-        ):
-            return "membership_canceled"
+            return "membership_expired" if scheduled else "membership_canceled"
         if new is Status.EXPIRED and old is not Status.EXPIRED:
             return "membership_expired"
+        if new in _ACCESS and not scheduled and after.cancel_at_period_end:
+            return "membership_canceled"
         if (
             new is Status.ACTIVE
             and before is not None
@@ -242,6 +244,9 @@ class MembershipProgram:
                 **fields,
             )
         else:
+            if snap.started_at is not None:
+                # The provider's start date wins, so events applied in any order converge.
+                fields["started_at"] = snap.started_at
             try:
                 after = existing.transition(snap.status, **fields)
             except InvalidTransition as exc:
