@@ -9,13 +9,15 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import pluggy
 
 from . import hookspecs
 from .errors import PluginError, UnknownProvider
 from .providers.base import Provider
+
+_T = TypeVar("_T")
 
 #: The pluggy project name and the entry-point group third-party providers use.
 PROJECT = "membership_sdk"
@@ -105,6 +107,17 @@ class Providers(Mapping[str, Provider]):
             raise UnknownProvider(
                 f"no payment provider named {name!r}; registered: {sorted(self._providers)}"
             ) from None
+
+    # Mapping's own get() and `in` catch KeyError only, and UnknownProvider is not one.
+    def __contains__(self, name: object) -> bool:
+        return name in self._providers
+
+    @overload
+    def get(self, name: str, /) -> Provider | None: ...
+    @overload
+    def get(self, name: str, /, default: Provider | _T) -> Provider | _T: ...
+    def get(self, name: str, /, default: object = None) -> object:
+        return self._providers.get(name, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._providers)
