@@ -6,10 +6,12 @@ import itertools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .events import ApplyResult
 from .membership import Grant, Membership
+
+_EPSILON = timedelta(microseconds=1)
 
 
 class MemoryMemberships:
@@ -96,8 +98,10 @@ class MemoryMeters:
         out: dict[str, dict[str, datetime]] = {}
         for meter, uses in self.uses.get(member_id, {}).items():
             for key, when in uses:
-                if when >= since:
-                    out.setdefault(meter, {}).setdefault(key, when)
+                # The latest charge, not the first: a page charged last month and again
+                # this month counts in this month's window, and only once.
+                if when >= since and when > out.get(meter, {}).get(key, since - _EPSILON):
+                    out.setdefault(meter, {})[key] = when
         return out
 
     def record(self, member_id: str, meter: str, resource_key: str, when: datetime) -> None:

@@ -69,7 +69,12 @@ class MeterStore(Protocol):
     """Which resources a member used, per meter or quota key."""
 
     def usage(self, member_id: str, since: datetime) -> Mapping[str, Mapping[str, datetime]]:
-        """meter -> resource key -> first use, for uses at or after ``since``."""
+        """meter -> resource key -> its latest recorded use at or after ``since``.
+
+        Uses are recorded only when a decision charges them, that is on the first read
+        of a resource in a meter's window; so the latest one says which window it
+        counts in.
+        """
         ...
 
     def record(self, member_id: str, meter: str, resource_key: str, when: datetime) -> None:
