@@ -1,1 +1,0 @@
-"""The ``stripe``' payment provider (being written)."""

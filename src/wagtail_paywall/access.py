@@ -1,0 +1,218 @@
+"""Access for one request: the member context, resolved lazily and at most once.
+
+:func:`member_context` costs at most **one** query for a signed-in member (memberships,
+grants and meter usage in one ``UNION ALL``), and **none** when the Django cache holds
+the member's rows. The cached entry is keyed by the member and a generation token;
+:func:`invalidate_member` replaces the token the moment a grant or membership changes,
+so no stale entry is ever read again (even one written by a request that raced the
+change). The rows are cached, not the resolved context: resolving is pure and cheap,
+and is redone at each request's own ``now``, so grants that end simply stop counting.
+
+Anonymous visitors are metered from a signed cookie (see :mod:`.metering`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import CharField, DateTimeField, F, TextField, Value
+from django.http import HttpRequest
+
+from membership_sdk import AccessContext, Decision, Public, Resource, decide, resolve_context
+from membership_sdk import membership as core
+
+from . import conf, metering
+from .program import cache, get_program
+
+GEN_KEY = "paywall:member:{member}:gen"
+ROWS_KEY = "paywall:member:{member}:{gen}"
+
+#: One row shape for the three tables: (source, t1, t2, t3, d1, d2, d3).
+Row = tuple[str, str | None, str | None, str | None, Any, Any, Any]
+
+
+def member_id_for(request: HttpRequest) -> str | None:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return str(user.pk)
+
+
+def invalidate_member(member_id: str) -> None:
+    """Make the next request of ``member_id`` load its access from the database."""
+    cache().set(GEN_KEY.format(member=member_id), uuid.uuid4().hex, None)
+
+
+def _load_rows(member_id: str, since: datetime) -> list[Row]:
+    """Memberships, grants and recent meter usage of one member, in ONE query."""
+    from .models import Grant, Membership, MeterUsage
+
+    text_null = Value(None, output_field=TextField())
+    when_null = Value(None, output_field=DateTimeField())
+    columns = ("src", "t1", "t2", "t3", "d1", "d2", "d3")
+    memberships = (
+        Membership.objects.filter(member_id=member_id)
+        .order_by()
+        .annotate(
+            src=Value("m", output_field=CharField()),
+            t1=F("tier"),
+            t2=F("status"),
+            t3=text_null,
+            d1=F("started_at"),
+            d2=F("current_period_end"),
+            d3=when_null,
+        )
+        .values_list(*columns)
+    )
+    grants = (
+        Grant.objects.filter(member_id=member_id)
+        .order_by()
+        .annotate(
+            src=Value("g", output_field=CharField()),
+            t1=F("tier"),
+            t2=F("item"),
+            t3=F("entitlements"),
+            d1=F("starts_at"),
+            d2=F("ends_at"),
+            d3=F("revoked_at"),
+        )
+        .values_list(*columns)
+    )
+    usage = (
+        MeterUsage.objects.filter(member_id=member_id, used_at__gte=since)
+        .order_by()
+        .annotate(
+            src=Value("u", output_field=CharField()),
+            t1=F("meter"),
+            t2=F("resource_key"),
+            t3=text_null,
+            d1=F("used_at"),
+            d2=when_null,
+            d3=when_null,
+        )
+        .values_list(*columns)
+    )
+    return list(memberships.union(grants, usage, all=True))
+
+
+def _cached_rows(member_id: str, now: datetime) -> list[Row]:
+    store = cache()
+    gen_key = GEN_KEY.format(member=member_id)
+    gen = store.get(gen_key)
+    if gen is None:
+        gen = uuid.uuid4().hex
+        if not store.add(gen_key, gen, None):
+            gen = store.get(gen_key, gen)
+    rows_key = ROWS_KEY.format(member=member_id, gen=gen)
+    rows: list[Row] | None = store.get(rows_key)
+    if rows is None:
+        since = now - timedelta(days=conf.get("USAGE_LOOKBACK_DAYS"))
+        rows = _load_rows(member_id, since)
+        store.set(rows_key, rows, conf.get("CACHE_TIMEOUT"))
+    return rows
+
+
+def _context_from_rows(
+    member_id: str, rows: list[Row], now: datetime, registered_at: datetime | None
+) -> AccessContext:
+    program = get_program()
+    memberships: list[core.Membership] = []
+    grants: list[core.Grant] = []
+    usage: dict[str, dict[str, datetime]] = {}
+    for n, (src, t1, t2, t3, d1, d2, d3) in enumerate(rows):
+        if src == "m":
+            memberships.append(
+                core.Membership(
+                    id=str(n),
+                    member_id=member_id,
+                    tier=t1 or "",
+                    status=core.Status.parse(t2),
+                    provider="",
+                    started_at=d1,
+                    current_period_end=d2,
+                )
+            )
+        elif src == "g":
+            grants.append(
+                core.Grant(
+                    id=str(n),
+                    member_id=member_id,
+                    kind=core.GrantKind.COMP,  # the kind does not change what it grants
+                    starts_at=d1,
+                    ends_at=d2,
+                    revoked_at=d3,
+                    tier=t1 or None,
+                    item=t2 or None,
+                    entitlements=tuple(  # type: ignore[arg-type]
+                        line.strip() for line in (t3 or "").splitlines() if line.strip()
+                    ),
+                )
+            )
+        elif t1 is not None and t2 is not None:
+            first = usage.setdefault(t1, {}).get(t2)
+            if first is None or d1 < first:
+                usage[t1][t2] = d1
+    return resolve_context(
+        program.catalog,
+        now,
+        member_id=member_id,
+        memberships=memberships,
+        grants=grants,
+        usage=usage,
+        registered_at=registered_at,
+        grace=program.grace,
+    )
+
+
+def member_context(request: HttpRequest) -> AccessContext:
+    """What the visitor of ``request`` holds now; resolved once per request."""
+    ctx: AccessContext | None = getattr(request, "_paywall_context", None)
+    if ctx is not None:
+        return ctx
+    program = get_program()
+    now = program.clock()
+    member_id = member_id_for(request)
+    if member_id is None:
+        ctx = resolve_context(program.catalog, now, usage=metering.cookie_usage(request))
+    else:
+        user: Any = request.user  # type: ignore[attr-defined]
+        rows = _cached_rows(member_id, now)
+        ctx = _context_from_rows(member_id, rows, now, getattr(user, "date_joined", None))
+    request._paywall_context = ctx  # type: ignore[attr-defined]
+    return ctx
+
+
+def _with_use(ctx: AccessContext, meter: str, key: str, when: datetime) -> AccessContext:
+    usage: dict[str, Mapping[str, datetime]] = dict(ctx.usage)
+    usage[meter] = {**usage.get(meter, {}), key: when}
+    return replace(ctx, usage=usage)
+
+
+def check_access(request: HttpRequest, resource: Resource) -> Decision:
+    """Decide ``resource`` for the visitor of ``request`` and record the read it costs.
+
+    A metered or quota read is recorded in the database for a member (and the member's
+    cached context dropped) and in the signed meter cookie for an anonymous visitor (the
+    :class:`~wagtail_paywall.middleware.PaywallMiddleware` writes it on the response).
+    Any resource whose rule is not :class:`~membership_sdk.Public` marks the request as
+    gated, so its response is never stored by a shared cache.
+    """
+    ctx = member_context(request)
+    decision = decide(resource, ctx)
+    if not isinstance(resource.rule, Public):
+        request.paywall_gated = True  # type: ignore[attr-defined]
+    if decision.charge is not None:
+        now = ctx.now
+        if ctx.member_id is not None:
+            get_program().store.meters.record(ctx.member_id, decision.charge, resource.key, now)
+            invalidate_member(ctx.member_id)
+        else:
+            metering.record_cookie_use(request, decision.charge, resource.key, now)
+        request._paywall_context = _with_use(  # type: ignore[attr-defined]
+            ctx, decision.charge, resource.key, now
+        )
+    return decision

@@ -1,0 +1,123 @@
+"""Django system checks for settings that would let content or money slip through.
+
+=====================  ====================================================================
+``wagtail_paywall.E001``  a configured provider has no webhook secret: forged webhooks
+                          could grant access.
+``wagtail_paywall.E002``  ``WAGTAILDOCS_SERVE_METHOD`` is not ``"serve_view"``: documents
+                          would be served without passing ``before_serve_document``.
+``wagtail_paywall.E003``  ``PaywallMiddleware`` is missing: gated pages could be cached
+                          publicly and anonymous meters never counted.
+``wagtail_paywall.E004``  ``DEFAULT_PROVIDER`` is not among ``PROVIDERS``.
+``wagtail_paywall.W001``  the cache is per process or a dummy: invalidations do not reach
+                          other processes, so revoked access may linger until it expires.
+=====================  ====================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.utils.translation import gettext as _
+
+from . import conf
+
+#: Providers that receive no webhooks, so need no secret.
+NO_WEBHOOKS = frozenset({"manual"})
+#: Settings keys a provider may keep its webhook signing secret(s) under.
+SECRET_KEYS = ("webhook_secret", "secret", "secrets")
+MIDDLEWARE = "wagtail_paywall.middleware.PaywallMiddleware"
+
+
+@checks.register(checks.Tags.security)
+def check_webhook_secrets(**kwargs: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for name, config in conf.providers().items():
+        if name in NO_WEBHOOKS or any(config.get(k) for k in SECRET_KEYS):
+            continue
+        errors.append(
+            checks.Error(
+                _("Payment provider %(name)r has no webhook secret.") % {"name": name},
+                hint=_(
+                    'Set PAYWALL["PROVIDERS"][%(name)r]["webhook_secret"]; without it '
+                    "webhooks cannot be verified and forged ones could grant access."
+                )
+                % {"name": name},
+                id="wagtail_paywall.E001",
+            )
+        )
+    return errors
+
+
+@checks.register(checks.Tags.security)
+def check_document_serving(**kwargs: Any) -> list[checks.CheckMessage]:
+    if "wagtail.documents" not in settings.INSTALLED_APPS:
+        return []
+    method = getattr(settings, "WAGTAILDOCS_SERVE_METHOD", None)
+    if method == "serve_view":
+        return []
+    return [
+        checks.Error(
+            _("WAGTAILDOCS_SERVE_METHOD is %(method)r; gated downloads could be fetched directly.")
+            % {"method": method},
+            hint=_(
+                'Set WAGTAILDOCS_SERVE_METHOD = "serve_view" so every download passes the '
+                "paywall's before_serve_document hook instead of a public media URL."
+            ),
+            id="wagtail_paywall.E002",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security)
+def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
+    if MIDDLEWARE in getattr(settings, "MIDDLEWARE", ()):
+        return []
+    return [
+        checks.Error(
+            _("%(middleware)s is not in MIDDLEWARE.") % {"middleware": MIDDLEWARE},
+            hint=_(
+                "Add it after AuthenticationMiddleware: it marks gated responses private "
+                "so shared caches never store them, and writes the anonymous meter cookie."
+            ),
+            id="wagtail_paywall.E003",
+        )
+    ]
+
+
+@checks.register()
+def check_default_provider(**kwargs: Any) -> list[checks.CheckMessage]:
+    default = conf.get("DEFAULT_PROVIDER")
+    known = conf.providers()
+    if default in known:
+        return []
+    return [
+        checks.Error(
+            _("DEFAULT_PROVIDER %(default)r is not configured in PROVIDERS (%(known)s).")
+            % {"default": default, "known": ", ".join(sorted(known)) or "-"},
+            hint=_('Add it to PAYWALL["PROVIDERS"] or pick one of those.'),
+            id="wagtail_paywall.E004",
+        )
+    ]
+
+
+@checks.register(checks.Tags.caches)
+def check_shared_cache(**kwargs: Any) -> list[checks.CheckMessage]:
+    if settings.DEBUG:
+        return []
+    alias = conf.get("CACHE_ALIAS")
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    if not backend.endswith(("LocMemCache", "DummyCache")):
+        return []
+    return [
+        checks.Warning(
+            _("The paywall cache %(alias)r uses %(backend)s, which processes do not share.")
+            % {"alias": alias, "backend": backend.rsplit(".", 1)[-1]},
+            hint=_(
+                "With several processes, a revoked grant stays cached in the others for up "
+                'to PAYWALL["CACHE_TIMEOUT"] seconds; use Redis or Memcached.'
+            ),
+            id="wagtail_paywall.W001",
+        )
+    ]

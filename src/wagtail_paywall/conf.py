@@ -1,0 +1,57 @@
+"""The paywall's settings, read lazily from ``settings.PAYWALL``.
+
+Every value is looked up when it is used, never at import time, so tests may override
+``PAYWALL`` with ``override_settings`` and the change is seen at once.
+
+``PAYWALL`` is a dict; every key is optional::
+
+    PAYWALL = {
+        "PROVIDERS": {"stripe": {"api_key": "...", "webhook_secret": "whsec_..."}},
+        "DEFAULT_PROVIDER": "stripe",
+        "GRACE_DAYS": 3,
+        "CACHE_ALIAS": "default",
+        "CACHE_TIMEOUT": 300,
+        "METER_COOKIE": "paywall_meter",
+        "METER_COOKIE_MAX_AGE": 60 * 60 * 24 * 400,
+        "USAGE_LOOKBACK_DAYS": 366,
+    }
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # provider name -> its settings, passed to providers as ``provider_config``.
+    "PROVIDERS": {"fake": {}},
+    "DEFAULT_PROVIDER": "fake",
+    # Days a past-due or late-renewing membership keeps access after its period ended.
+    "GRACE_DAYS": 3,
+    # Django cache alias holding resolved member contexts and the catalog.
+    "CACHE_ALIAS": "default",
+    # Seconds a resolved member context stays cached (it is also dropped on every change).
+    "CACHE_TIMEOUT": 300,
+    # Signed cookie carrying an anonymous visitor's metered reads.
+    "METER_COOKIE": "paywall_meter",
+    "METER_COOKIE_MAX_AGE": 60 * 60 * 24 * 400,
+    # How far back meter and quota usage is loaded; covers a yearly quota.
+    "USAGE_LOOKBACK_DAYS": 366,
+    # Extra pluggy plugins (dotted paths) to register on the program's plugin manager.
+    "PLUGINS": (),
+}
+
+
+def get(name: str) -> Any:
+    """The value of ``PAYWALL[name]``, or its default."""
+    if name not in DEFAULTS:
+        raise KeyError(f"unknown paywall setting {name!r}; known: {sorted(DEFAULTS)}")
+    user: Mapping[str, Any] = getattr(settings, "PAYWALL", None) or {}
+    return user.get(name, DEFAULTS[name])
+
+
+def providers() -> dict[str, dict[str, Any]]:
+    """``PAYWALL["PROVIDERS"]`` as a plain dict of dicts."""
+    return {str(k): dict(v or {}) for k, v in get("PROVIDERS").items()}

@@ -1,0 +1,118 @@
+"""The site's :class:`~membership_sdk.MembershipProgram`, built lazily once per process.
+
+The catalog comes from the :class:`~wagtail_paywall.models.Tier` and
+:class:`~wagtail_paywall.models.Price` rows. It is kept in the Django cache under a
+generation token that every tier or price change replaces, so each process rebuilds
+its catalog the first time it notices the change, and a fresh process usually needs
+no query at all to get it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.utils.module_loading import import_string
+
+from membership_sdk import Catalog, MembershipProgram, get_plugin_manager, hookimpl
+
+from . import conf
+
+CATALOG_GEN_KEY = "paywall:catalog:gen"
+CATALOG_KEY = "paywall:catalog:{gen}"
+
+_lock = threading.Lock()
+_program: MembershipProgram | None = None
+_catalog_gen: str | None = None
+
+
+def cache() -> BaseCache:
+    """The cache holding the catalog and resolved member contexts."""
+    return caches[conf.get("CACHE_ALIAS")]
+
+
+class CacheInvalidation:
+    """Drops a member's cached access context whenever the core reports a change."""
+
+    @hookimpl
+    def membership_access_changed(self, member_id: str) -> None:
+        from .access import invalidate_member
+
+        invalidate_member(member_id)
+
+
+def load_catalog() -> Catalog:
+    """Build the catalog from the database (two queries)."""
+    from .models import Price, Tier
+
+    tiers = list(Tier.objects.all())
+    slugs = {t.pk: t.slug for t in tiers}
+    prices = list(Price.objects.all())
+    items = {p.item: p.item_name for p in prices if p.item and p.item_name}
+    return Catalog(
+        [t.to_core() for t in tiers],
+        [p.to_core(slugs.get(p.tier_id) if p.tier_id else None) for p in prices],
+        items=items,
+    )
+
+
+def _current_catalog() -> tuple[str, Catalog]:
+    store = cache()
+    gen = store.get(CATALOG_GEN_KEY)
+    if gen is None:
+        gen = uuid.uuid4().hex
+        store.add(CATALOG_GEN_KEY, gen, None)
+        gen = store.get(CATALOG_GEN_KEY, gen)
+    catalog = store.get(CATALOG_KEY.format(gen=gen))
+    if not isinstance(catalog, Catalog):
+        catalog = load_catalog()
+        store.set(CATALOG_KEY.format(gen=gen), catalog, None)
+    return gen, catalog
+
+
+def _plugins() -> list[Any]:
+    extra = [import_string(path) for path in conf.get("PLUGINS")]
+    return [CacheInvalidation(), *extra]
+
+
+def get_program() -> MembershipProgram:
+    """The process's program; its catalog is refreshed when tiers or prices changed."""
+    global _program, _catalog_gen
+    from .store import DjangoStore
+
+    program = _program
+    if program is not None:
+        gen = cache().get(CATALOG_GEN_KEY)
+        if gen is not None and gen == _catalog_gen:
+            return program
+    with _lock:
+        gen, catalog = _current_catalog()
+        if _program is None:
+            _program = MembershipProgram(
+                catalog,
+                DjangoStore(),
+                pm=get_plugin_manager(plugins=_plugins()),
+                provider_config=conf.providers(),
+                grace=timedelta(days=conf.get("GRACE_DAYS")),
+            )
+        else:
+            _program.catalog = catalog
+        _catalog_gen = gen
+        return _program
+
+
+def catalog_changed() -> None:
+    """Tell every process to rebuild its catalog (called when a tier or price changes)."""
+    cache().set(CATALOG_GEN_KEY, uuid.uuid4().hex, None)
+
+
+def reset_program() -> None:
+    """Forget the process's program (tests call this after changing settings)."""
+    global _program, _catalog_gen
+    with _lock:
+        _program = None
+        _catalog_gen = None

@@ -1,0 +1,51 @@
+"""Signal handlers: keep cached access and the catalog in step with the database.
+
+Changes made through :class:`~membership_sdk.MembershipProgram` already drop the cache
+through the ``membership_access_changed`` hook; these handlers also catch changes made
+any other way (the Django admin, a shell, a data migration).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from . import metering
+from .access import invalidate_member
+from .models import Grant, Membership, Price, Tier
+from .program import catalog_changed
+
+
+@receiver(post_save, sender=Grant, dispatch_uid="paywall_grant_saved")
+@receiver(post_delete, sender=Grant, dispatch_uid="paywall_grant_deleted")
+@receiver(post_save, sender=Membership, dispatch_uid="paywall_membership_saved")
+@receiver(post_delete, sender=Membership, dispatch_uid="paywall_membership_deleted")
+def access_row_changed(sender: type, instance: Grant | Membership, **kwargs: Any) -> None:
+    member_id = instance.member_id
+    invalidate_member(member_id)
+    # Again after commit: a request that read the old rows while the transaction was
+    # open must not leave them cached under the new generation.
+    transaction.on_commit(lambda: invalidate_member(member_id))
+
+
+@receiver(post_save, sender=Tier, dispatch_uid="paywall_tier_saved")
+@receiver(post_delete, sender=Tier, dispatch_uid="paywall_tier_deleted")
+@receiver(post_save, sender=Price, dispatch_uid="paywall_price_saved")
+@receiver(post_delete, sender=Price, dispatch_uid="paywall_price_deleted")
+def catalog_row_changed(sender: type, **kwargs: Any) -> None:
+    catalog_changed()
+    transaction.on_commit(catalog_changed)
+
+
+@receiver(user_logged_in, dispatch_uid="paywall_merge_meter_cookie")
+def carry_over_anonymous_reads(
+    sender: type, request: HttpRequest | None, user: Any, **kwargs: Any
+) -> None:
+    """Reads counted in the anonymous cookie count for the member who signs in or up."""
+    if request is not None and hasattr(request, "COOKIES"):
+        metering.merge_into_member(request, str(user.pk))

@@ -1,0 +1,119 @@
+"""The member context: resolved lazily, once per request, within the query budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from membership_sdk import GrantKind, MinTier, Public, Reason, Registered, Resource
+from wagtail_paywall.access import check_access, invalidate_member, member_context
+
+pytestmark = pytest.mark.django_db
+
+PREMIUM = Resource("page:1", MinTier("premium"))
+
+
+def test_an_anonymous_visitor_costs_no_query(
+    request_for: Any, program: Any, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(0):
+        ctx = member_context(request_for())
+    assert not ctx.authenticated
+    assert ctx.rank == -1
+
+
+def test_a_member_costs_one_query_when_not_cached(
+    request_for: Any, premium: Any, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(1):
+        ctx = member_context(request_for(premium))
+    assert ctx.tiers == {"free", "premium"}
+
+
+def test_a_member_costs_no_query_when_cached(
+    request_for: Any, premium: Any, django_assert_num_queries: Any
+) -> None:
+    member_context(request_for(premium))
+    with django_assert_num_queries(0):
+        ctx = member_context(request_for(premium))
+    assert "premium" in ctx.tiers
+
+
+def test_the_context_is_resolved_once_per_request(
+    request_for: Any, premium: Any, django_assert_num_queries: Any
+) -> None:
+    request = request_for(premium)
+    with django_assert_num_queries(1):
+        first = member_context(request)
+        second = member_context(request)
+    assert first is second
+
+
+def test_a_new_grant_is_seen_on_the_next_request(
+    request_for: Any, reader: Any, program: Any
+) -> None:
+    assert not check_access(request_for(reader), PREMIUM).allowed
+    program.grant(str(reader.pk), GrantKind.COMP, tier="premium", days=7)
+    assert check_access(request_for(reader), PREMIUM).allowed
+
+
+def test_a_revoked_grant_closes_access_on_the_next_request(
+    request_for: Any, premium: Any, program: Any
+) -> None:
+    assert check_access(request_for(premium), PREMIUM).allowed
+    (grant,) = program.store.grants.for_member(str(premium.pk))
+    program.revoke_grant(grant.id)
+    decision = check_access(request_for(premium), PREMIUM)
+    assert not decision.allowed
+    assert decision.reason is Reason.TIER_REQUIRED
+
+
+def test_a_grant_edited_outside_the_program_also_drops_the_cache(
+    request_for: Any, premium: Any
+) -> None:
+    from django.utils import timezone
+
+    from wagtail_paywall.models import Grant
+
+    assert check_access(request_for(premium), PREMIUM).allowed
+    Grant.objects.filter(member_id=str(premium.pk)).get().delete()
+    assert not check_access(request_for(premium), PREMIUM).allowed
+    assert timezone.now()
+
+
+def test_invalidating_a_member_costs_one_query_on_the_next_request(
+    request_for: Any, premium: Any, django_assert_num_queries: Any
+) -> None:
+    member_context(request_for(premium))
+    invalidate_member(str(premium.pk))
+    with django_assert_num_queries(1):
+        member_context(request_for(premium))
+
+
+def test_a_paid_membership_counts_as_its_tier(request_for: Any, reader: Any, program: Any) -> None:
+    fake = program.providers["fake"]
+    session = program.start_checkout(
+        str(reader.pk),
+        "supporter-monthly",
+        provider="fake",
+        success_url="https://example.com/ok",
+        cancel_url="https://example.com/no",
+    )
+    webhook = fake.complete_checkout(session.id)
+    program.handle_webhook("fake", webhook.headers, webhook.body)
+    ctx = member_context(request_for(reader))
+    assert "supporter" in ctx.tiers
+
+
+def test_a_public_resource_leaves_the_request_ungated(request_for: Any, program: Any) -> None:
+    request = request_for()
+    assert check_access(request, Resource("page:2", Public())).allowed
+    assert not getattr(request, "paywall_gated", False)
+
+
+def test_a_gated_resource_marks_the_request_gated(request_for: Any, program: Any) -> None:
+    request = request_for()
+    decision = check_access(request, Resource("page:3", Registered()))
+    assert decision.reason is Reason.LOGIN_REQUIRED
+    assert request.paywall_gated is True
