@@ -1,0 +1,214 @@
+"""Stripe's JSON, read into the SDK's snapshots. Pure functions: no I/O, no ``stripe`` import.
+
+Both API shapes are read:
+
+- the current one (``2025-03-31.basil`` and later): prices on subscription items, and the
+  billing period on each item (``items.data[].current_period_end``);
+- older payloads: plans instead of prices, and the period on the subscription itself.
+
+Status mapping (Stripe's word on the left, kept in ``raw_status``):
+
+====================== ============ =========================================================
+``incomplete``          INCOMPLETE   first payment not made yet; no access
+``incomplete_expired``  EXPIRED      first payment never made within 23 hours; ended for good
+``trialing``            TRIALING
+``active``              ACTIVE
+``past_due``            PAST_DUE     a renewal failed; access until the period ends + grace
+``unpaid``              PAUSED       dunning gave up; see below
+``paused``              PAUSED       a trial ended without a payment method
+``canceled``            CANCELED
+anything else           UNKNOWN      never grants access
+====================== ============ =========================================================
+
+``unpaid`` is neither ``past_due`` nor ``expired`` on purpose. Stripe keeps advancing an
+unpaid subscription's period while it stops charging, so ``past_due`` (access until the
+period ends) would grant access for ever. ``expired`` is terminal in the SDK's state
+machine, so a member who pays the open invoice later (which makes Stripe set the
+subscription ``active`` again) could never get access back. ``paused`` denies access and
+may still become ``active``: exactly what ``unpaid`` means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ...errors import MalformedEvent
+from ...events import SubscriptionSnapshot
+from ...membership import Status
+
+#: Stripe subscription status -> the SDK's status. Unknown words map to ``Status.UNKNOWN``.
+STATUS_MAP: Mapping[str, Status] = {
+    "incomplete": Status.INCOMPLETE,
+    "incomplete_expired": Status.EXPIRED,
+    "trialing": Status.TRIALING,
+    "active": Status.ACTIVE,
+    "past_due": Status.PAST_DUE,
+    "unpaid": Status.PAUSED,
+    "paused": Status.PAUSED,
+    "canceled": Status.CANCELED,
+}
+
+#: The metadata key carrying our member id on customers, subscriptions and sessions.
+MEMBER_KEY = "member_id"
+#: The metadata key carrying the Stripe price a checkout sold (sessions, payment intents).
+PRICE_KEY = "stripe_price"
+
+
+def map_status(raw: object) -> Status:
+    """The SDK status for a Stripe subscription status; ``UNKNOWN`` for anything new."""
+    return STATUS_MAP.get(str(raw), Status.UNKNOWN)
+
+
+def timestamp(value: object) -> datetime | None:
+    """A Stripe timestamp (seconds since the epoch) as an aware UTC datetime."""
+    if value is None or isinstance(value, bool):
+        return None
+    if not isinstance(value, int | float):
+        raise MalformedEvent(f"expected a Unix timestamp, got {value!r}")
+    return datetime.fromtimestamp(value, UTC)
+
+
+def object_id(value: object) -> str | None:
+    """The id of a field that is either an id or an expanded object (``{"id": ...}``)."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, Mapping):
+        found = value.get("id")
+        return found if isinstance(found, str) and found else None
+    return None
+
+
+def _items(subscription: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    items = subscription.get("items")
+    data = items.get("data") if isinstance(items, Mapping) else None
+    return [i for i in data if isinstance(i, Mapping)] if isinstance(data, list) else []
+
+
+def item_price(item: Mapping[str, Any]) -> str | None:
+    """The price id of a subscription item or line item (``price`` now, ``plan`` before)."""
+    for key in ("price", "plan"):
+        found = object_id(item.get(key))
+        if found:
+            return found
+    pricing = item.get("pricing")  # invoice line items of the current API
+    if isinstance(pricing, Mapping):
+        details = pricing.get("price_details")
+        if isinstance(details, Mapping):
+            return object_id(details.get("price"))
+    return None
+
+
+def item_product(item: Mapping[str, Any]) -> str | None:
+    for key in ("price", "plan"):
+        value = item.get(key)
+        if isinstance(value, Mapping):
+            return object_id(value.get("product"))
+    return None
+
+
+def subscription_price(subscription: Mapping[str, Any]) -> str:
+    """The price the subscription sells (its first item's); ``""`` when there is none."""
+    for item in _items(subscription):
+        found = item_price(item)
+        if found:
+            return found
+    return object_id(subscription.get("plan")) or ""
+
+
+def subscription_product(subscription: Mapping[str, Any]) -> str | None:
+    for item in _items(subscription):
+        found = item_product(item)
+        if found:
+            return found
+    plan = subscription.get("plan")
+    return object_id(plan.get("product")) if isinstance(plan, Mapping) else None
+
+
+def period_end(subscription: Mapping[str, Any]) -> datetime | None:
+    """When the paid period ends: the latest item period (current API), else the
+    subscription's own ``current_period_end`` (older API versions)."""
+    ends = [i["current_period_end"] for i in _items(subscription) if i.get("current_period_end")]
+    if ends:
+        return timestamp(max(ends))
+    return timestamp(subscription.get("current_period_end"))
+
+
+def metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    found = obj.get("metadata")
+    return found if isinstance(found, Mapping) else {}
+
+
+def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> SubscriptionSnapshot:
+    """Read a Stripe subscription object (any API version) into a snapshot at ``version``.
+
+    :raises MalformedEvent: it lacks an id, a customer or a status.
+    """
+    sub_id = object_id(subscription.get("id"))
+    customer = object_id(subscription.get("customer"))
+    raw_status = subscription.get("status")
+    if not sub_id or not customer or not isinstance(raw_status, str):
+        raise MalformedEvent(
+            "a Stripe subscription needs an id, a customer and a status; got "
+            f"id={sub_id!r}, customer={customer!r}, status={raw_status!r}"
+        )
+    status = map_status(raw_status)
+    # The Billing Portal and the Dashboard may schedule the end with ``cancel_at`` instead
+    # of ``cancel_at_period_end``; for the member both mean "ends, unless resumed".
+    scheduled_end = bool(subscription.get("cancel_at_period_end")) or (
+        subscription.get("cancel_at") is not None and status is not Status.CANCELED
+    )
+    return SubscriptionSnapshot(
+        id=sub_id,
+        customer_id=customer,
+        price=subscription_price(subscription),
+        status=status,
+        version=version,
+        current_period_end=period_end(subscription),
+        started_at=timestamp(subscription.get("start_date") or subscription.get("created")),
+        trial_end=timestamp(subscription.get("trial_end")),
+        cancel_at_period_end=scheduled_end,
+        canceled_at=timestamp(subscription.get("canceled_at")),
+        raw_status=raw_status,
+    )
+
+
+def placeholder_subscription(
+    subscription_id: str, customer_id: str, price: str, version: int
+) -> SubscriptionSnapshot:
+    """A snapshot for events that name a subscription without carrying it (invoices,
+    checkout sessions). It grants nothing; the provider's ``refetch_subscriptions``
+    makes the program replace it with the subscription as Stripe holds it now."""
+    return SubscriptionSnapshot(
+        id=subscription_id,
+        customer_id=customer_id,
+        price=price,
+        status=Status.INCOMPLETE,
+        version=version,
+        raw_status="",
+    )
+
+
+def invoice_subscription(invoice: Mapping[str, Any]) -> str | None:
+    """The subscription an invoice bills: ``parent.subscription_details.subscription`` in
+    the current API, ``subscription`` in older versions."""
+    parent = invoice.get("parent")
+    if isinstance(parent, Mapping):
+        details = parent.get("subscription_details")
+        if isinstance(details, Mapping):
+            found = object_id(details.get("subscription"))
+            if found:
+                return found
+    return object_id(invoice.get("subscription"))
+
+
+def invoice_price(invoice: Mapping[str, Any]) -> str:
+    lines = invoice.get("lines")
+    data = lines.get("data") if isinstance(lines, Mapping) else None
+    for line in data if isinstance(data, list) else []:
+        if isinstance(line, Mapping):
+            found = item_price(line)
+            if found:
+                return found
+    return ""
