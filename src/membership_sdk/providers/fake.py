@@ -1,1 +1,273 @@
-"""The ``fake``' payment provider (being written)."""
+"""The ``fake`` payment provider: a simulated card checkout, for demos and tests.
+
+Only use it in development or in test servers: nobody pays anything. It keeps a payment
+service's state in memory (customers, checkout sessions, subscriptions, one-off
+purchases) and reports every change as a webhook signed exactly as a real service
+would, so a site exercises its whole billing path: signature checks, idempotency,
+out-of-order delivery.
+
+Configuration (``provider_config["fake"]``), every key optional:
+
+``secret`` / ``secrets``
+    the webhook signing secret, or a list while rotating (the first signs). Without
+    one, :data:`DEV_SECRET` is used and :attr:`FakeProvider.using_dev_secret` is true.
+``checkout_url``
+    where the fake payment page lives; a session's url is ``f"{checkout_url}{id}/"``.
+``portal_url``
+    a billing-portal address (``{customer}`` is replaced); none by default.
+``tolerance``
+    seconds a webhook signature stays valid (300).
+``clock``
+    a callable returning the current aware datetime.
+
+A demo or test drives it with :meth:`FakeProvider.complete_checkout`,
+:meth:`~FakeProvider.renew`, :meth:`~FakeProvider.fail_payment`,
+:meth:`~FakeProvider.recover`, :meth:`~FakeProvider.expire` and
+:meth:`~FakeProvider.refund`; each returns the :class:`~membership_sdk.providers.Webhook`
+the service sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..catalog import Interval
+from ..errors import ProviderError
+from ..events import EventType, PurchaseState
+from ..hookspecs import hookimpl
+from ..membership import Status
+from .base import CheckoutRequest, CheckoutSession, Provider, Webhook
+from .simulated import (
+    SimulatedPurchase,
+    SimulatedService,
+    SimulatedSubscription,
+    add_interval,
+    secrets_from,
+    trial_end,
+)
+from .webhooks import DEFAULT_TOLERANCE, utcnow
+
+#: The signing secret used when none is configured. Development only: it is public.
+DEV_SECRET = "fake-dev-only-secret-do-not-use-in-production"
+SIGNATURE_HEADER = "Fake-Signature"
+DEFAULT_CHECKOUT_URL = "/paywall/fake/checkout/"
+
+
+@dataclass(slots=True)
+class FakeCheckout:
+    """A checkout session at the fake service: what is sold, to whom, and how it ended.
+
+    ``state`` is ``"open"``, ``"complete"`` or ``"failed"``; ``result`` is the id of the
+    subscription or purchase it created.
+    """
+
+    id: str
+    member_id: str
+    customer_id: str
+    price: str
+    interval: Interval
+    amount: int
+    currency: str
+    trial_days: int
+    idempotency_key: str
+    success_url: str
+    cancel_url: str
+    state: str = "open"
+    result: str | None = None
+
+
+class FakeProvider(SimulatedService):
+    """A payment provider that simulates a card payment service in memory."""
+
+    def __init__(
+        self,
+        *,
+        secrets: str | Sequence[str] = DEV_SECRET,
+        checkout_url: str = DEFAULT_CHECKOUT_URL,
+        portal_url: str | None = None,
+        tolerance: float = DEFAULT_TOLERANCE,
+        clock: Callable[[], datetime] = utcnow,
+        name: str = "fake",
+    ) -> None:
+        super().__init__(
+            name,
+            secrets=secrets,
+            signature_header=SIGNATURE_HEADER,
+            tolerance=tolerance,
+            clock=clock,
+            portal_url=portal_url,
+        )
+        self.checkout_url = checkout_url
+        self.sessions: dict[str, FakeCheckout] = {}
+        self._by_key: dict[str, str] = {}
+
+    @property
+    def using_dev_secret(self) -> bool:
+        """Whether webhooks are signed with the public :data:`DEV_SECRET`."""
+        return DEV_SECRET in self.signer.secrets
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> FakeProvider:
+        """Build from a ``provider_config["fake"]`` mapping (see the module docstring)."""
+        keys = ("checkout_url", "portal_url", "tolerance", "clock")
+        options: dict[str, Any] = {k: config[k] for k in keys if k in config}
+        return cls(secrets=secrets_from(config, DEV_SECRET), **options)
+
+    # -- Provider API ----------------------------------------------------------------------
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        """Open a checkout session; the same ``idempotency_key`` returns the same session.
+
+        :raises ProviderError: code ``idempotency_conflict`` when the key was used for
+            another member or price.
+        """
+        self.call("create_checkout")
+        existing = self._by_key.get(request.idempotency_key)
+        if existing is not None:
+            checkout = self.sessions[existing]
+            if (checkout.member_id, checkout.price) != (request.member_id, request.provider_price):
+                raise ProviderError(
+                    f"fake: idempotency key {request.idempotency_key!r} was used for member "
+                    f"{checkout.member_id!r} and price {checkout.price!r}, not for member "
+                    f"{request.member_id!r} and price {request.provider_price!r}",
+                    code="idempotency_conflict",
+                )
+        else:
+            checkout = FakeCheckout(
+                id=self.new_id("cs_fake"),
+                member_id=request.member_id,
+                customer_id=self.customer_for(request.member_id, request.customer_id),
+                price=request.provider_price,
+                interval=request.price.interval,
+                amount=request.price.amount,
+                currency=request.price.currency,
+                trial_days=request.trial_days,
+                idempotency_key=request.idempotency_key,
+                success_url=request.success_url,
+                cancel_url=request.cancel_url,
+            )
+            self.sessions[checkout.id] = checkout
+            self._by_key[request.idempotency_key] = checkout.id
+        return CheckoutSession(
+            provider=self.name,
+            id=checkout.id,
+            url=f"{self.checkout_url}{checkout.id}/",
+            customer_id=checkout.customer_id,
+        )
+
+    # -- simulation ------------------------------------------------------------------------
+    def checkout(self, session_id: str) -> FakeCheckout:
+        """The session with ``session_id`` (for a fake payment page to show what is sold).
+
+        :raises ProviderError: code ``no_such_session``.
+        """
+        checkout = self.sessions.get(session_id)
+        if checkout is None:
+            raise ProviderError(f"fake: no checkout session {session_id!r}", code="no_such_session")
+        return checkout
+
+    def complete_checkout(self, session_id: str, *, succeed: bool = True) -> Webhook:
+        """The customer submits the payment form.
+
+        A recurring price starts a subscription, trialing when the checkout asked for
+        trial days, else active for one interval; ``incomplete`` when the payment fails.
+        A one-off price records a paid purchase (a failed one sends ``checkout.failed``,
+        which sites ignore).
+
+        :raises ProviderError: code ``no_such_session``, or ``session_closed`` when the
+            session was already completed.
+        """
+        checkout = self.checkout(session_id)
+        if checkout.state != "open":
+            raise ProviderError(
+                f"fake: checkout session {session_id!r} is already {checkout.state}",
+                code="session_closed",
+            )
+        now = self.now()
+        checkout.state = "complete" if succeed else "failed"
+        if checkout.interval is Interval.ONE_OFF:
+            if not succeed:
+                return self.emit_other("checkout.failed", {"object": "checkout", "id": checkout.id})
+            purchase = SimulatedPurchase(
+                id=self.new_id("pur_fake"),
+                customer_id=checkout.customer_id,
+                member_id=checkout.member_id,
+                price=checkout.price,
+                state=PurchaseState.PAID,
+                paid_at=now,
+            )
+            self.purchases[purchase.id] = purchase
+            checkout.result = purchase.id
+            return self.emit(EventType.PURCHASE_COMPLETED, purchase)
+        trial = trial_end(now, checkout.trial_days) if succeed else None
+        if not succeed:
+            status, period_end = Status.INCOMPLETE, None
+        elif trial is not None:
+            status, period_end = Status.TRIALING, trial
+        else:
+            status, period_end = Status.ACTIVE, add_interval(now, checkout.interval)
+        sub = SimulatedSubscription(
+            id=self.new_id("sub_fake"),
+            customer_id=checkout.customer_id,
+            member_id=checkout.member_id,
+            price=checkout.price,
+            interval=checkout.interval,
+            status=str(status),
+            started_at=now,
+            current_period_end=period_end,
+            trial_end=trial,
+        )
+        self.subscriptions[sub.id] = sub
+        checkout.result = sub.id
+        return self.emit(EventType.SUBSCRIPTION_CREATED, sub)
+
+    def renew(self, subscription_id: str) -> Webhook:
+        """The next period's payment succeeded: active for one more interval (a trial
+        converts to paid).
+
+        :raises ProviderError: code ``subscription_ended``, or ``not_renewable`` for a
+            subscription set to cancel at its period's end or one that is past due
+            (use :meth:`recover`) or incomplete.
+        """
+        sub = self._live(subscription_id, "renew")
+        if sub.cancel_at_period_end or sub.status not in (Status.ACTIVE, Status.TRIALING):
+            state = "set to cancel" if sub.cancel_at_period_end else sub.status
+            raise ProviderError(
+                f"fake: subscription {sub.id!r} does not renew: it is {state}",
+                code="not_renewable",
+            )
+        return self._extend(sub)
+
+    def recover(self, subscription_id: str) -> Webhook:
+        """A past-due subscription's payment finally succeeded: active again, for the
+        period that was due.
+
+        :raises ProviderError: code ``not_past_due``.
+        """
+        sub = self._live(subscription_id, "recover")
+        if sub.status != Status.PAST_DUE:
+            raise ProviderError(
+                f"fake: subscription {sub.id!r} is {sub.status}, not past_due; nothing to recover",
+                code="not_past_due",
+            )
+        return self._extend(sub)
+
+    def _extend(self, sub: SimulatedSubscription) -> Webhook:
+        base = sub.current_period_end or self.now()
+        return self.change(
+            sub,
+            EventType.PAYMENT_SUCCEEDED,
+            status=str(Status.ACTIVE),
+            current_period_end=add_interval(base, sub.interval),
+        )
+
+
+@hookimpl
+def membership_register_providers(
+    register: Callable[[Provider], None], config: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Register the ``fake`` provider; it needs no settings."""
+    provider: Provider = FakeProvider.from_config(config.get("fake", {}))
+    register(provider)

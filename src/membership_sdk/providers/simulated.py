@@ -1,0 +1,355 @@
+"""An in-memory payment service: the state the ``fake`` and ``manual`` providers keep.
+
+:class:`SimulatedService` holds customers, subscriptions and one-off purchases the way a
+remote payment service would, bumps each object's ``version`` on every change, and
+reports every change as a signed webhook appended to :attr:`SimulatedService.outbox`.
+Subclasses add how a customer pays (a fake card form, a confirmed bank transfer).
+"""
+
+from __future__ import annotations
+
+import calendar
+import itertools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..catalog import Interval
+from ..errors import ProviderError
+from ..events import (
+    BillingEvent,
+    EventType,
+    PurchaseSnapshot,
+    PurchaseState,
+    SubscriptionSnapshot,
+)
+from ..membership import Status
+from .base import Webhook
+from .webhooks import DEFAULT_TOLERANCE, WebhookSigner, decode_event, encode_event, utcnow
+
+
+def add_interval(moment: datetime, interval: Interval | str, count: int = 1) -> datetime:
+    """``moment`` moved ``count`` calendar months or years on (Jan 31 + 1 month = Feb 28/29)."""
+    interval = Interval(interval)
+    if interval is Interval.ONE_OFF:
+        raise ValueError("a one-off price has no billing interval")
+    months = count * (12 if interval is Interval.YEAR else 1)
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+@dataclass(slots=True)
+class SimulatedSubscription:
+    """A subscription as the simulated service stores it (mutable; snapshots are not)."""
+
+    id: str
+    customer_id: str
+    member_id: str | None
+    price: str
+    interval: Interval
+    status: str
+    started_at: datetime
+    current_period_end: datetime | None
+    trial_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    canceled_at: datetime | None = None
+    version: int = 1
+
+    def snapshot(self) -> SubscriptionSnapshot:
+        return SubscriptionSnapshot(
+            id=self.id,
+            customer_id=self.customer_id,
+            price=self.price,
+            status=Status.parse(self.status),
+            version=self.version,
+            current_period_end=self.current_period_end,
+            started_at=self.started_at,
+            trial_end=self.trial_end,
+            cancel_at_period_end=self.cancel_at_period_end,
+            canceled_at=self.canceled_at,
+            raw_status=self.status,
+        )
+
+    @property
+    def ended(self) -> bool:
+        return self.status in (Status.CANCELED, Status.EXPIRED)
+
+
+@dataclass(slots=True)
+class SimulatedPurchase:
+    """A one-off payment as the simulated service stores it."""
+
+    id: str
+    customer_id: str
+    member_id: str | None
+    price: str
+    state: PurchaseState
+    paid_at: datetime
+    version: int = 1
+
+    def snapshot(self) -> PurchaseSnapshot:
+        return PurchaseSnapshot(
+            id=self.id,
+            customer_id=self.customer_id,
+            price=self.price,
+            state=self.state,
+            version=self.version,
+            paid_at=self.paid_at,
+        )
+
+
+@dataclass(slots=True)
+class _Counters:
+    ids: dict[str, itertools.count[int]] = field(default_factory=dict)
+
+    def next(self, prefix: str) -> str:
+        counter = self.ids.setdefault(prefix, itertools.count(1))
+        return f"{prefix}_{next(counter):06d}"
+
+
+class SimulatedService:
+    """Base class of providers that keep the payment service's state in this process.
+
+    :param name: the provider name events carry.
+    :param secrets: webhook secrets; the first signs, all verify.
+    :param signature_header: the header carrying the signature.
+    :param tolerance: seconds a webhook signature stays valid.
+    :param clock: returns the current aware datetime.
+    :param portal_url: a billing-portal address; ``{customer}`` is replaced by the
+        customer id. ``None``: no portal.
+    """
+
+    refetch_subscriptions = False
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        secrets: str | Sequence[str],
+        signature_header: str,
+        tolerance: float = DEFAULT_TOLERANCE,
+        clock: Callable[[], datetime] = utcnow,
+        portal_url: str | None = None,
+    ) -> None:
+        self.name = name
+        self.clock = clock
+        self.signer = WebhookSigner(
+            secrets, header=signature_header, tolerance=tolerance, clock=clock
+        )
+        self.portal = portal_url
+        #: Customer id by member id: one customer per member, reused by every checkout.
+        self.customers: dict[str, str] = {}
+        self.subscriptions: dict[str, SimulatedSubscription] = {}
+        self.purchases: dict[str, SimulatedPurchase] = {}
+        #: Every webhook this service sent, oldest first.
+        self.outbox: list[Webhook] = []
+        self._ids = _Counters()
+        self._unreachable: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- helpers for subclasses --------------------------------------------------------------
+    def now(self) -> datetime:
+        # Webhooks carry whole seconds; keeping the same precision makes fetched and
+        # delivered snapshots equal.
+        return self.clock().replace(microsecond=0)
+
+    def new_id(self, prefix: str) -> str:
+        return self._ids.next(prefix)
+
+    def customer_for(self, member_id: str, customer_id: str | None = None) -> str:
+        """The member's customer id, created on first use (or adopting ``customer_id``,
+        which a site stored from an earlier run of this service)."""
+        existing = self.customers.get(member_id)
+        if existing is None:
+            existing = customer_id or self.new_id(f"cus_{self.name}")
+            self.customers[member_id] = existing
+        return existing
+
+    def call(self, operation: str) -> None:
+        """Start an API call: fails as an outage would while :meth:`simulate_outage` is on."""
+        if self._unreachable is not None:
+            try:
+                raise ConnectionError(self._unreachable)
+            except ConnectionError as exc:
+                raise ProviderError(
+                    f"{self.name}: {operation} failed: the payment service is unreachable",
+                    code="unreachable",
+                    provider_message=str(exc),
+                    retryable=True,
+                ) from exc
+
+    def subscription(self, subscription_id: str) -> SimulatedSubscription:
+        """The stored subscription, or :class:`ProviderError` (code ``no_such_subscription``)."""
+        sub = self.subscriptions.get(subscription_id)
+        if sub is None:
+            raise ProviderError(
+                f"{self.name}: no subscription {subscription_id!r}",
+                code="no_such_subscription",
+            )
+        return sub
+
+    def purchase(self, purchase_id: str) -> SimulatedPurchase:
+        """The stored purchase, or :class:`ProviderError` (code ``no_such_purchase``)."""
+        purchase = self.purchases.get(purchase_id)
+        if purchase is None:
+            raise ProviderError(
+                f"{self.name}: no purchase {purchase_id!r}", code="no_such_purchase"
+            )
+        return purchase
+
+    def _live(self, subscription_id: str, action: str) -> SimulatedSubscription:
+        sub = self.subscription(subscription_id)
+        if sub.ended:
+            raise ProviderError(
+                f"{self.name}: cannot {action} subscription {sub.id!r}: it is {sub.status}",
+                code="subscription_ended",
+            )
+        return sub
+
+    def emit(
+        self, type: EventType | str, record: SimulatedSubscription | SimulatedPurchase
+    ) -> Webhook:
+        """Send a webhook carrying ``record``'s current state; returns it (also in the outbox)."""
+        body = encode_event(
+            self.new_id(f"evt_{self.name}"),
+            str(type),
+            self.now(),
+            record.snapshot(),
+            member_id=record.member_id,
+        )
+        webhook = self.signer.sign(body)
+        self.outbox.append(webhook)
+        return webhook
+
+    def emit_other(self, type: str, data: Mapping[str, Any]) -> Webhook:
+        """Send a webhook of a type sites ignore (``checkout.failed``)."""
+        body = json.dumps(
+            {
+                "id": self.new_id(f"evt_{self.name}"),
+                "type": type,
+                "created": int(self.now().timestamp()),
+                "data": dict(data),
+            },
+            sort_keys=True,
+        ).encode()
+        webhook = self.signer.sign(body)
+        self.outbox.append(webhook)
+        return webhook
+
+    def change(self, sub: SimulatedSubscription, type: EventType | str, **changes: Any) -> Webhook:
+        """Change a subscription, bump its version and send a webhook about it."""
+        for key, value in changes.items():
+            setattr(sub, key, value)
+        sub.version += 1
+        return self.emit(type, sub)
+
+    # -- simulation: what happens at the payment service ---------------------------------------
+    def simulate_outage(self, message: str | None = "connection refused") -> None:
+        """Make every API call fail as if the service were down; ``None`` ends the outage."""
+        self._unreachable = message
+
+    def fail_payment(self, subscription_id: str) -> Webhook:
+        """A renewal payment failed: the subscription becomes past due."""
+        sub = self._live(subscription_id, "fail a payment of")
+        return self.change(sub, EventType.PAYMENT_FAILED, status=str(Status.PAST_DUE))
+
+    def expire(self, subscription_id: str) -> Webhook:
+        """The subscription ended without a renewal (dunning gave up, or its term ran out)."""
+        sub = self._live(subscription_id, "expire")
+        return self.change(sub, EventType.SUBSCRIPTION_DELETED, status=str(Status.EXPIRED))
+
+    def set_status(self, subscription_id: str, status: str) -> Webhook:
+        """Give a subscription any status word, including ones the SDK does not know."""
+        return self.change(
+            self.subscription(subscription_id), EventType.SUBSCRIPTION_UPDATED, status=status
+        )
+
+    def refund(self, purchase_id: str) -> Webhook:
+        """Refund a one-off purchase; the site revokes what it bought."""
+        purchase = self.purchase(purchase_id)
+        if purchase.state is PurchaseState.REFUNDED:
+            raise ProviderError(
+                f"{self.name}: purchase {purchase_id!r} is already refunded",
+                code="already_refunded",
+            )
+        purchase.state = PurchaseState.REFUNDED
+        purchase.version += 1
+        return self.emit(EventType.PURCHASE_REFUNDED, purchase)
+
+    # -- the Provider API ----------------------------------------------------------------------
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[BillingEvent]:
+        """Verify the signature, then read the event (see :mod:`.webhooks`)."""
+        self.signer.verify(headers, body)
+        return decode_event(self.name, body)
+
+    def fetch_subscription(self, subscription_id: str) -> SubscriptionSnapshot | None:
+        self.call("fetch_subscription")
+        sub = self.subscriptions.get(subscription_id)
+        return None if sub is None else sub.snapshot()
+
+    def cancel_subscription(
+        self, subscription_id: str, *, at_period_end: bool = True
+    ) -> SubscriptionSnapshot:
+        """Cancel at the period's end (access continues until then) or now (access ends now).
+
+        Also sends the ``subscription.updated`` or ``subscription.deleted`` webhook a real
+        service would.
+        """
+        self.call("cancel_subscription")
+        sub = self._live(subscription_id, "cancel")
+        now = self.now()
+        if at_period_end:
+            self.change(
+                sub, EventType.SUBSCRIPTION_UPDATED, cancel_at_period_end=True, canceled_at=now
+            )
+        else:
+            self.change(
+                sub,
+                EventType.SUBSCRIPTION_DELETED,
+                status=str(Status.CANCELED),
+                cancel_at_period_end=False,
+                canceled_at=now,
+                current_period_end=now,
+            )
+        return sub.snapshot()
+
+    def resume_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        """Undo a cancel-at-period-end; the subscription renews again."""
+        self.call("resume_subscription")
+        sub = self._live(subscription_id, "resume")
+        if not sub.cancel_at_period_end:
+            raise ProviderError(
+                f"{self.name}: subscription {sub.id!r} is not set to cancel; nothing to resume",
+                code="not_canceling",
+            )
+        self.change(
+            sub, EventType.SUBSCRIPTION_UPDATED, cancel_at_period_end=False, canceled_at=None
+        )
+        return sub.snapshot()
+
+    def portal_url(self, customer_id: str, return_url: str) -> str | None:
+        self.call("portal_url")
+        if self.portal is None:
+            return None
+        return self.portal.replace("{customer}", customer_id)
+
+
+def secrets_from(config: Mapping[str, Any], dev_secret: str) -> list[str]:
+    """The webhook secrets a provider's config names (``secrets`` list or one ``secret``),
+    or ``[dev_secret]`` when it names none."""
+    secrets = config.get("secrets")
+    if secrets is None:
+        secret = config.get("secret")
+        secrets = [secret] if secret else []
+    accepted = [str(s) for s in secrets if s]
+    return accepted or [dev_secret]
+
+
+def trial_end(start: datetime, trial_days: int) -> datetime | None:
+    return start + timedelta(days=trial_days) if trial_days > 0 else None

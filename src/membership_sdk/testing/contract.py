@@ -1,0 +1,299 @@
+"""The provider contract suite: the tests every payment provider must pass.
+
+Subclass :class:`ProviderContract` in a test module, name the class ``Test...`` so pytest
+collects it, and supply only what is specific to your provider::
+
+    from membership_sdk.testing import ProviderContract
+
+    class TestVoucherProvider(ProviderContract):
+        provider_name = "voucher"
+
+        def pay(self, provider, session):
+            return provider.redeem(session.id, provider.issue_code())
+
+        def sign(self, provider, body):
+            return provider.signer.sign(body)
+
+Every test builds a fresh :class:`~membership_sdk.program.MembershipProgram` with an
+in-memory store, a catalog whose ``gold-monthly`` price is sold under
+:attr:`ProviderContract.price_id`, and a
+:class:`~membership_sdk.testing.recorder.HookRecorder`, then drives the provider the way
+a site would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import pytest
+
+from ..access import MinTier, Resource
+from ..errors import MalformedEvent, ProviderError, SignatureError
+from ..events import Outcome
+from ..membership import Membership, Status
+from ..plugins import Providers
+from ..program import MembershipProgram
+from ..providers.base import CheckoutSession, Provider, Webhook
+from .recorder import HookRecorder
+from .sample import SAMPLE_TIER, sample_catalog, sample_program
+
+MEMBER = "member-contract-1"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_GOLD = Resource("page:contract", MinTier(SAMPLE_TIER))
+
+
+class ProviderContract:
+    """Mixin of the contract tests; see the module docstring for how to use it.
+
+    Class attributes say how to build the provider; methods :meth:`pay` and
+    :meth:`sign` MUST be implemented, :meth:`break_provider` SHOULD be.
+    """
+
+    #: The name the provider registers under.
+    provider_name: ClassVar[str] = ""
+    #: Settings for the provider, passed as ``provider_config[provider_name]``.
+    provider_config: ClassVar[Mapping[str, Any]] = {}
+    #: Settings that differ from :attr:`provider_config` only in the webhook secret.
+    other_secret_config: ClassVar[Mapping[str, Any]] = {
+        "secret": "a-secret-this-site-never-configured"
+    }
+    #: The provider's id for a monthly price.
+    price_id: ClassVar[str] = "price_contract_monthly"
+    #: The plugin registering the provider, when it is not installed through its entry
+    #: point (for example while testing from a source checkout). Installed: leave ``None``.
+    plugin: ClassVar[object | None] = None
+
+    # -- what a provider author supplies ---------------------------------------------------
+    def pay(self, provider: Any, session: CheckoutSession) -> Webhook:
+        """Simulate the customer paying for ``session``; return the webhook the provider
+        sends about it (signed as in production)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement pay()")
+
+    def sign(self, provider: Any, body: bytes) -> Webhook:
+        """Sign ``body`` as ``provider`` would sign a webhook (with its configured secret)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement sign()")
+
+    def break_provider(self, provider: Any) -> None:
+        """Make ``provider``'s next API call fail as an outage would (a test double, a
+        patched HTTP client). By default the outage test is skipped."""
+        pytest.skip(f"{type(self).__name__} does not implement break_provider()")
+
+    # -- building blocks -------------------------------------------------------------------
+    def make_program(self, config: Mapping[str, Any] | None = None) -> MembershipProgram:
+        """A fresh program; lifecycle hook calls are recorded in ``self.hooks``."""
+        self.hooks = HookRecorder()
+        plugins: list[object] = [self.hooks]
+        if self.plugin is not None:
+            plugins.append(self.plugin)
+        settings = dict(self.provider_config if config is None else config)
+        return sample_program(
+            sample_catalog(self.provider_name, monthly=self.price_id),
+            config={self.provider_name: settings},
+            plugins=plugins,
+        )
+
+    def provider(self, program: MembershipProgram) -> Any:
+        return program.providers[self.provider_name]
+
+    def start(self, program: MembershipProgram, member: str = MEMBER) -> CheckoutSession:
+        return program.start_checkout(
+            member,
+            "gold-monthly",
+            provider=self.provider_name,
+            success_url="https://example.com/welcome/",
+            cancel_url="https://example.com/pricing/",
+            email=f"{member}@example.com",
+            attempt="attempt-1",
+        )
+
+    def subscribe(self, program: MembershipProgram, member: str = MEMBER) -> Membership:
+        """Check out, pay and apply the webhook; the member's membership."""
+        webhook = self.pay(self.provider(program), self.start(program, member))
+        program.handle_webhook(self.provider_name, webhook.headers, webhook.body)
+        (membership,) = program.store.memberships.for_member(member)
+        return membership
+
+    def assert_nothing_stored(self, program: MembershipProgram) -> None:
+        assert program.store.memberships.for_member(MEMBER) == []
+        assert program.store.grants.for_member(MEMBER) == []
+        assert not program.access(_GOLD, MEMBER).allowed
+
+    # -- registration ----------------------------------------------------------------------
+    def test_registers_through_the_hook_under_its_name(self) -> None:
+        program = self.make_program()
+        providers = Providers(program.pm, {self.provider_name: dict(self.provider_config)})
+
+        assert self.provider_name in providers
+        assert providers[self.provider_name].name == self.provider_name
+
+    def test_satisfies_the_provider_protocol(self) -> None:
+        provider = self.provider(self.make_program())
+
+        assert isinstance(provider, Provider)
+        assert isinstance(provider.refetch_subscriptions, bool)
+
+    def test_name_is_lower_case_and_url_safe(self) -> None:
+        assert _NAME.match(self.provider(self.make_program()).name)
+
+    # -- checkout --------------------------------------------------------------------------
+    def test_checkout_returns_a_session_naming_the_provider(self) -> None:
+        session = self.start(self.make_program())
+
+        assert session.provider == self.provider_name
+        assert session.id
+        assert session.url or session.instructions, "a session needs a url or instructions"
+
+    def test_same_idempotency_key_gives_the_same_session_and_customer(self) -> None:
+        program = self.make_program()
+
+        first, retry = self.start(program), self.start(program)
+
+        assert retry.id == first.id
+        assert retry.customer_id == first.customer_id
+
+    def test_paid_checkout_grants_access(self) -> None:
+        program = self.make_program()
+        assert not program.access(_GOLD, MEMBER).allowed
+        webhook = self.pay(self.provider(program), self.start(program))
+
+        results = program.handle_webhook(self.provider_name, webhook.headers, webhook.body)
+
+        assert [r.outcome for r in results] == [Outcome.APPLIED]
+        assert program.access(_GOLD, MEMBER).allowed
+        assert self.hooks.names() == ["membership_activated"]
+
+    def test_webhook_events_name_the_provider_and_the_member(self) -> None:
+        program = self.make_program()
+        webhook = self.pay(self.provider(program), self.start(program))
+
+        events = self.provider(program).parse_webhook(webhook.headers, webhook.body)
+
+        assert events, "a paid checkout's webhook must carry an event"
+        assert {e.provider for e in events} == {self.provider_name}
+        assert all(e.id for e in events)
+        assert all(e.member_id in (MEMBER, None) for e in events)
+
+    # -- bad input changes nothing ---------------------------------------------------------
+    def test_tampered_body_raises_signature_error_and_changes_nothing(self) -> None:
+        program = self.make_program()
+        webhook = self.pay(self.provider(program), self.start(program))
+        tampered = webhook.body[:-1] + bytes([webhook.body[-1] ^ 0x01])
+
+        with pytest.raises(SignatureError):
+            program.handle_webhook(self.provider_name, webhook.headers, tampered)
+
+        self.assert_nothing_stored(program)
+        results = program.handle_webhook(self.provider_name, webhook.headers, webhook.body)
+        assert [r.outcome for r in results] == [Outcome.APPLIED]
+
+    def test_missing_signature_raises_signature_error_and_changes_nothing(self) -> None:
+        program = self.make_program()
+        webhook = self.pay(self.provider(program), self.start(program))
+
+        with pytest.raises(SignatureError):
+            program.handle_webhook(
+                self.provider_name, {"Content-Type": "application/json"}, webhook.body
+            )
+
+        self.assert_nothing_stored(program)
+
+    def test_signature_made_with_another_secret_raises_signature_error(self) -> None:
+        program = self.make_program()
+        webhook = self.pay(self.provider(program), self.start(program))
+        other = self.provider(
+            self.make_program({**self.provider_config, **self.other_secret_config})
+        )
+        forged = self.sign(other, webhook.body)
+
+        with pytest.raises(SignatureError):
+            program.handle_webhook(self.provider_name, forged.headers, forged.body)
+
+        self.assert_nothing_stored(program)
+
+    def test_signed_non_json_body_raises_malformed_event(self) -> None:
+        program = self.make_program()
+        webhook = self.sign(self.provider(program), b"this is not JSON {")
+
+        with pytest.raises(MalformedEvent):
+            program.handle_webhook(self.provider_name, webhook.headers, webhook.body)
+
+        self.assert_nothing_stored(program)
+
+    def test_replayed_webhook_is_a_duplicate_and_fires_no_second_hook(self) -> None:
+        program = self.make_program()
+        webhook = self.pay(self.provider(program), self.start(program))
+        program.handle_webhook(self.provider_name, webhook.headers, webhook.body)
+
+        replay = program.handle_webhook(self.provider_name, webhook.headers, webhook.body)
+
+        assert [r.outcome for r in replay] == [Outcome.DUPLICATE]
+        assert self.hooks.names() == ["membership_activated"]
+
+    # -- managing a subscription -----------------------------------------------------------
+    def test_cancel_at_period_end_keeps_access_until_the_period_ends(self) -> None:
+        program = self.make_program()
+        membership = self.subscribe(program)
+
+        canceled = program.cancel(membership.id, reason="too expensive")
+
+        assert canceled.cancel_at_period_end is True
+        assert program.access(_GOLD, MEMBER).allowed
+
+    def test_resume_undoes_a_cancel_at_period_end(self) -> None:
+        program = self.make_program()
+        membership = self.subscribe(program)
+        program.cancel(membership.id)
+
+        resumed = program.resume(membership.id)
+
+        assert resumed.cancel_at_period_end is False
+        assert program.access(_GOLD, MEMBER).allowed
+
+    def test_fetch_subscription_returns_the_current_state(self) -> None:
+        program = self.make_program()
+        membership = self.subscribe(program)
+        assert membership.provider_subscription_id is not None
+        provider = self.provider(program)
+        provider.cancel_subscription(membership.provider_subscription_id, at_period_end=True)
+
+        snapshot = provider.fetch_subscription(membership.provider_subscription_id)
+
+        assert snapshot is not None
+        assert snapshot.id == membership.provider_subscription_id
+        assert snapshot.customer_id == membership.provider_customer_id
+        assert snapshot.price == self.price_id
+        assert snapshot.status in (Status.ACTIVE, Status.TRIALING)
+        assert snapshot.cancel_at_period_end is True
+
+    def test_fetch_subscription_returns_none_for_an_unknown_id(self) -> None:
+        provider = self.provider(self.make_program())
+
+        assert provider.fetch_subscription("sub_that_never_existed") is None
+
+    def test_portal_url_is_a_string_or_none(self) -> None:
+        program = self.make_program()
+        session = self.start(program)
+
+        url = self.provider(program).portal_url(
+            session.customer_id or "cus_unknown", "https://example.com/account/"
+        )
+
+        assert url is None or (isinstance(url, str) and url)
+
+    # -- failures --------------------------------------------------------------------------
+    def test_canceling_an_unknown_subscription_raises_provider_error(self) -> None:
+        provider = self.provider(self.make_program())
+
+        with pytest.raises(ProviderError):
+            provider.cancel_subscription("sub_that_never_existed", at_period_end=True)
+
+    def test_an_outage_surfaces_as_provider_error(self) -> None:
+        program = self.make_program()
+        self.break_provider(self.provider(program))
+
+        with pytest.raises(ProviderError):
+            self.start(program)
+
+        assert program.store.memberships.for_member(MEMBER) == []
