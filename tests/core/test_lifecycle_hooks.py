@@ -1,0 +1,151 @@
+"""Lifecycle hooks fire once per real transition, after the change is stored."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sdk_builders import NOW, HookRecorder, sub_event
+
+from membership_sdk import MembershipProgram, Status
+
+END = NOW + timedelta(days=30)
+
+
+def apply_all(program: MembershipProgram, *steps: dict[str, object]) -> None:
+    for n, step in enumerate(steps, start=1):
+        program.apply(sub_event(f"evt_{n}", version=n, **step))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        pytest.param([{"status": Status.ACTIVE}], ["membership_activated"], id="created-active"),
+        pytest.param(
+            [{"status": Status.TRIALING}], ["membership_activated"], id="created-trialing"
+        ),
+        pytest.param(
+            [{"status": Status.INCOMPLETE}, {"status": Status.ACTIVE}],
+            ["membership_activated"],
+            id="incomplete-then-paid",
+        ),
+        pytest.param(
+            [{"status": Status.TRIALING}, {"status": Status.ACTIVE}],
+            ["membership_activated"],
+            id="trial-converts-without-a-second-activation",
+        ),
+        pytest.param(
+            [
+                {"status": Status.ACTIVE},
+                {"status": Status.ACTIVE, "period_end": END + timedelta(30)},
+            ],
+            ["membership_activated", "membership_renewed"],
+            id="renewal",
+        ),
+        pytest.param(
+            [{"status": Status.ACTIVE}, {"status": Status.PAST_DUE}],
+            ["membership_activated", "membership_payment_failed"],
+            id="payment-fails",
+        ),
+        pytest.param(
+            [
+                {"status": Status.ACTIVE},
+                {"status": Status.PAST_DUE},
+                {"status": Status.PAST_DUE},
+                {"status": Status.ACTIVE, "period_end": END + timedelta(30)},
+            ],
+            ["membership_activated", "membership_payment_failed", "membership_renewed"],
+            id="dunning-recovers",
+        ),
+        pytest.param(
+            [{"status": Status.ACTIVE}, {"status": Status.CANCELED}],
+            ["membership_activated", "membership_canceled"],
+            id="canceled-at-once",
+        ),
+        pytest.param(
+            [
+                {"status": Status.ACTIVE},
+                {"status": Status.ACTIVE, "cancel_at_period_end": True},
+                {"status": Status.ACTIVE, "cancel_at_period_end": True},
+                {"status": Status.CANCELED, "cancel_at_period_end": True},
+            ],
+            ["membership_activated", "membership_canceled", "membership_expired"],
+            id="cancel-at-period-end-then-it-ends",
+        ),
+        pytest.param(
+            [
+                {"status": Status.ACTIVE},
+                {"status": Status.ACTIVE, "cancel_at_period_end": True},
+                {"status": Status.ACTIVE},
+            ],
+            ["membership_activated", "membership_canceled"],
+            id="resume-fires-nothing-new",
+        ),
+        pytest.param(
+            [{"status": Status.ACTIVE}, {"status": Status.PAUSED}, {"status": Status.ACTIVE}],
+            ["membership_activated", "membership_activated"],
+            id="pause-and-unpause",
+        ),
+        pytest.param(
+            [{"status": Status.ACTIVE}, {"status": Status.EXPIRED}],
+            ["membership_activated", "membership_expired"],
+            id="expires",
+        ),
+        pytest.param(
+            [{"status": Status.ACTIVE}, {"status": Status.ACTIVE}],
+            ["membership_activated"],
+            id="unchanged-snapshot-fires-nothing",
+        ),
+    ],
+)
+def test_each_transition_fires_its_hook_once(
+    program: MembershipProgram,
+    hooks: HookRecorder,
+    steps: list[dict[str, object]],
+    expected: list[str],
+) -> None:
+    apply_all(program, *steps)
+    assert hooks.names() == expected
+
+
+def test_hooks_receive_the_stored_membership_and_the_event(
+    program: MembershipProgram, hooks: HookRecorder
+) -> None:
+    event = sub_event("evt_1", version=1)
+    program.apply(event)
+    name, kwargs = hooks.calls[0]
+    assert name == "membership_activated"
+    assert kwargs["event"] is event
+    assert kwargs["membership"] == program.store.memberships.for_member("alice")[0]
+
+
+def test_every_applied_change_tells_caches_that_access_changed(
+    program: MembershipProgram, hooks: HookRecorder
+) -> None:
+    apply_all(program, {"status": Status.ACTIVE}, {"status": Status.ACTIVE})
+    changed = [kw for name, kw in hooks.calls if name == "membership_access_changed"]
+    assert changed == [{"member_id": "alice"}, {"member_id": "alice"}]
+
+
+def test_replaying_a_whole_history_fires_nothing_more(
+    program: MembershipProgram, hooks: HookRecorder
+) -> None:
+    steps = [{"status": Status.ACTIVE}, {"status": Status.PAST_DUE}, {"status": Status.CANCELED}]
+    apply_all(program, *steps)
+    calls = list(hooks.calls)
+    apply_all(program, *steps)
+    assert hooks.calls == calls
+
+
+def test_a_hook_that_fails_leaves_the_change_stored(program: MembershipProgram) -> None:
+    from membership_sdk import hookimpl
+
+    class Broken:
+        @hookimpl
+        def membership_activated(self, membership: object, event: object) -> None:
+            raise RuntimeError("mail server down")
+
+    program.pm.register(Broken())
+    with pytest.raises(RuntimeError, match="mail server down"):
+        program.apply(sub_event("evt_1", version=1))
+    assert program.store.memberships.for_member("alice")[0].status is Status.ACTIVE
