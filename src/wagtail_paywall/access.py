@@ -153,8 +153,8 @@ def _context_from_rows(
                 )
             )
         elif t1 is not None and t2 is not None:
-            first = usage.setdefault(t1, {}).get(t2)
-            if first is None or d1 < first:
+            latest = usage.setdefault(t1, {}).get(t2)
+            if latest is None or d1 > latest:  # the latest charge says which window counts
                 usage[t1][t2] = d1
     return resolve_context(
         program.catalog,

@@ -1,6 +1,6 @@
 """Metered reads of anonymous visitors, kept in a signed cookie.
 
-The cookie holds ``{meter: {resource key: first use (unix seconds)}}``, signed with the
+The cookie holds ``{meter: {resource key: latest charge (unix seconds)}}``, signed with the
 site's ``SECRET_KEY`` so a visitor cannot reset or forge it (deleting it is possible,
 as with any cookie-based meter; registering moves the count into the database for good).
 When a visitor signs in, :func:`merge_into_member` carries the count over.
@@ -64,7 +64,7 @@ def cookie_usage(request: HttpRequest) -> Usage:
 def record_cookie_use(request: HttpRequest, meter: str, key: str, when: datetime) -> None:
     """Count ``key`` against ``meter`` in the cookie the response will carry."""
     usage = cookie_usage(request)
-    usage.setdefault(meter, {}).setdefault(key, when)
+    usage.setdefault(meter, {})[key] = when
     request._paywall_cookie_dirty = True  # type: ignore[attr-defined]
 
 

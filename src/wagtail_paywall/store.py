@@ -143,7 +143,8 @@ class DjangoMeters:
             .values_list("meter", "resource_key", "used_at")
         )
         for meter, key, when in rows:
-            out.setdefault(meter, {}).setdefault(key, when)
+            # The latest charge wins: it says which window the resource counts in.
+            out.setdefault(meter, {})[key] = when
         return out
 
     def record(self, member_id: str, meter: str, resource_key: str, when: datetime) -> None:

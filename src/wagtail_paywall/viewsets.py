@@ -1,1 +1,153 @@
-"""(being written)"""
+"""The paywall's Wagtail admin: one "Paywall" menu with tiers, prices, members and the
+webhook inbox. Importing this module registers it (``wagtail_hooks`` imports it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.ui.tables import Column, StatusTagColumn
+from wagtail.admin.views.generic import IndexView, InspectView
+from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
+from wagtail.admin.viewsets.model import ModelViewSet
+
+from wagtail import hooks
+
+from . import admin_views
+from .models import Price, Tier, WebhookEvent
+
+
+class TierViewSet(ModelViewSet):
+    model = Tier
+    name = "paywall_tiers"
+    icon = "crosshairs"
+    menu_label = _("Tiers")
+    form_fields = ["name", "slug", "rank", "description", "entitlements"]
+    list_display = ["name", "slug", "rank", "entitlements"]
+    search_fields = ["name", "slug"]
+    copy_view_enabled = False
+
+
+class PriceViewSet(ModelViewSet):
+    model = Price
+    name = "paywall_prices"
+    icon = "tag"
+    menu_label = _("Prices")
+    form_fields = [
+        "key",
+        "nickname",
+        "tier",
+        "item",
+        "item_name",
+        "amount",
+        "currency",
+        "interval",
+        "trial_days",
+        "provider_ids",
+        "archived",
+    ]
+    list_display = ["__str__", "key", "tier", "amount", "currency", "interval", "archived"]
+    list_filter = ["tier", "interval", "archived"]
+    search_fields = ["key", "nickname", "item"]
+    copy_view_enabled = False
+
+
+class MemberViewSet(ViewSet):
+    name = "paywall_members"
+    icon = "group"
+    menu_label = _("Members")
+
+    def get_urlpatterns(self) -> list[Any]:
+        return [
+            path("", admin_views.MemberIndexView.as_view(), name="index"),
+            path("<str:member_id>/", admin_views.MemberDetailView.as_view(), name="detail"),
+            path("grants/<str:grant_id>/extend/", admin_views.extend_grant, name="extend_grant"),
+            path("grants/<str:grant_id>/revoke/", admin_views.revoke_grant, name="revoke_grant"),
+        ]
+
+
+class WebhookIndexView(IndexView):
+    """The inbox is a record: it can be filtered, inspected and retried, never edited."""
+
+    def get_add_url(self) -> None:
+        return None
+
+    def get_edit_url(self, instance: Any) -> None:
+        return None
+
+
+class WebhookInspectView(InspectView):
+    template_name = "wagtail_paywall/admin/webhook_inspect.html"
+
+    def get_edit_url(self) -> None:
+        return None
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        row: WebhookEvent = self.object
+        context["can_retry"] = row.status in (
+            WebhookEvent.Status.FAILED,
+            WebhookEvent.Status.RECEIVED,
+        ) and self.request.user.has_perm("wagtail_paywall.change_webhookevent")
+        context["retry_url"] = reverse("paywall_webhooks:retry", args=[row.pk])
+        return context
+
+    def get_header_buttons(self) -> list[Any]:
+        return []
+
+
+class WebhookEventViewSet(ModelViewSet):
+    model = WebhookEvent
+    name = "paywall_webhooks"
+    icon = "resubmit"
+    menu_label = _("Webhook inbox")
+    index_view_class = WebhookIndexView
+    inspect_view_class = WebhookInspectView
+    inspect_view_enabled = True
+    inspect_view_fields = [
+        "provider",
+        "event_id",
+        "event_type",
+        "status",
+        "attempts",
+        "last_error",
+        "detail",
+        "received_at",
+        "processed_at",
+    ]
+    copy_view_enabled = False
+    list_display = [
+        "event_id",
+        "provider",
+        "event_type",
+        StatusTagColumn(
+            "status",
+            label=_("Status"),
+            accessor="get_status_display",
+            primary=lambda row: row.status == WebhookEvent.Status.PROCESSED,
+        ),
+        Column("attempts", label=_("Attempts")),
+        "received_at",
+    ]
+    list_filter = ["status", "provider"]
+    search_fields = ["event_id", "event_type", "last_error"]
+    form_fields = ["status"]  # required by ModelViewSet; the add/edit views are not routed
+
+    def get_urlpatterns(self) -> list[Any]:
+        hidden = {"add", "edit", "copy"}
+        patterns = [p for p in super().get_urlpatterns() if p.name not in hidden]
+        patterns.append(path("retry/<int:pk>/", admin_views.retry_webhook, name="retry"))
+        return patterns
+
+
+class PaywallViewSetGroup(ViewSetGroup):
+    menu_label = _("Paywall")
+    menu_icon = "lock"
+    menu_order = 250
+    items = (TierViewSet, PriceViewSet, MemberViewSet, WebhookEventViewSet)
+
+
+@hooks.register("register_admin_viewset")
+def register_paywall_admin() -> ViewSetGroup:
+    return PaywallViewSetGroup()

@@ -1,0 +1,224 @@
+"""Views of the paywall's Wagtail admin: members and their grants, inbox retries.
+
+Tiers, prices and the inbox list use Wagtail's generic model views (see :mod:`.viewsets`);
+the views here act through the site's :class:`~membership_sdk.MembershipProgram`, so every
+comp, extension and revocation fires the same hooks (and drops the same cached access)
+as one made in code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Cast
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.generic import TemplateView
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+
+from membership_sdk import GrantKind, MembershipError
+
+from . import inbox
+from .models import Grant, Membership, WebhookEvent
+from .program import get_program
+
+VIEW_PERMISSION = "wagtail_paywall.view_grant"
+CHANGE_PERMISSION = "wagtail_paywall.change_grant"
+
+
+def _require(request: HttpRequest, permission: str) -> None:
+    if not request.user.has_perm(permission):  # type: ignore[union-attr]
+        raise PermissionDenied
+
+
+# -- forms ----------------------------------------------------------------------------------
+class CompForm(forms.Form):
+    """Give a member a tier for free, for a number of days."""
+
+    tier = forms.ChoiceField(label=gettext_lazy("Tier"))
+    days = forms.IntegerField(label=gettext_lazy("Days"), min_value=1, max_value=3660, initial=30)
+    note = forms.CharField(
+        label=gettext_lazy("Note"),
+        required=False,
+        max_length=500,
+        help_text=gettext_lazy("Why this member gets access, for other editors."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tier"].choices = [  # type: ignore[attr-defined]
+            (t.slug, t.name) for t in get_program().catalog.tiers
+        ]
+
+
+class ExtendForm(forms.Form):
+    days = forms.IntegerField(label=gettext_lazy("Days"), min_value=1, max_value=3660, initial=30)
+
+
+# -- members --------------------------------------------------------------------------------
+class MemberIndexView(WagtailAdminTemplateMixin, TemplateView):
+    """Users who hold (or held) a membership or grant; ``?q=`` searches all users."""
+
+    template_name = "wagtail_paywall/admin/member_index.html"
+    page_title = gettext_lazy("Members")
+    header_icon = "group"
+    index_url_name = ""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        _require(request, VIEW_PERMISSION)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        User = get_user_model()
+        query = self.request.GET.get("q", "").strip()
+        member_key = Cast(OuterRef("pk"), output_field=Membership._meta.get_field("member_id"))
+        users = User.objects.annotate(
+            has_membership=Exists(Membership.objects.filter(member_id=member_key)),
+            has_grant=Exists(Grant.objects.filter(member_id=member_key)),
+        ).order_by(User.USERNAME_FIELD)
+        if query:
+            users = users.filter(
+                Q(**{f"{User.USERNAME_FIELD}__icontains": query}) | Q(email__icontains=query)
+            )
+        else:
+            users = users.filter(Q(has_membership=True) | Q(has_grant=True))
+        page = Paginator(users, 50).get_page(self.request.GET.get("p"))
+        context.update(page=page, query=query)
+        return context
+
+
+class MemberDetailView(WagtailAdminTemplateMixin, TemplateView):
+    """One member: memberships, grants (extend, revoke) and a form to comp a tier."""
+
+    template_name = "wagtail_paywall/admin/member_detail.html"
+    header_icon = "user"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        _require(request, VIEW_PERMISSION)
+        User = get_user_model()
+        self.member = get_object_or_404(User, pk=kwargs["member_id"])
+        self.member_id = str(self.member.pk)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_page_title(self) -> str:
+        return _("Member %(name)s") % {"name": self.member.get_username()}
+
+    def get_breadcrumbs_items(self) -> list[dict[str, Any]]:
+        return [
+            *super().get_breadcrumbs_items(),
+            {"url": reverse("paywall_members:index"), "label": _("Members")},
+            {"url": "", "label": self.member.get_username()},
+        ]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        _require(request, CHANGE_PERMISSION)
+        form = CompForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(comp_form=form))
+        data = form.cleaned_data
+        get_program().grant(
+            self.member_id, GrantKind.COMP, tier=data["tier"], days=data["days"], note=data["note"]
+        )
+        messages.success(
+            request,
+            _("%(member)s now holds %(tier)s for %(days)d days.")
+            % {"member": self.member.get_username(), "tier": data["tier"], "days": data["days"]},
+        )
+        return HttpResponseRedirect(request.path)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        now = timezone.now()
+        grants = list(Grant.objects.filter(member_id=self.member_id).order_by("-starts_at"))
+        for grant in grants:
+            grant.is_active = grant.to_core().active(now)  # type: ignore[attr-defined]
+        context.update(
+            member=self.member,
+            memberships=Membership.objects.filter(member_id=self.member_id).order_by("-started_at"),
+            grants=grants,
+            comp_form=kwargs.get("comp_form") or CompForm(),
+            extend_form=ExtendForm(),
+            can_change=self.request.user.has_perm(CHANGE_PERMISSION),
+            access=get_program().context(self.member_id),
+        )
+        return context
+
+
+def _grant_or_404(grant_id: str) -> Grant:
+    return get_object_or_404(Grant, pk=grant_id)
+
+
+def extend_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
+    """POST: push a grant's end ``days`` further."""
+    _require(request, CHANGE_PERMISSION)
+    if request.method != "POST":
+        raise Http404
+    grant = _grant_or_404(grant_id)
+    form = ExtendForm(request.POST)
+    detail = reverse("paywall_members:detail", args=[grant.member_id])
+    if not form.is_valid():
+        messages.error(request, _("Extend by a number of days from 1 to 3660."))
+        return HttpResponseRedirect(detail)
+    try:
+        extended = get_program().extend_grant(grant.pk, form.cleaned_data["days"])
+    except MembershipError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("Grant extended until %(date)s.")
+            % {"date": timezone.localtime(extended.ends_at).strftime("%Y-%m-%d %H:%M")},
+        )
+    return HttpResponseRedirect(detail)
+
+
+def revoke_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
+    """POST: end a grant now."""
+    _require(request, CHANGE_PERMISSION)
+    if request.method != "POST":
+        raise Http404
+    grant = _grant_or_404(grant_id)
+    get_program().revoke_grant(grant.pk)
+    messages.success(request, _("Grant revoked."))
+    return HttpResponseRedirect(reverse("paywall_members:detail", args=[grant.member_id]))
+
+
+# -- webhook inbox --------------------------------------------------------------------------
+def retry_webhook(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST: process a failed (or still received) webhook event again."""
+    if not request.user.has_perm("wagtail_paywall.change_webhookevent"):  # type: ignore[union-attr]
+        raise PermissionDenied
+    if request.method != "POST":
+        raise Http404
+    row = get_object_or_404(WebhookEvent, pk=pk)
+    back = reverse("paywall_webhooks:inspect", args=[row.pk])
+    if row.status not in (WebhookEvent.Status.FAILED, WebhookEvent.Status.RECEIVED):
+        messages.warning(
+            request, _("Event %(event)s was already processed.") % {"event": row.event_id}
+        )
+        return HttpResponseRedirect(back)
+    row = inbox.process(row)
+    if row.status == WebhookEvent.Status.FAILED:
+        messages.error(
+            request,
+            _("Event %(event)s failed again: %(error)s")
+            % {"event": row.event_id, "error": row.last_error},
+        )
+    else:
+        messages.success(
+            request,
+            _("Event %(event)s is now %(status)s.")
+            % {"event": row.event_id, "status": row.get_status_display()},
+        )
+    return HttpResponseRedirect(back)
