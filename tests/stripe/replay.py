@@ -1,0 +1,194 @@
+"""Replaying recorded Stripe responses through the real ``stripe`` SDK.
+
+:class:`ReplayClient` is a :class:`stripe.HTTPClient`: the provider builds its
+``StripeClient`` as usual and every request goes through the SDK's own encoding, headers,
+error handling and retries; only the network is replaced. Responses come from
+``recordings/objects-2026-10-28.endive.json`` (see ``recordings/README.md``): objects in
+the shape of API version 2026-10-28.endive, built from Stripe's OpenAPI fixtures.
+
+Like Stripe, the client answers a repeated ``Idempotency-Key`` with the first answer, and
+answers a reused key with other parameters with a 400 ``idempotency_error``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import stripe
+
+RECORDINGS = Path(__file__).parent / "recordings"
+API_VERSION = "2026-10-28.endive"
+
+
+def load_objects() -> dict[str, Any]:
+    """The recorded objects of the current API version, by name (a fresh copy each call)."""
+    with open(RECORDINGS / f"objects-{API_VERSION}.json") as f:
+        return json.load(f)
+
+
+def load_old_events() -> dict[str, Any]:
+    with open(RECORDINGS / "events-2022-11-15.json") as f:
+        return json.load(f)
+
+
+Responder = Callable[["Request"], tuple[int, Mapping[str, Any]]]
+
+
+@dataclass
+class Request:
+    """One request the SDK sent: method, path, decoded form or query, and headers."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.headers.get("Idempotency-Key")
+
+
+@dataclass
+class ReplayClient(stripe.HTTPClient):
+    """Answers requests from registered routes; records every request it saw.
+
+    ``routes`` maps ``"METHOD /path"`` to a list of answers given in turn (the last one
+    repeats). ``unreachable`` lists routes (or ``"*"``) that fail as if the network were
+    down.
+    """
+
+    name = "replay"
+    routes: dict[str, list[Responder]] = field(default_factory=dict)
+    unreachable: set[str] = field(default_factory=set)
+    requests: list[Request] = field(default_factory=list)
+    _idempotent: dict[str, tuple[dict[str, str], tuple[str, int, dict[str, str]]]] = field(
+        default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    # -- set-up ----------------------------------------------------------------------------
+    def on(self, route: str, *answers: Mapping[str, Any] | Responder, status: int = 200) -> None:
+        """Answer ``route`` ("POST /v1/customers") with ``answers`` in turn."""
+        responders: list[Responder] = []
+        for answer in answers:
+            if callable(answer):
+                responders.append(answer)
+            else:
+                body = copy.deepcopy(dict(answer))
+                responders.append(lambda _req, body=body: (status, body))
+        self.routes[route] = responders
+
+    def sent(self, route: str) -> list[Request]:
+        method, path = route.split(" ", 1)
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+    # -- stripe.HTTPClient -----------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[str, int, Mapping[str, str]]:
+        parts = urlsplit(url)
+        body = post_data.decode() if isinstance(post_data, bytes) else (post_data or "")
+        params = dict(parse_qsl(parts.query or body, keep_blank_values=True))
+        req = Request(method.upper(), parts.path, params, dict(headers or {}))
+        self.requests.append(req)
+        route = f"{req.method} {req.path}"
+        if "*" in self.unreachable or route in self.unreachable:
+            raise stripe.APIConnectionError(
+                "Connection refused (replayed outage)", should_retry=True
+            )
+        key = req.idempotency_key
+        if key and key in self._idempotent:
+            first_params, answer = self._idempotent[key]
+            if first_params != params:
+                return self._json(
+                    400,
+                    {
+                        "error": {
+                            "type": "idempotency_error",
+                            "message": "Keys for idempotent requests can only be used with the "
+                            "same parameters they were first used with.",
+                        }
+                    },
+                )
+            return answer
+        responders = self.routes.get(route)
+        if not responders:
+            status, payload = (
+                404,
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "resource_missing",
+                        "message": f"Unrecognized request URL ({route}) in the replay recordings",
+                    }
+                },
+            )
+        else:
+            responder = responders.pop(0) if len(responders) > 1 else responders[0]
+            status, payload = responder(req)
+        answer = self._json(status, payload)
+        if key and status < 500:
+            self._idempotent[key] = (params, answer)
+        return answer
+
+    @staticmethod
+    def _json(status: int, payload: Mapping[str, Any]) -> tuple[str, int, dict[str, str]]:
+        return json.dumps(payload), status, {"request-id": f"req_replay_{time.monotonic_ns()}"}
+
+    def request_stream(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError("the Stripe provider never streams")
+
+    def close(self) -> None:
+        pass
+
+
+def error(status: int, type_: str, message: str, code: str | None = None) -> Responder:
+    """A responder answering with a Stripe error body."""
+    body: dict[str, Any] = {"error": {"type": type_, "message": message}}
+    if code:
+        body["error"]["code"] = code
+    return lambda _req: (status, body)
+
+
+def sign(payload: str, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """Headers as Stripe sends them with a webhook signed by ``secret``."""
+    header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp)
+    return {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def event(
+    type_: str,
+    obj: Mapping[str, Any],
+    *,
+    id: str,
+    created: int,
+    livemode: bool = False,
+    api_version: str = API_VERSION,
+) -> dict[str, Any]:
+    """A webhook event around ``obj``, shaped as Stripe sends it."""
+    return {
+        "id": id,
+        "object": "event",
+        "api_version": api_version,
+        "created": created,
+        "data": {"object": copy.deepcopy(dict(obj))},
+        "livemode": livemode,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": type_,
+    }
