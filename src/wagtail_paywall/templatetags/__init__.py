@@ -1,0 +1,1 @@
+"""Template tags of the Wagtail paywall (``{% load paywall_tags %}``)."""

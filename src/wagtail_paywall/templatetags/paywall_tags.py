@@ -1,0 +1,134 @@
+"""Template tags: the paywall partial, a teaser, and an ``entitled`` condition.
+
+``{% load paywall_tags %}``, then
+
+``{% paywall_upsell %}``
+    The paywall partial (``wagtail_paywall/paywall.html``) for the page's
+    ``paywall_decision``: why the rest is locked and the offers that unlock it. Renders
+    nothing when the visitor has access. Pass a decision to use another one.
+
+``{% paywall_teaser page %}``
+    The page's teaser text followed by the paywall partial, only for a visitor without
+    access.
+
+``{% entitled "content.premium" %}...{% else %}...{% endentitled %}``
+    The first part for a visitor holding the entitlement (through any tier or grant),
+    the ``else`` part otherwise. It asks the same :func:`~membership_sdk.decide` as
+    every other channel, and never uses up a quota.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from django import template
+from django.conf import settings
+from django.shortcuts import resolve_url
+
+from membership_sdk import Decision, HasEntitlement, OfferKind, Reason, Resource, decide
+from membership_sdk.currency import format_amount
+
+from ..access import member_context
+
+register = template.Library()
+
+PARTIAL = "wagtail_paywall/paywall.html"
+
+
+def _login_url(request: Any) -> str:
+    url = resolve_url(settings.LOGIN_URL)
+    if request is None:
+        return url
+    return f"{url}?next={quote(request.get_full_path())}"
+
+
+def paywall_context(decision: Decision | None, request: Any) -> dict[str, Any]:
+    """The context of the paywall partial for ``decision`` (empty when access is granted)."""
+    if decision is None or decision.allowed:
+        return {"paywall_show": False}
+    offers = [
+        {
+            "name": offer.name,
+            "slug": offer.slug,
+            "is_purchase": offer.kind is OfferKind.PURCHASE,
+            "prices": [
+                {
+                    "id": price.id,
+                    "amount": format_amount(price.amount, price.currency),
+                    "currency": price.currency,
+                    "interval": price.interval.value,
+                    "trial_days": price.trial_days,
+                }
+                for price in offer.prices
+            ],
+        }
+        for offer in decision.offers
+    ]
+    authenticated = bool(getattr(getattr(request, "user", None), "is_authenticated", False))
+    return {
+        "paywall_show": True,
+        "decision": decision,
+        "reason": decision.reason.value,
+        "offers": offers,
+        "unlock_at": decision.unlock_at,
+        "login_url": None if authenticated else _login_url(request),
+        "login_required": decision.reason is Reason.LOGIN_REQUIRED,
+    }
+
+
+@register.inclusion_tag(PARTIAL, takes_context=True)
+def paywall_upsell(context: template.Context, decision: Decision | None = None) -> dict[str, Any]:
+    """The paywall partial for ``decision`` (by default the page's ``paywall_decision``)."""
+    if decision is None:
+        decision = context.get("paywall_decision")
+    return paywall_context(decision, context.get("request"))
+
+
+@register.inclusion_tag("wagtail_paywall/teaser.html", takes_context=True)
+def paywall_teaser(context: template.Context, page: Any = None) -> dict[str, Any]:
+    """The teaser text of ``page`` (default: ``page`` in the context) and the partial."""
+    page = page if page is not None else context.get("page")
+    decision = getattr(page, "paywall_decision", None) or context.get("paywall_decision")
+    result = paywall_context(decision, context.get("request"))
+    result["teaser"] = getattr(page, "paywall_teaser", "") if result["paywall_show"] else ""
+    return result
+
+
+class EntitledNode(template.Node):
+    def __init__(
+        self, key: template.base.FilterExpression, yes: template.NodeList, no: template.NodeList
+    ) -> None:
+        self.key = key
+        self.yes = yes
+        self.no = no
+
+    def render(self, context: template.Context) -> str:
+        request = context.get("request")
+        key = str(self.key.resolve(context))
+        if request is None or not key:
+            return self.no.render(context)
+        resource = Resource(f"entitlement:{key}", HasEntitlement(key))
+        # decide() alone records nothing: showing a block never spends a quota.
+        allowed = decide(resource, member_context(request)).allowed
+        return (self.yes if allowed else self.no).render(context)
+
+
+@register.tag("entitled")
+def do_entitled(parser: template.base.Parser, token: template.base.Token) -> EntitledNode:
+    """``{% entitled "key" %}...{% else %}...{% endentitled %}``."""
+    bits = token.split_contents()
+    if len(bits) != 2:
+        raise template.TemplateSyntaxError(
+            f"{bits[0]!r} takes one argument, the entitlement key, e.g. "
+            f'{{% entitled "content.premium" %}}; got {len(bits) - 1}'
+        )
+    key = parser.compile_filter(bits[1])
+    yes = parser.parse(("else", "endentitled"))
+    token = parser.next_token()
+    if token.contents == "else":
+        no = parser.parse(("endentitled",))
+        parser.delete_first_token()
+    else:
+        no = template.NodeList()
+    return EntitledNode(key, yes, no)
