@@ -49,6 +49,7 @@ _SUBSCRIPTION_EVENTS: Mapping[str, EventType] = {
 }
 _INVOICE_EVENTS: Mapping[str, EventType] = {
     "invoice.paid": EventType.PAYMENT_SUCCEEDED,
+    "invoice.payment_succeeded": EventType.PAYMENT_SUCCEEDED,
     "invoice.payment_failed": EventType.PAYMENT_FAILED,
 }
 _CHECKOUT_EVENTS = frozenset(
@@ -321,7 +322,9 @@ class StripeProvider:
             Nothing is stored by the SDK either way.
         """
         key = request.idempotency_key
-        customer = request.customer_id or self._customer_for(request)
+        customer = request.customer_id or self.ensure_customer(
+            request.member_id, email=request.email, idempotency_key=f"{key}-customer"
+        )
         recurring = request.price.recurring
         meta = {
             **request.metadata,
@@ -363,28 +366,24 @@ class StripeProvider:
             customer_id=customer,
         )
 
-    def _customer_for(self, request: CheckoutRequest) -> str:
-        if request.email:
+    def ensure_customer(
+        self, member_id: str, *, email: str | None = None, idempotency_key: str | None = None
+    ) -> str:
+        """The member's Stripe Customer id: one with ``email`` whose metadata names
+        ``member_id``, else a new one (created once per ``idempotency_key``)."""
+        if email:
             found = self._call(
-                "look up the member's customer",
-                "get",
-                "/v1/customers",
-                email=request.email,
-                limit=100,
+                "look up the member's customer", "get", "/v1/customers", email=email, limit=100
             )
             for customer in found.get("data") or ():
-                if tr.metadata(customer).get(tr.MEMBER_KEY) == request.member_id:
+                if tr.metadata(customer).get(tr.MEMBER_KEY) == member_id:
                     return str(customer["id"])
-        params: dict[str, Any] = {"metadata": {tr.MEMBER_KEY: request.member_id}}
-        if request.email:
-            params["email"] = request.email
-        created = self._call(
-            "create the member's customer",
-            "post",
-            "/v1/customers",
-            idempotency_key=f"{request.idempotency_key}-customer",
-            **params,
-        )
+        params: dict[str, Any] = {"metadata": {tr.MEMBER_KEY: member_id}}
+        if email:
+            params["email"] = email
+        if idempotency_key:
+            params["idempotency_key"] = idempotency_key
+        created = self._call("create the member's customer", "post", "/v1/customers", **params)
         return str(created["id"])
 
     def _promotion_code(self, code: str) -> str:
