@@ -66,6 +66,21 @@ class Decision:
 
 
 _ALLOW = {r: Decision(True, r) for r in Reason}
+_COUNTED: dict[tuple[Reason, str | None, int], Decision] = {}
+
+
+def _allow_counted(reason: Reason, charge: str | None, remaining: int) -> Decision:
+    """An allowed metered or quota decision. Decisions are immutable, so the few distinct
+    ones are shared: building a frozen dataclass costs more than the rest of the rule."""
+    key = (reason, charge, remaining)
+    decision = _COUNTED.get(key)
+    if decision is None:
+        if len(_COUNTED) >= 1024:
+            _COUNTED.clear()
+        decision = _COUNTED[key] = Decision(True, reason, charge=charge, remaining=remaining)
+    return decision
+
+
 _LOGIN_REQUIRED = Decision(False, Reason.LOGIN_REQUIRED, teaser=True)
 
 
@@ -127,14 +142,16 @@ def decide(resource: Resource, context: AccessContext) -> Decision:
 # -- periods and windows ------------------------------------------------------------------
 def period_start(period: Period, now: datetime) -> datetime:
     """The start of the calendar ``period`` that contains ``now`` (weeks start on Monday)."""
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period is Period.DAY:
-        return day
+    # The constructor with positional arguments: keyword arguments and replace() are
+    # several times slower, and every metered or quota decision asks this.
+    if period is Period.MONTH:
+        return datetime(now.year, now.month, 1, 0, 0, 0, 0, now.tzinfo)
+    if period is Period.YEAR:
+        return datetime(now.year, 1, 1, 0, 0, 0, 0, now.tzinfo)
+    day = datetime(now.year, now.month, now.day, 0, 0, 0, 0, now.tzinfo)
     if period is Period.WEEK:
         return day - timedelta(days=day.weekday())
-    if period is Period.MONTH:
-        return day.replace(day=1)
-    return day.replace(month=1, day=1)
+    return day
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,11 +308,9 @@ class HasEntitlement:
                 ctx.usage.get(name), key, period_start(quota.period, ctx.now)
             )
             if counted:
-                return Decision(True, Reason.ENTITLEMENT, remaining=quota.limit - used)
+                return _allow_counted(Reason.ENTITLEMENT, None, quota.limit - used)
             if used < quota.limit:
-                return Decision(
-                    True, Reason.ENTITLEMENT, charge=name, remaining=quota.limit - used - 1
-                )
+                return _allow_counted(Reason.ENTITLEMENT, name, quota.limit - used - 1)
             return Decision(
                 False,
                 Reason.QUOTA_EXHAUSTED,
@@ -374,9 +389,9 @@ class Metered:
             return inner
         counted, used = _count_since(ctx.usage.get(self.meter), key, self.window.start(ctx.now))
         if counted:
-            return Decision(True, Reason.METERED, remaining=max(self.free - used, 0))
+            return _allow_counted(Reason.METERED, None, max(self.free - used, 0))
         if used < self.free:
-            return Decision(True, Reason.METERED, charge=self.meter, remaining=self.free - used - 1)
+            return _allow_counted(Reason.METERED, self.meter, self.free - used - 1)
         return Decision(False, Reason.METER_EXHAUSTED, True, inner.offers, remaining=0)
 
 
