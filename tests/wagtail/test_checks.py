@@ -1,0 +1,66 @@
+"""System checks name settings that would let content or money slip through."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from wagtail_paywall import checks as paywall_checks
+
+
+def _ids(messages: list[checks.CheckMessage]) -> list[str]:
+    return [m.id for m in messages if m.id]
+
+
+def test_the_test_settings_pass_every_check() -> None:
+    messages = checks.run_checks(tags=None)
+    assert not [
+        m for m in messages if m.id and m.id.startswith("wagtail_paywall.") and not m.is_silenced()
+    ]
+
+
+@override_settings(PAYWALL={"PROVIDERS": {"fake": {"secret": "s"}, "stripe": {"api_key": "sk"}}})
+def test_a_provider_without_a_webhook_secret_is_an_error() -> None:
+    messages = paywall_checks.check_webhook_secrets()
+    assert _ids(messages) == ["wagtail_paywall.E001"]
+    assert "'stripe'" in messages[0].msg
+
+
+@override_settings(PAYWALL={"PROVIDERS": {"manual": {}}, "DEFAULT_PROVIDER": "manual"})
+def test_the_manual_provider_needs_no_webhook_secret() -> None:
+    assert paywall_checks.check_webhook_secrets() == []
+
+
+@pytest.mark.parametrize("method", ["redirect", "direct", None])
+def test_documents_served_outside_the_serve_view_are_an_error(method: str | None) -> None:
+    with override_settings(WAGTAILDOCS_SERVE_METHOD=method):
+        assert _ids(paywall_checks.check_document_serving()) == ["wagtail_paywall.E002"]
+
+
+def test_a_missing_middleware_is_an_error(settings: object) -> None:
+    from django.conf import settings as django_settings
+
+    middleware = [m for m in django_settings.MIDDLEWARE if "Paywall" not in m]
+    with override_settings(MIDDLEWARE=middleware):
+        assert _ids(paywall_checks.check_middleware()) == ["wagtail_paywall.E003"]
+
+
+@override_settings(PAYWALL={"PROVIDERS": {"fake": {"secret": "s"}}, "DEFAULT_PROVIDER": "stripe"})
+def test_a_default_provider_that_is_not_configured_is_an_error() -> None:
+    assert _ids(paywall_checks.check_default_provider()) == ["wagtail_paywall.E004"]
+
+
+@override_settings(
+    DEBUG=False, CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+)
+def test_a_per_process_cache_in_production_is_a_warning() -> None:
+    assert _ids(paywall_checks.check_shared_cache()) == ["wagtail_paywall.W001"]
+
+
+@override_settings(
+    DEBUG=False,
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}},
+)
+def test_a_shared_cache_passes() -> None:
+    assert paywall_checks.check_shared_cache() == []
