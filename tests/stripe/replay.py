@@ -192,3 +192,137 @@ def event(
         "request": {"id": None, "idempotency_key": None},
         "type": type_,
     }
+
+
+class RecordedStripe(ReplayClient):
+    """A small stateful Stripe built from the recorded objects, for whole flows.
+
+    It keeps customers, Checkout Sessions and subscriptions made through it, each a copy
+    of the recorded object of its kind with the request's values and the current time
+    filled in; :meth:`complete_checkout` plays the customer paying on Stripe's page.
+    Routes it does not know answer 404 like Stripe's ``resource_missing``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.objects = load_objects()
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self._n = 0
+
+    def _id(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}_Rec{self._n:04d}"
+
+    @staticmethod
+    def _nested(params: Mapping[str, str], prefix: str) -> dict[str, str]:
+        """``metadata[member_id]=x`` -> ``{"member_id": "x"}`` for ``prefix="metadata"``."""
+        start = f"{prefix}["
+        return {
+            k[len(start) : -1]: v
+            for k, v in params.items()
+            if k.startswith(start) and k.endswith("]") and "][" not in k[len(start) :]
+        }
+
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[str, int, Mapping[str, str]]:
+        path = urlsplit(url).path
+        route = f"{method.upper()} {path}"
+        if route not in self.routes:
+            self.routes[route] = [self._answer]
+        return super().request(method, url, headers, post_data, _usage=_usage)
+
+    def _answer(self, req: Request) -> tuple[int, Mapping[str, Any]]:
+        parts = req.path.strip("/").split("/")[1:]  # drop "v1"
+        now = int(time.time())
+        if parts == ["customers"] and req.method == "GET":
+            email = req.params.get("email")
+            data = [c for c in self.customers.values() if email in (None, c["email"])]
+            return 200, {"object": "list", "data": data, "has_more": False}
+        if parts == ["customers"] and req.method == "POST":
+            customer = dict(
+                self.objects["customer"],
+                id=self._id("cus"),
+                created=now,
+                email=req.params.get("email"),
+                metadata=self._nested(req.params, "metadata"),
+            )
+            self.customers[customer["id"]] = customer
+            return 200, customer
+        if parts == ["checkout", "sessions"] and req.method == "POST":
+            sid = self._id("cs_test")
+            session = dict(
+                self.objects["checkout.session"],
+                id=sid,
+                created=now,
+                customer=req.params.get("customer"),
+                mode=req.params["mode"],
+                client_reference_id=req.params.get("client_reference_id"),
+                metadata=self._nested(req.params, "metadata"),
+                url=f"https://checkout.stripe.com/c/pay/{sid}",
+            )
+            session["_price"] = req.params["line_items[0][price]"]
+            self.sessions[sid] = session
+            return 200, {k: v for k, v in session.items() if not k.startswith("_")}
+        if parts == ["billing_portal", "sessions"] and req.method == "POST":
+            return 200, dict(
+                self.objects["billing_portal.session"],
+                id=self._id("bps"),
+                customer=req.params["customer"],
+                created=now,
+            )
+        if len(parts) == 2 and parts[0] == "subscriptions" and parts[1] in self.subscriptions:
+            sub = self.subscriptions[parts[1]]
+            if req.method == "POST" and "cancel_at_period_end" in req.params:
+                sub["cancel_at_period_end"] = req.params["cancel_at_period_end"] == "true"
+            elif req.method == "DELETE":
+                sub.update(status="canceled", canceled_at=now, ended_at=now)
+            return 200, sub
+        kind = parts[0] if parts else ""
+        return 404, {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "message": f"No such {kind.rstrip('s')}: {parts[-1]!r}",
+            }
+        }
+
+    def complete_checkout(self, session_id: str) -> dict[str, Any]:
+        """The customer pays: the session completes and, for a subscription, Stripe
+        creates it. Returns the ``checkout.session.completed`` event Stripe sends."""
+        session = self.sessions[session_id]
+        now = int(time.time())
+        if session["mode"] == "subscription":
+            sub_id = self._id("sub")
+            sub = copy.deepcopy(self.objects["subscription"])
+            price = dict(self.objects["price"], id=session["_price"])
+            item = sub["items"]["data"][0]
+            item.update(
+                id=self._id("si"),
+                price=price,
+                subscription=sub_id,
+                created=now,
+                current_period_start=now,
+                current_period_end=now + 31 * 86400,
+            )
+            sub.update(
+                id=sub_id,
+                customer=session["customer"],
+                created=now,
+                start_date=now,
+                billing_cycle_anchor=now,
+                metadata=dict(session["metadata"]),
+            )
+            self.subscriptions[sub_id] = sub
+            session.update(subscription=sub_id)
+        session.update(status="complete", payment_status="paid")
+        public = {k: v for k, v in session.items() if not k.startswith("_")}
+        return event("checkout.session.completed", public, id=self._id("evt"), created=now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -163,7 +164,8 @@ class StripeProvider:
     ``refetch_subscriptions`` the program always applies the fetched snapshot, so a late
     ``created(incomplete)`` or a stale ``updated(active)`` can never overwrite what a
     later fetch saw. Milliseconds keep a cancel issued in the same second as a webhook
-    ordered after it. The app servers' clocks must agree to well under a second (NTP).
+    ordered after it, and one provider never gives two answers the same version. The app
+    servers' clocks must agree to well under a second (NTP).
     """
 
     name = "stripe"
@@ -204,6 +206,8 @@ class StripeProvider:
         self.prices = frozenset(prices) if prices is not None else None
         self.allow_promotion_codes = allow_promotion_codes
         self.clock_ms = clock_ms
+        self._last_version = 0
+        self._version_lock = threading.Lock()
         self._stripe = stripe
         self._client = stripe.StripeClient(
             api_key,
@@ -418,8 +422,16 @@ class StripeProvider:
         return url if isinstance(url, str) else None
 
     # -- subscriptions ----------------------------------------------------------------------
+    def _version(self) -> int:
+        """Now in milliseconds, and always above the last version this provider gave, so
+        an answer received later is never ordered before an earlier one of this process
+        (two calls may land in the same millisecond)."""
+        with self._version_lock:
+            self._last_version = max(self.clock_ms(), self._last_version + 1)
+            return self._last_version
+
     def _snapshot(self, subscription: Mapping[str, Any]) -> SubscriptionSnapshot:
-        return tr.subscription_snapshot(subscription, self.clock_ms())
+        return tr.subscription_snapshot(subscription, self._version())
 
     def fetch_subscription(self, subscription_id: str) -> SubscriptionSnapshot | None:
         """The subscription as Stripe holds it now, or ``None`` if Stripe has no such one.
