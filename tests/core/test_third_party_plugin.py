@@ -53,6 +53,7 @@ def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str
 @pytest.fixture(scope="module")
 def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(python of a fresh virtualenv with the example installed, the example's copy)."""
+    pytest.importorskip("virtualenv", reason="creating the throwaway environment needs it")
     base = tmp_path_factory.mktemp("third-party")
     # Build from a copy: building writes build/ and *.egg-info next to the sources.
     source = shutil.copytree(
