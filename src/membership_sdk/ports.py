@@ -83,13 +83,24 @@ class MeterStore(Protocol):
 
 
 class Store(Protocol):
-    """Everything the core stores, with one transaction boundary."""
+    """Everything the core stores, with one transaction boundary.
 
-    memberships: MembershipStore
-    grants: GrantStore
-    customers: CustomerStore
-    inbox: EventInbox
-    meters: MeterStore
+    The parts are read-only properties, so a store may hold any implementation of each
+    (a plain attribute satisfies them); mutable protocol attributes would demand the
+    exact declared types, and even :class:`~membership_sdk.memory.MemoryStore` would
+    not type-check as a ``Store``.
+    """
+
+    @property
+    def memberships(self) -> MembershipStore: ...
+    @property
+    def grants(self) -> GrantStore: ...
+    @property
+    def customers(self) -> CustomerStore: ...
+    @property
+    def inbox(self) -> EventInbox: ...
+    @property
+    def meters(self) -> MeterStore: ...
 
     def atomic(self, key: str) -> AbstractContextManager[None]:
         """A transaction that also serialises work on ``key`` (a subscription or member).
