@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import pluggy
 
@@ -12,7 +12,6 @@ from ..entitlements import Entitlement
 from ..errors import PluginError
 from ..memory import MemoryStore
 from ..plugins import get_plugin_manager
-from ..ports import Store
 from ..program import MembershipProgram
 
 #: The tier a sample catalog's paid prices sell, and the entitlement it carries.
@@ -76,7 +75,4 @@ def sample_program(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"a plugin implements an unknown hook: {exc}") from exc
-    # MemoryStore implements Store; the cast only bridges mypy's invariance of the
-    # protocol's mutable attributes.
-    backend = cast(Store, store or MemoryStore())
-    return MembershipProgram(catalog, backend, pm=pm, provider_config=config)
+    return MembershipProgram(catalog, store or MemoryStore(), pm=pm, provider_config=config)
