@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import pytest
@@ -54,11 +55,11 @@ class ProviderContract:
     #: The name the provider registers under.
     provider_name: ClassVar[str] = ""
     #: Settings for the provider, passed as ``provider_config[provider_name]``.
-    provider_config: ClassVar[Mapping[str, Any]] = {}
+    provider_config: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     #: Settings that differ from :attr:`provider_config` only in the webhook secret.
-    other_secret_config: ClassVar[Mapping[str, Any]] = {
-        "secret": "a-secret-this-site-never-configured"
-    }
+    other_secret_config: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {"secret": "a-secret-this-site-never-configured"}
+    )
     #: The provider's id for a monthly price.
     price_id: ClassVar[str] = "price_contract_monthly"
     #: The plugin registering the provider, when it is not installed through its entry
