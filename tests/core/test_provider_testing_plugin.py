@@ -9,7 +9,13 @@ import pytest
 
 from membership_sdk import Catalog, MemoryStore, PluginError, hookimpl
 from membership_sdk.providers.fake import FakeProvider
-from membership_sdk.testing import LIFECYCLE_HOOKS, HookRecorder, sample_catalog, sample_program
+from membership_sdk.testing import (
+    LIFECYCLE_HOOKS,
+    HookRecorder,
+    ProviderContract,
+    sample_catalog,
+    sample_program,
+)
 
 
 def test_the_fixtures_build_a_program_that_records_hooks(
@@ -73,3 +79,10 @@ def test_a_sample_program_does_not_register_a_plugin_twice() -> None:
     program = sample_program(sample_catalog("fake", monthly="m"), plugins=[recorder, recorder])
 
     assert program.pm.is_registered(recorder)
+
+
+def test_a_contract_test_class_must_name_its_provider() -> None:
+    with pytest.raises(TypeError, match=r"TestNameless .* sets no provider_name"):
+
+        class TestNameless(ProviderContract):
+            pass

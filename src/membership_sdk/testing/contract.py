@@ -66,6 +66,14 @@ class ProviderContract:
     #: point (for example while testing from a source checkout). Installed: leave ``None``.
     plugin: ClassVar[object | None] = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__name__.startswith("Test") and not cls.provider_name:
+            raise TypeError(
+                f"{cls.__name__} runs the provider contract but sets no provider_name; "
+                "expected the name your provider registers under, e.g. 'mollie'"
+            )
+
     # -- what a provider author supplies ---------------------------------------------------
     def pay(self, provider: Any, session: CheckoutSession) -> Webhook:
         """Simulate the customer paying for ``session``; return the webhook the provider
