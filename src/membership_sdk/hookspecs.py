@@ -107,6 +107,21 @@ def membership_expired(membership: Membership, event: BillingEvent | None) -> No
 
 
 @hookspec
+def membership_trial_ending(membership: Membership, event: BillingEvent | None) -> None:
+    """A trialing membership's trial ends soon: the first payment is near.
+
+    The core does not watch the clock; an adapter fires this once per trial, when a
+    scheduled job finds the trial ending within its notice period (``wagtail_paywall``:
+    the ``paywall_trial_reminders`` management command).
+
+    :param membership: the trialing membership; ``trial_end`` says when the trial ends.
+    :param event: the billing event that announced it, or ``None`` when a scheduled job
+        found it.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
 def membership_access_changed(member_id: str) -> None:
     """Something that decides a member's access changed (a membership or a grant).
 
