@@ -22,7 +22,15 @@ from typing import Any
 from django.db.models import CharField, DateTimeField, F, TextField, Value
 from django.http import HttpRequest
 
-from membership_sdk import AccessContext, Decision, Public, Resource, decide, resolve_context
+from membership_sdk import (
+    AccessContext,
+    Decision,
+    Entitlement,
+    Public,
+    Resource,
+    decide,
+    resolve_context,
+)
 from membership_sdk import membership as core
 
 from . import conf, metering
@@ -147,8 +155,8 @@ def _context_from_rows(
                     revoked_at=d3,
                     tier=t1 or None,
                     item=t2 or None,
-                    entitlements=tuple(  # type: ignore[arg-type]
-                        line.strip() for line in (t3 or "").splitlines() if line.strip()
+                    entitlements=tuple(
+                        Entitlement.parse(line) for line in (t3 or "").splitlines() if line.strip()
                     ),
                 )
             )

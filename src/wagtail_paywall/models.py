@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from membership_sdk import catalog as core_catalog
 from membership_sdk import membership as core
+from membership_sdk.entitlements import Entitlement
 
 MEMBER_ID_LENGTH = 64
 
@@ -249,7 +250,7 @@ class Grant(models.Model):
             starts_at=self.starts_at,
             ends_at=self.ends_at,
             tier=self.tier or None,
-            entitlements=_split_lines(self.entitlements),  # type: ignore[arg-type]
+            entitlements=tuple(Entitlement.parse(e) for e in _split_lines(self.entitlements)),
             item=self.item or None,
             source=self.source,
             revoked_at=self.revoked_at,

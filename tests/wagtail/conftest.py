@@ -3,6 +3,7 @@ persona, the site's program and clean caches."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ pytest.importorskip("wagtail")
 
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.test import RequestFactory
 
 from membership_sdk import GrantKind, MembershipProgram
@@ -25,7 +27,11 @@ PASSWORD = "correct horse battery staple"
 def _fresh_paywall() -> Iterator[None]:
     """Every test starts with empty caches and a program built for its own database."""
     for cache in caches.all():
-        cache.clear()
+        if isinstance(cache, LocMemCache):
+            cache.clear()
+        else:
+            # Never FLUSHDB a shared Redis: give this test keys of its own instead.
+            cache.key_prefix = f"paywall-test-{uuid.uuid4().hex}"
     program_module.reset_program()
     yield
     program_module.reset_program()

@@ -83,6 +83,8 @@ if os.environ.get("DATABASE_URL"):
     import dj_database_url
 
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+    # A test database per process, so concurrent runs against one server never collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_paywall_{os.getpid()}"}
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
@@ -91,7 +93,7 @@ if os.environ.get("REDIS_URL"):
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
-            # Each tox env and xdist worker gets its own keys.
+            # Tests never flush Redis; each test uses keys of its own (see conftest.py).
             "KEY_PREFIX": f"paywall-tests-{os.getpid()}",
         }
     }

@@ -117,3 +117,12 @@ def test_a_gated_resource_marks_the_request_gated(request_for: Any, program: Any
     decision = check_access(request, Resource("page:3", Registered()))
     assert decision.reason is Reason.LOGIN_REQUIRED
     assert request.paywall_gated is True
+
+
+def test_a_grant_of_extra_entitlements_counts_with_its_quota(
+    request_for: Any, reader: Any, program: Any
+) -> None:
+    program.grant(str(reader.pk), GrantKind.GIFT, entitlements=["downloads: 3 per month"], days=5)
+    ctx = member_context(request_for(reader))
+    assert "downloads" in ctx.entitlements
+    assert ctx.quotas["downloads"].limit == 3
