@@ -11,9 +11,14 @@ would create them.
 
 from __future__ import annotations
 
+import http.server
 import json
+import queue
 import socket
+import threading
+import urllib.request
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -264,3 +269,65 @@ def test_a_declined_subscriptions_event_grants_nothing(
     for created in server.events_for(sub["id"], "customer.subscription.created"):
         _deliver(program, created)
     assert not program.access(GOLD, who).allowed
+
+
+class _Receiver:
+    """An HTTP endpoint on 127.0.0.1 that keeps the webhooks POSTed to it."""
+
+    def __init__(self) -> None:
+        self.deliveries: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
+        deliveries = self.deliveries
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                deliveries.put((dict(self.headers.items()), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stripe/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[_Receiver]:
+    endpoint = _Receiver()
+    yield endpoint
+    endpoint.close()
+
+
+def test_a_webhook_localstripe_signs_and_delivers_over_http_verifies_and_grants_access(
+    localstripe_url: str, server: Stripe, receiver: _Receiver
+) -> None:
+    who = member()
+    config = json.dumps(
+        {"url": receiver.url, "secret": WEBHOOK_SECRET, "events": ["customer.subscription.created"]}
+    ).encode()
+    request = urllib.request.Request(
+        f"{localstripe_url}/_config/webhooks/{uuid.uuid4().hex}",
+        data=config,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=5).close()  # localstripe sends webhooks there now
+    sub = server.subscribe(server.customer(who), who)
+    program = _program_for(localstripe_url, server.plan)
+    while True:
+        try:
+            headers, body = receiver.deliveries.get(timeout=15)
+        except queue.Empty:
+            pytest.fail("localstripe delivered no webhook within 15 s")
+        if json.loads(body)["data"]["object"]["id"] == sub["id"]:
+            break
+    [result] = program.handle_webhook("stripe", headers, body)
+    assert result.outcome is Outcome.APPLIED
+    assert program.access(GOLD, who).allowed
