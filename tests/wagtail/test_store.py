@@ -11,6 +11,7 @@ from django.db import connection
 from membership_sdk import (
     ApplyResult,
     BillingEvent,
+    Entitlement,
     EventType,
     Grant,
     GrantKind,
@@ -82,7 +83,10 @@ def test_a_grant_reads_back_with_its_entitlements_and_quota(store: DjangoStore) 
         kind=GrantKind.GIFT,
         starts_at=NOW,
         ends_at=NOW + timedelta(days=10),
-        entitlements=("downloads: 5 per month", "course.python-101"),  # type: ignore[arg-type]
+        entitlements=(
+            Entitlement.parse("downloads: 5 per month"),
+            Entitlement.parse("course.python-101"),
+        ),
         source="fake:pi_1",
         note="from Ada",
     )
