@@ -44,24 +44,27 @@ def get_plugin_manager(
     :param blocked: plugin names never to register (adds to ``MEMBERSHIP_SDK_DISABLED_PLUGINS``).
     :param plugins: extra plugin objects to register (modules or instances).
     :param load_entrypoints: also load the ``membership_sdk.providers`` entry points.
-    :raises PluginError: when a plugin implements a hook that does not exist.
+    :raises PluginError: when a plugin implements a hook that does not exist, or asks a
+        hook for arguments it does not offer.
     """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     env = os.environ.get(DISABLED_ENV, "")
     for name in [*blocked, *(n.strip() for n in env.split(",") if n.strip())]:
         pm.set_blocked(name)
-    for name, module in DEFAULT_PLUGINS:
-        if not pm.is_blocked(name):
-            pm.register(importlib.import_module(module), name)
-    if load_entrypoints:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    for plugin in plugins:
-        pm.register(plugin)
     try:
+        for name, module in DEFAULT_PLUGINS:
+            if not pm.is_blocked(name):
+                pm.register(importlib.import_module(module), name)
+        if load_entrypoints:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        for plugin in plugins:
+            pm.register(plugin)
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"a plugin implements an unknown hook: {exc}") from exc
+        # Name the plugin and what pluggy found wrong (an unknown hook, or a hookimpl
+        # asking for arguments its hookspec does not offer).
+        raise PluginError(f"plugin {exc.plugin!r} does not fit the SDK's hooks: {exc}") from exc
     return pm
 
 

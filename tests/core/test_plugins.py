@@ -313,3 +313,13 @@ def test_an_event_for_a_foreign_price_fires_the_ignored_hook(recorder: HookRecor
 
     (call,) = [c for c in recorder.calls if c.name == "membership_event_ignored"]
     assert "foreign price 'theirs'" in call.kwargs["result"].detail
+
+
+def test_a_hookimpl_asking_for_arguments_the_hook_lacks_fails_at_start_up() -> None:
+    class Greedy:
+        @hookimpl
+        def membership_activated(self, membership: Any, event: Any, mailer: Any) -> None:
+            """Asks for a ``mailer`` the hook does not pass."""
+
+    with pytest.raises(PluginError, match="mailer"):
+        get_plugin_manager(plugins=[Greedy()], load_entrypoints=False)
