@@ -129,10 +129,6 @@ def test_an_entitlement_article_is_whole_for_holders_of_the_entitlement(
     assert sees_premium(get(client, persona, page)) is allowed
 
 
-@pytest.mark.xfail(
-    reason="wagtail_paywall.access passes a grant's entitlements to the core as strings",
-    strict=False,
-)
 def test_a_comp_of_extra_entitlements_unlocks_an_entitlement_article(
     client: Any, make_article: Any, reader: Any, program: Any
 ) -> None:
