@@ -2,7 +2,8 @@
 
 localstripe (PyPI) runs as a subprocess on 127.0.0.1, started from scratch once per test
 session (see ``conftest.py``). It keeps state like Stripe does, so customers, subscriptions,
-cancellations and card declines here are real API round trips. It speaks an older API
+cancellations and card declines here are real API round trips, and one webhook is signed
+and delivered over HTTP by localstripe itself. It speaks an older API
 shape (plans, the billing period on the subscription), has no Price, Checkout Session or
 Billing Portal, and never sends ``customer.subscription.updated``; those are covered by
 the replay tests. Subscriptions are created here through the API directly, as Checkout

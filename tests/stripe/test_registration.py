@@ -10,7 +10,7 @@ import importlib.util
 
 import pytest
 
-from membership_sdk import PluginError, ProviderError
+from membership_sdk import PluginError
 from membership_sdk.plugins import Providers, get_plugin_manager
 from membership_sdk.providers.stripe import WEBHOOK_EVENTS, StripeProvider, livemode_of
 
@@ -42,12 +42,17 @@ def test_configuring_stripe_without_the_package_names_the_extra(monkeypatch) -> 
 
 
 def test_settings_without_an_api_key_are_refused_naming_the_keys_given() -> None:
-    with pytest.raises(ProviderError, match=r"need an 'api_key'.*webhook_secret"):
+    with pytest.raises(PluginError, match=r"need an 'api_key'.*webhook_secret"):
         providers({"stripe": {"webhook_secret": "whsec_1"}})
 
 
+def test_a_misspelt_setting_is_refused_naming_it_and_the_known_ones() -> None:
+    with pytest.raises(PluginError, match=r"unknown Stripe setting\(s\) \['webhook_secert'\]"):
+        StripeProvider.from_config({"api_key": "sk_test_x", "webhook_secert": "whsec_1"})
+
+
 def test_products_given_as_one_string_are_refused() -> None:
-    with pytest.raises(ProviderError, match="lists of ids"):
+    with pytest.raises(PluginError, match="lists of ids"):
         StripeProvider.from_config({"api_key": "sk_test_x", "products": "prod_1"})
 
 
@@ -60,7 +65,7 @@ def test_the_key_prefix_decides_live_or_test_mode(key: str, live: bool) -> None:
 
 
 def test_a_key_that_is_neither_live_nor_test_is_refused_without_echoing_it() -> None:
-    with pytest.raises(ProviderError, match="neither a live key") as caught:
+    with pytest.raises(PluginError, match="neither a live key") as caught:
         StripeProvider("pk_live_publishable_key_123456")
     assert "publishable_key_123456" not in str(caught.value)
 

@@ -10,6 +10,7 @@ Webhooks are verified with the SDK's :class:`stripe.WebhookSignature` and parsed
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import threading
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ...errors import MalformedEvent, ProviderError, SignatureError
+from ...errors import MalformedEvent, PluginError, ProviderError, SignatureError
 from ...events import (
     BillingEvent,
     EventType,
@@ -82,7 +83,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 def livemode_of(api_key: str) -> bool:
     """Whether ``api_key`` is a live key (``sk_live_``/``rk_live_``) or a test one.
 
-    :raises ProviderError: the key is neither.
+    :raises PluginError: the key is neither.
     """
     for prefix, live in (
         ("sk_live_", True),
@@ -93,10 +94,9 @@ def livemode_of(api_key: str) -> bool:
         if api_key.startswith(prefix):
             return live
     shown = api_key[:8] + "..." if len(api_key) > 8 else api_key
-    raise ProviderError(
+    raise PluginError(
         f"Stripe api_key {shown!r} is neither a live key (sk_live_..., rk_live_...) nor "
-        "a test key (sk_test_..., rk_test_...)",
-        code="configuration",
+        "a test key (sk_test_..., rk_test_...)"
     )
 
 
@@ -189,16 +189,12 @@ class StripeProvider:
         try:
             import stripe
         except ImportError as exc:  # pragma: no cover - exercised without the extra
-            from ...errors import PluginError
-
             raise PluginError(
                 "the Stripe provider needs the 'stripe' package: "
                 "pip install 'membership-sdk[stripe]'"
             ) from exc
         if not isinstance(api_key, str) or not api_key:
-            raise ProviderError(
-                "Stripe needs an api_key (sk_test_... or sk_live_...)", code="configuration"
-            )
+            raise PluginError("Stripe needs an api_key (sk_test_... or sk_live_...)")
         self.livemode = livemode_of(api_key)
         self.webhook_secrets = tuple(s for s in webhook_secrets if s)
         self.tolerance = tolerance
@@ -227,18 +223,20 @@ class StripeProvider:
         options = dict(config)
         api_key = options.pop("api_key", None)
         if not api_key:
-            raise ProviderError(
-                f"Stripe settings need an 'api_key'; got keys {sorted(config)}",
-                code="configuration",
-            )
+            raise PluginError(f"Stripe settings need an 'api_key'; got keys {sorted(config)}")
         secrets = list(options.pop("webhook_secrets", ()) or ())
         single = options.pop("webhook_secret", None)
         if single:
             secrets.insert(0, single)
-        if isinstance(options.get("products"), str) or isinstance(options.get("prices"), str):
-            raise ProviderError(
-                "Stripe 'products' and 'prices' settings must be lists of ids", code="configuration"
+        known = set(inspect.signature(cls).parameters) - {"api_key", "webhook_secrets"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise PluginError(
+                f"unknown Stripe setting(s) {unknown}; expected some of "
+                f"{sorted(known | {'api_key', 'webhook_secret', 'webhook_secrets'})}"
             )
+        if isinstance(options.get("products"), str) or isinstance(options.get("prices"), str):
+            raise PluginError("Stripe 'products' and 'prices' settings must be lists of ids")
         return cls(api_key, webhook_secrets=secrets, **options)
 
     def __repr__(self) -> str:
