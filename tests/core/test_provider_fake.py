@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -574,3 +575,21 @@ def test_encoded_events_round_trip(fake: FakeProvider, program: MembershipProgra
     (event,) = fake.parse_webhook(webhook.headers, webhook.body)
 
     assert event.subscription == snapshot
+
+
+def test_a_fake_service_with_a_state_file_remembers_subscriptions_across_restarts(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "fake-state.pickle"
+    catalog = sample_catalog("fake", monthly="fake_gold_m")
+    program = sample_program(catalog, config={"fake": {"state_file": str(state)}})
+    first = program.providers["fake"]
+    assert isinstance(first, FakeProvider)
+    subscription_id = subscribe(program, first)
+
+    restarted = FakeProvider(state_file=state)
+
+    current = restarted.fetch_subscription(subscription_id)
+    assert current is not None
+    assert current.status is Status.ACTIVE
+    assert restarted.cancel_subscription(subscription_id).cancel_at_period_end is True

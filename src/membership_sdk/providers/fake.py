@@ -19,6 +19,9 @@ Configuration (``provider_config["fake"]``), every key optional:
     seconds a webhook signature stays valid (300).
 ``clock``
     a callable returning the current aware datetime.
+``state_file``
+    a file keeping the simulated service's state across restarts (the demo site sets
+    it); without one, the state lives and dies with the process.
 
 A demo or test drives it with :meth:`FakeProvider.complete_checkout`,
 :meth:`~FakeProvider.renew`, :meth:`~FakeProvider.fail_payment`,
@@ -32,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ..catalog import Interval
@@ -80,6 +84,8 @@ class FakeCheckout:
 
 
 class FakeProvider(SimulatedService):
+    state_attributes = (*SimulatedService.state_attributes, "sessions", "_by_key")
+
     """A payment provider that simulates a card payment service in memory."""
 
     def __init__(
@@ -91,6 +97,7 @@ class FakeProvider(SimulatedService):
         tolerance: float = DEFAULT_TOLERANCE,
         clock: Callable[[], datetime] = utcnow,
         name: str = "fake",
+        state_file: str | Path | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -99,10 +106,12 @@ class FakeProvider(SimulatedService):
             tolerance=tolerance,
             clock=clock,
             portal_url=portal_url,
+            state_file=state_file,
         )
         self.checkout_url = checkout_url
         self.sessions: dict[str, FakeCheckout] = {}
         self._by_key: dict[str, str] = {}
+        self.restore()
 
     @property
     def using_dev_secret(self) -> bool:
@@ -112,7 +121,7 @@ class FakeProvider(SimulatedService):
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> FakeProvider:
         """Build from a ``provider_config["fake"]`` mapping (see the module docstring)."""
-        keys = ("checkout_url", "portal_url", "tolerance", "clock")
+        keys = ("checkout_url", "portal_url", "tolerance", "clock", "state_file")
         options: dict[str, Any] = {k: config[k] for k in keys if k in config}
         return cls(secrets=secrets_from(config, DEV_SECRET), **options)
 
@@ -150,6 +159,7 @@ class FakeProvider(SimulatedService):
             )
             self.sessions[checkout.id] = checkout
             self._by_key[request.idempotency_key] = checkout.id
+            self.persist()
         return CheckoutSession(
             provider=self.name,
             id=checkout.id,

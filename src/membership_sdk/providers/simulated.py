@@ -9,11 +9,12 @@ Subclasses add how a customer pays (a fake card form, a confirmed bank transfer)
 from __future__ import annotations
 
 import calendar
-import itertools
 import json
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ..catalog import Interval
@@ -104,11 +105,11 @@ class SimulatedPurchase:
 
 @dataclass(slots=True)
 class _Counters:
-    ids: dict[str, itertools.count[int]] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
 
     def next(self, prefix: str) -> str:
-        counter = self.ids.setdefault(prefix, itertools.count(1))
-        return f"{prefix}_{next(counter):06d}"
+        self.ids[prefix] = number = self.ids.get(prefix, 0) + 1
+        return f"{prefix}_{number:06d}"
 
 
 class SimulatedService:
@@ -121,9 +122,14 @@ class SimulatedService:
     :param clock: returns the current aware datetime.
     :param portal_url: a billing-portal address; ``{customer}`` is replaced by the
         customer id. ``None``: no portal.
+    :param state_file: a file to keep the service's state in across restarts (the demo
+        site uses it, so a restarted server still knows its subscriptions). Written with
+        :mod:`pickle`: development only, never a file anyone else can write.
     """
 
     refetch_subscriptions = False
+    #: Attributes that make up the service's state, saved to ``state_file``.
+    state_attributes: tuple[str, ...] = ("customers", "subscriptions", "purchases", "_ids")
 
     def __init__(
         self,
@@ -134,8 +140,10 @@ class SimulatedService:
         tolerance: float = DEFAULT_TOLERANCE,
         clock: Callable[[], datetime] = utcnow,
         portal_url: str | None = None,
+        state_file: str | Path | None = None,
     ) -> None:
         self.name = name
+        self.state_file = Path(state_file) if state_file is not None else None
         self.clock = clock
         self.signer = WebhookSigner(
             secrets, header=signature_header, tolerance=tolerance, clock=clock
@@ -152,6 +160,27 @@ class SimulatedService:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- state kept across restarts ----------------------------------------------------------
+    def restore(self) -> None:
+        """Load the state saved in ``state_file``, if there is one (subclasses call this
+        at the end of ``__init__``, once all their state attributes exist)."""
+        if self.state_file is None or not self.state_file.exists():
+            return
+        # Our own dev-only file (see the class docstring), never one from elsewhere.
+        state = pickle.loads(self.state_file.read_bytes())
+        for attribute in self.state_attributes:
+            if attribute in state:
+                setattr(self, attribute, state[attribute])
+
+    def persist(self) -> None:
+        """Save the state to ``state_file`` (atomically), if one is configured."""
+        if self.state_file is None:
+            return
+        state = {attribute: getattr(self, attribute) for attribute in self.state_attributes}
+        partial = self.state_file.with_suffix(self.state_file.suffix + ".tmp")
+        partial.write_bytes(pickle.dumps(state))
+        partial.replace(self.state_file)
 
     # -- helpers for subclasses --------------------------------------------------------------
     def now(self) -> datetime:
@@ -225,6 +254,7 @@ class SimulatedService:
         )
         webhook = self.signer.sign(body)
         self.outbox.append(webhook)
+        self.persist()
         return webhook
 
     def emit_other(self, type: str, data: Mapping[str, Any]) -> Webhook:
@@ -240,6 +270,7 @@ class SimulatedService:
         ).encode()
         webhook = self.signer.sign(body)
         self.outbox.append(webhook)
+        self.persist()
         return webhook
 
     def change(self, sub: SimulatedSubscription, type: EventType | str, **changes: Any) -> Webhook:
