@@ -75,9 +75,9 @@ def _batch(func: Callable[[], object], loops: int) -> float:
     return _clock() - start
 
 
-def measure(group: str, name: str, func: Callable[[], object], note: str = "") -> Row:
-    """Time ``func``: calibrate a batch to ``TIMER.batch_seconds``, then take the median
-    per-call time over ``TIMER.repeats`` batches, with the garbage collector off."""
+def samples(func: Callable[[], object]) -> tuple[int, list[float]]:
+    """Time ``func``: calibrate a batch to ``TIMER.batch_seconds``, then return the loop
+    count and the seconds per call of ``TIMER.repeats`` batches, garbage collector off."""
     func()  # warm caches, as a live server would have
     loops = 1
     while _batch(func, loops) < TIMER.batch_seconds / 4 and loops < 10_000_000:
@@ -86,19 +86,46 @@ def measure(group: str, name: str, func: Callable[[], object], note: str = "") -
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        per_call = [_batch(func, loops) / loops for _ in range(TIMER.repeats)]
+        return loops, [_batch(func, loops) / loops for _ in range(TIMER.repeats)]
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def row(group: str, name: str, loops: int, per_call: Sequence[float], note: str = "") -> Row:
+    """A row from per-call times in seconds (several :func:`samples` may be pooled)."""
     return Row(
         group=group,
         name=name,
         median_us=statistics.median(per_call) * 1e6,
         best_us=min(per_call) * 1e6,
         loops=loops,
-        repeats=TIMER.repeats,
+        repeats=len(per_call),
         note=note,
     )
+
+
+def measure(group: str, name: str, func: Callable[[], object], note: str = "") -> Row:
+    """:func:`samples` of ``func`` as one row: the median time per call, and the best."""
+    loops, per_call = samples(func)
+    return row(group, name, loops, per_call, note)
+
+
+def interleaved(
+    cases: Sequence[tuple[str, str, Callable[[], object], str]], rounds: int = 3
+) -> list[Row]:
+    """Measure ``(group, name, func, note)`` cases in turn, ``rounds`` times, and pool each
+    case's samples: a slow spell of a shared machine then hits every case alike, which
+    keeps ratios between them honest."""
+    pooled: dict[int, tuple[int, list[float]]] = {}
+    for _ in range(rounds):
+        for i, (_, _, func, _) in enumerate(cases):
+            loops, per_call = samples(func)
+            pooled.setdefault(i, (loops, []))[1].extend(per_call)
+    return [
+        row(group, name, pooled[i][0], pooled[i][1], note)
+        for i, (group, name, _, note) in enumerate(cases)
+    ]
 
 
 def find(rows: Sequence[Row], group: str, name: str | None = None) -> list[Row]:

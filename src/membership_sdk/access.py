@@ -140,16 +140,21 @@ def decide(resource: Resource, context: AccessContext) -> Decision:
 
 
 # -- periods and windows ------------------------------------------------------------------
+# Enum members bound once: attribute access on an Enum class costs ~0.1 µs before 3.12.
+_WEEK, _MONTH, _YEAR = Period.WEEK, Period.MONTH, Period.YEAR
+_METERED, _ENTITLEMENT = Reason.METERED, Reason.ENTITLEMENT
+
+
 def period_start(period: Period, now: datetime) -> datetime:
     """The start of the calendar ``period`` that contains ``now`` (weeks start on Monday)."""
     # The constructor with positional arguments: keyword arguments and replace() are
     # several times slower, and every metered or quota decision asks this.
-    if period is Period.MONTH:
+    if period is _MONTH:
         return datetime(now.year, now.month, 1, 0, 0, 0, 0, now.tzinfo)
-    if period is Period.YEAR:
+    if period is _YEAR:
         return datetime(now.year, 1, 1, 0, 0, 0, 0, now.tzinfo)
     day = datetime(now.year, now.month, now.day, 0, 0, 0, 0, now.tzinfo)
-    if period is Period.WEEK:
+    if period is _WEEK:
         return day - timedelta(days=day.weekday())
     return day
 
@@ -308,9 +313,9 @@ class HasEntitlement:
                 ctx.usage.get(name), key, period_start(quota.period, ctx.now)
             )
             if counted:
-                return _allow_counted(Reason.ENTITLEMENT, None, quota.limit - used)
+                return _allow_counted(_ENTITLEMENT, None, quota.limit - used)
             if used < quota.limit:
-                return _allow_counted(Reason.ENTITLEMENT, name, quota.limit - used - 1)
+                return _allow_counted(_ENTITLEMENT, name, quota.limit - used - 1)
             return Decision(
                 False,
                 Reason.QUOTA_EXHAUSTED,
@@ -389,9 +394,9 @@ class Metered:
             return inner
         counted, used = _count_since(ctx.usage.get(self.meter), key, self.window.start(ctx.now))
         if counted:
-            return _allow_counted(Reason.METERED, None, max(self.free - used, 0))
+            return _allow_counted(_METERED, None, max(self.free - used, 0))
         if used < self.free:
-            return _allow_counted(Reason.METERED, self.meter, self.free - used - 1)
+            return _allow_counted(_METERED, self.meter, self.free - used - 1)
         return Decision(False, Reason.METER_EXHAUSTED, True, inner.offers, remaining=0)
 
 
