@@ -23,6 +23,9 @@ WAGTAIL_SITE_NAME = "Paywall tests"
 WAGTAILADMIN_BASE_URL = "http://testserver"
 # Documents must pass the paywall's before_serve_document hook (check wagtail_paywall.E002).
 WAGTAILDOCS_SERVE_METHOD = "serve_view"
+# Wagtail 8 makes the page model swappable and migrations made with it name this setting;
+# Wagtail 7.4 has no default for it, so it is spelt out (the default of both).
+WAGTAIL_PAGE_MODEL = "wagtailcore.Page"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test logins
 MEDIA_ROOT = os.environ.get("PAYWALL_TEST_MEDIA", str(BASE_DIR / ".media"))
 MEDIA_URL = "/media/"
