@@ -25,6 +25,8 @@ from . import conf
 
 #: Providers that receive no webhooks, so need no secret.
 NO_WEBHOOKS = frozenset({"manual"})
+#: Providers for development, which fall back to a public secret; checked only without DEBUG.
+DEV_ONLY = frozenset({"fake"})
 #: Settings keys a provider may keep its webhook signing secret(s) under.
 SECRET_KEYS = ("webhook_secret", "secret", "secrets")
 MIDDLEWARE = "wagtail_paywall.middleware.PaywallMiddleware"
@@ -36,6 +38,8 @@ def check_webhook_secrets(**kwargs: Any) -> list[checks.CheckMessage]:
     for name, config in conf.providers().items():
         if name in NO_WEBHOOKS or any(config.get(k) for k in SECRET_KEYS):
             continue
+        if name in DEV_ONLY and settings.DEBUG:
+            continue  # its public development secret is fine on a developer's machine
         errors.append(
             checks.Error(
                 _("Payment provider %(name)r has no webhook secret.") % {"name": name},

@@ -27,6 +27,16 @@ def test_a_provider_without_a_webhook_secret_is_an_error() -> None:
     assert "'stripe'" in messages[0].msg
 
 
+@override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"fake": {}}})
+def test_the_fake_provider_may_use_its_development_secret_while_debugging() -> None:
+    assert paywall_checks.check_webhook_secrets() == []
+
+
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {}}})
+def test_the_fake_provider_without_a_secret_is_an_error_in_production() -> None:
+    assert _ids(paywall_checks.check_webhook_secrets()) == ["wagtail_paywall.E001"]
+
+
 @override_settings(PAYWALL={"PROVIDERS": {"manual": {}}, "DEFAULT_PROVIDER": "manual"})
 def test_the_manual_provider_needs_no_webhook_secret() -> None:
     assert paywall_checks.check_webhook_secrets() == []
