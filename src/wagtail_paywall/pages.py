@@ -316,6 +316,10 @@ class PaywallPageMixin(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        self.paywall_clean()
+
+    def paywall_clean(self) -> None:
+        """Refuse access settings that miss what their rule kind needs."""
         errors: dict[str, Any] = {}
         kind = self.paywall_rule
         if kind == RuleKind.ENTITLEMENT and not self.paywall_entitlement:
@@ -456,9 +460,9 @@ class LessonPageMixin(PaywallPageMixin):
     class Meta:
         abstract = True
 
-    def clean(self) -> None:
+    def paywall_clean(self) -> None:
         if self.paywall_rule != INHERIT:
-            super().clean()
+            super().paywall_clean()
 
     def course(self) -> CoursePageMixin | None:
         parent = self.get_parent()  # type: ignore[attr-defined]

@@ -123,3 +123,11 @@ def test_inheriting_the_course_rule_costs_no_query_once_warm(
     client.get(inherits.url)
     client.get(own_rule.url)
     assert count_queries(client, inherits.url) == count_queries(client, own_rule.url)
+
+
+def test_a_lesson_keeps_wagtails_own_validation(course: Any, make_lesson: Any) -> None:
+    from django.core.exceptions import ValidationError
+
+    make_lesson(course, slug="intro")
+    with pytest.raises(ValidationError, match="slug"):
+        make_lesson(course, slug="intro")

@@ -384,3 +384,31 @@ def test_an_exact_tiers_article_needs_no_query_for_its_tiers(
     client.get(gated.url)
     client.get(public.url)
     assert count_queries(client, gated.url) == count_queries(client, public.url)
+
+
+# -- the editor's side --------------------------------------------------------------------------
+def test_a_tier_rule_without_a_tier_is_refused_by_the_editor_form(make_article: Any) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="Choose a minimum tier or some tiers"):
+        make_article("tier")
+
+
+def test_the_editor_has_an_access_tab(make_article: Any) -> None:
+    from tests.wagtail.testapp.models import ArticlePage
+
+    tabs = [child.heading for child in ArticlePage.get_edit_handler().children]
+    assert tabs == ["Content", "Access", "Promote", "Settings"]
+
+
+def test_the_editor_sets_the_rule_in_the_access_panel(
+    client: Any, make_article: Any, editor: Any
+) -> None:
+    from django.urls import reverse
+
+    page = make_article("public")
+    client.force_login(editor)
+    html = client.get(reverse("wagtailadmin_pages:edit", args=(page.pk,))).content.decode()
+    assert 'name="paywall_rule"' in html
+    assert 'name="paywall_tiers"' in html
+    assert 'name="paywall_teaser"' in html
