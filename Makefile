@@ -7,6 +7,8 @@ PYTHON ?= python3
 TOOLS := .venv-tools
 TOX := $(TOOLS)/bin/tox
 DEMO := .venv-demo
+DEMO_PY := $(abspath $(DEMO))/bin/python
+DEMO_SITE := examples/demo_site
 
 # Extra interpreters (python3.12, python3.13 from pyenv) for version envs. pyenv's shims would
 # answer "command not found" for a version that is not selected, and putting a version's bin/ on
@@ -20,10 +22,11 @@ export PATH := $(PYBIN):$(PATH)
 # uv must never download a Python build (no network but package registries).
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help test lint docs bench demo clean tools pybin
+.PHONY: help test lint docs bench demo demo-env demo-cli clean tools pybin
 
 help:
-	@echo "make demo   - install the SDK into .venv-demo and run the demo"
+	@echo "make demo   - set up, seed and serve the demo site on http://127.0.0.1:8000"
+	@echo "make demo-cli - the SDK's command-line walk-through (no Django)"
 	@echo "make test   - run the default tox envs (core tests, lint, docs)"
 	@echo "make lint   - ruff, mypy --strict, import-linter"
 	@echo "make docs   - build the Sphinx docs into docs/_build/html"
@@ -54,10 +57,23 @@ docs: tools
 bench: tools
 	$(TOX) run -e bench -- $(ARGS)
 
-demo:
+# The demo site (examples/demo_site): installs, migrates SQLite, seeds idempotently, then
+# serves on loopback only with the fake payment provider.
+demo: demo-env
+	cd $(DEMO_SITE) && $(DEMO_PY) manage.py migrate --noinput
+	cd $(DEMO_SITE) && $(DEMO_PY) manage.py seed_demo
+	@echo "Demo site: http://127.0.0.1:8000/  (Wagtail admin: http://127.0.0.1:8000/admin/)"
+	cd $(DEMO_SITE) && exec $(DEMO_PY) manage.py runserver 127.0.0.1:8000
+
+demo-env:
 	test -x $(DEMO)/bin/python || $(PYTHON) -m venv $(DEMO)
-	$(DEMO)/bin/python -m pip install --quiet -e .
-	$(DEMO)/bin/python -m membership_sdk.demo
+	$(DEMO_PY) -m pip install --quiet -e '.[wagtail]' -r $(DEMO_SITE)/requirements.txt
+
+# The command-line walk-through of the SDK alone (no Django).
+demo-cli:
+	test -x $(DEMO)/bin/python || $(PYTHON) -m venv $(DEMO)
+	$(DEMO_PY) -m pip install --quiet -e .
+	$(DEMO_PY) -m membership_sdk.demo
 
 clean:
 	rm -rf $(TOOLS) $(DEMO) $(PYBIN) .tox docs/_build build dist .coverage .coverage.* htmlcov \
