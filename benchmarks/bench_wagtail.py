@@ -48,7 +48,9 @@ def _setup_django() -> bool:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.wagtail.settings")
-    os.environ.pop("DATABASE_URL", None)  # always the in-memory SQLite database
+    # Always the in-memory SQLite database and the per-process cache: one process, no I/O.
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("REDIS_URL", None)
     if not settings.configured:
         settings.DEBUG  # noqa: B018 - loads the settings module
     django.setup()
