@@ -2,7 +2,12 @@
 
 Any sequence of billing events, duplicated and shuffled, leaves the same final state as
 applying each once in order. Lifecycles are generated the way providers report them:
-each event carries the subscription's latest state at a strictly increasing version.
+each event carries the subscription's latest state at a strictly increasing version,
+its start date, and the member it belongs to (as the built-in providers' events do,
+from the checkout's metadata). Two known limits sit outside this property: an event
+for a customer no event has linked yet is ignored *and remembered*, so a replay of it
+cannot apply later; and a snapshot without a start date leaves the membership starting
+at whichever of its events was applied first.
 """
 
 from __future__ import annotations
