@@ -412,3 +412,30 @@ def test_the_editor_sets_the_rule_in_the_access_panel(
     assert 'name="paywall_rule"' in html
     assert 'name="paywall_tiers"' in html
     assert 'name="paywall_teaser"' in html
+
+
+# -- the paywall break --------------------------------------------------------------------------
+def test_the_break_splits_a_stream_into_teaser_and_premium(make_article: Any) -> None:
+    from wagtail_paywall.blocks import split_at_break
+
+    teaser, premium = split_at_break(make_article("public").body)
+    assert [child.block_type for child in teaser] == ["heading", "paragraph"]
+    assert [child.block_type for child in premium] == ["paragraph"]
+    assert PREMIUM in str(premium[0].value)
+
+
+def test_a_stream_without_a_break_is_all_premium(make_article: Any) -> None:
+    from wagtail_paywall.blocks import split_at_break
+
+    page = make_article("public", body=[("paragraph", RichText(f"<p>{PREMIUM}</p>"))])
+    teaser, premium = split_at_break(page.body)
+    assert len(teaser) == 0
+    assert len(premium) == 1
+
+
+def test_the_break_renders_nothing_for_a_visitor_with_access(
+    client: Any, make_article: Any
+) -> None:
+    html = client.get(make_article("public").url).content.decode()
+    assert "Paywall break" not in html
+    assert 'aria-labelledby="paywall-heading"' not in html
