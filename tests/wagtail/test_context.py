@@ -126,3 +126,25 @@ def test_a_grant_of_extra_entitlements_counts_with_its_quota(
     ctx = member_context(request_for(reader))
     assert "downloads" in ctx.entitlements
     assert ctx.quotas["downloads"].limit == 3
+
+
+def test_a_new_process_gets_the_catalog_from_the_cache_without_a_query(
+    program: Any, django_assert_num_queries: Any
+) -> None:
+    from wagtail_paywall.program import get_program, reset_program
+
+    reset_program()  # as if another process started
+    with django_assert_num_queries(0):
+        catalog = get_program().catalog
+    assert [t.slug for t in catalog.tiers] == ["free", "supporter", "premium"]
+
+
+def test_a_tier_saved_anywhere_reaches_the_catalog(program: Any) -> None:
+    from wagtail_paywall.models import Tier
+    from wagtail_paywall.program import get_program
+
+    assert get_program().catalog.tier("premium").name == "Premium"
+    tier = Tier.objects.get(slug="premium")
+    tier.name = "Premium plus"
+    tier.save()
+    assert get_program().catalog.tier("premium").name == "Premium plus"
