@@ -17,7 +17,14 @@ from django.test.utils import CaptureQueriesContext
 from wagtail.rich_text import RichText
 
 from membership_sdk import GrantKind
-from tests.wagtail.gating_fixtures import FREE_READS, PREMIUM, TEASER, hold_grant, now
+from tests.wagtail.gating_fixtures import (
+    FREE_READS,
+    PREMIUM,
+    TEASER,
+    hold_grant,
+    hold_membership,
+    now,
+)
 from wagtail_paywall import program as program_module
 from wagtail_paywall.models import Price
 from wagtail_paywall.pages import WithheldContentError
@@ -84,6 +91,24 @@ def test_a_minimum_tier_article_is_whole_for_that_tier_and_above(
 ) -> None:
     page = make_article("tier", paywall_min_tier=catalog["supporter"])
     assert sees_premium(get(client, persona, page)) is allowed
+
+
+def test_a_past_due_member_within_the_grace_period_keeps_reading(
+    client: Any, make_article: Any, catalog: Any, make_user: Any
+) -> None:
+    member = make_user("late-payer")
+    hold_membership(member, "premium", "past_due", now() - timedelta(days=1))
+    page = make_article("tier", paywall_min_tier=catalog["premium"])
+    assert sees_premium(get(client, member, page))
+
+
+def test_a_canceled_member_keeps_reading_until_the_paid_period_ends(
+    client: Any, make_article: Any, catalog: Any, make_user: Any
+) -> None:
+    member = make_user("leaving")
+    hold_membership(member, "premium", "canceled", now() + timedelta(days=5))
+    page = make_article("tier", paywall_min_tier=catalog["premium"])
+    assert sees_premium(get(client, member, page))
 
 
 @pytest.mark.parametrize(
