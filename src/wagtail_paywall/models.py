@@ -368,3 +368,7 @@ class WebhookEvent(models.Model):
     @property
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")
+
+
+# The member journey's models (cancellation survey, trial reminders) live in their own module.
+from .journey_models import *  # noqa: E402,F403

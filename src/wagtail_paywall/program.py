@@ -75,8 +75,10 @@ def _current_catalog() -> tuple[str, Catalog]:
 
 
 def _plugins() -> list[Any]:
+    from . import emails  # lifecycle emails; blocked by naming "wagtail_paywall.emails"
+
     extra = [import_string(path) for path in conf.get("PLUGINS")]
-    return [CacheInvalidation(), *extra]
+    return [CacheInvalidation(), emails, *(p for p in extra if p is not emails)]
 
 
 def get_program() -> MembershipProgram:

@@ -11,8 +11,8 @@ from wagtail import urls as wagtail_urls
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
-    # The paywall's public views (pricing, checkout, account, webhooks) go here:
-    # path("paywall/", include("wagtail_paywall.urls")),
+    # The paywall's public views (pricing, checkout, account, webhooks):
+    path("paywall/", include("wagtail_paywall.urls")),
     # Wagtail's page serving comes last: it matches every path.
     path("", include(wagtail_urls)),
 ]

@@ -1,0 +1,54 @@
+"""Forms of the member's journey: checkout, cancel (with its survey), resume, plan change."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .journey_models import CancellationFeedback
+
+
+class CheckoutForm(forms.Form):
+    """What the pricing page posts to start a checkout."""
+
+    price = forms.CharField(label=_("Price"), max_length=64)
+    provider = forms.CharField(label=_("Payment provider"), max_length=64, required=False)
+    coupon = forms.CharField(label=_("Coupon code"), max_length=64, required=False)
+    # Where to send the visitor back to; checked against the allowed hosts before use.
+    next = forms.CharField(max_length=2000, required=False, widget=forms.HiddenInput)
+    # A nonce per rendered form: a double click retries one checkout, never starts two.
+    attempt = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
+
+
+class MembershipForm(forms.Form):
+    """Names the membership an account action applies to."""
+
+    membership = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+
+class CancelForm(MembershipForm):
+    """Cancel at the end of the paid period, telling us why (the publisher reads it)."""
+
+    reason = forms.ChoiceField(
+        label=_("Why are you leaving?"),
+        choices=CancellationFeedback.Reason.choices,
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Anything else you'd like to tell us? (optional)"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ChangePlanForm(MembershipForm):
+    """Move a membership to another recurring price."""
+
+    price = forms.CharField(label=_("New plan"), max_length=64)
+
+
+class PortalForm(forms.Form):
+    """Open the billing portal of one provider."""
+
+    provider = forms.CharField(max_length=64, widget=forms.HiddenInput)

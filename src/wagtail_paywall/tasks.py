@@ -1,0 +1,57 @@
+"""Webhook delivery: verify and store first, apply later in a django-tasks task.
+
+:func:`deliver` is what the webhook endpoint (and the fake provider's payment page) does
+with a provider's request: :func:`~wagtail_paywall.inbox.receive` verifies and stores it,
+then :data:`process_webhook_event` is enqueued to apply it. The endpoint answers as soon as
+the row is stored, so a slow database lock or a lifecycle hook sending mail never makes
+the provider time out and retry.
+
+With django-tasks' ``ImmediateBackend`` (its default, and the demo's) the task runs in the
+request; with the ``DatabaseBackend`` a worker (``manage.py db_worker``) runs it. If the
+task cannot even be enqueued, the row stays ``received``:
+:func:`~wagtail_paywall.inbox.process_pending` or the admin's "Retry" picks it up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from django_tasks import task
+
+from . import inbox
+from .models import WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+_TO_PROCESS = (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED)
+
+
+@task()
+def process_webhook_event(event_pk: int) -> str:
+    """Apply the stored webhook ``event_pk``; returns its status afterwards.
+
+    Safe to run twice: processed and ignored rows are left alone.
+    """
+    row = WebhookEvent.objects.filter(pk=event_pk).first()
+    if row is None:
+        return "missing"
+    return str(inbox.process(row).status)
+
+
+def deliver(provider: str, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+    """Verify and store a webhook, then enqueue its processing; returns the stored row.
+
+    :raises SignatureError: the signature is missing or wrong; nothing is stored.
+    :raises MalformedEvent: the provider cannot read the body; nothing is stored.
+    :raises UnknownProvider: no provider has that name.
+    """
+    row = inbox.receive(provider, headers, body)
+    if row.status in _TO_PROCESS:
+        try:
+            process_webhook_event.enqueue(row.pk)
+        except Exception:
+            # Stored is what matters to the provider; the row waits to be processed.
+            logger.exception("could not enqueue webhook %s:%s", row.provider, row.event_id)
+        row.refresh_from_db()
+    return row
