@@ -2,7 +2,8 @@
 
 An anonymous visitor reads a metered article, hits the paywall on a premium one, signs
 up, pays with the fake provider, reads the premium article in full, downloads a gated
-file and cancels, saying why. Each step leaves a screenshot in ``artifacts/e2e/``.
+file and cancels, saying why; the publisher reads why in the admin. Each step leaves
+a screenshot in ``artifacts/e2e/``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .test_publisher_admin import log_in_to_admin
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +29,9 @@ PASSWORD = "a long and unguessable passphrase"
 Shot = Callable[[Any, str], Path]
 
 
-def test_reader_signs_up_pays_reads_downloads_and_cancels(page: Any, screenshot: Shot) -> None:
+def test_reader_signs_up_pays_reads_downloads_and_cancels(
+    page: Any, demo_url: str, screenshot: Shot
+) -> None:
     from playwright.sync_api import expect
 
     # 1. An anonymous visitor reads a metered article in full, and is told it was free.
@@ -113,3 +118,18 @@ def test_reader_signs_up_pays_reads_downloads_and_cancels(page: Any, screenshot:
     # Canceled at the period's end: the member keeps reading until then.
     page.goto(PREMIUM)
     expect(page.get_by_text(PREMIUM_MARK)).to_be_visible()
+
+    # 10. The publisher reads why in the Wagtail admin.
+    admin = page.context.browser.new_context(
+        base_url=demo_url, viewport={"width": 1100, "height": 900}
+    )
+    try:
+        admin_page = admin.new_page()
+        log_in_to_admin(admin_page)
+        admin_page.goto("/admin/paywall_cancellations/")
+        expect(
+            admin_page.get_by_text("Great writing, but I read too little of it.")
+        ).to_be_visible()
+        screenshot(admin_page, "11-admin-cancellations")
+    finally:
+        admin.close()

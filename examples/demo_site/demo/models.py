@@ -138,8 +138,12 @@ class DemoDocument(PaywallDocumentMixin, AbstractDocument):
     @property
     def access_label(self) -> str:
         """Who may download it, in a few words, for the downloads list."""
+        if self.paywall_rule == "public":
+            return "Everyone"
+        if self.paywall_rule == "registered":
+            return "Anyone with a free account"
         if self.paywall_rule == "entitlement":
-            return f"Members with downloads left ({self.paywall_entitlement})"
+            return f"Members, counted against their monthly {self.paywall_entitlement}"
         if self.paywall_rule == "tier" and self.paywall_min_tier_id:
             return f"{self.paywall_min_tier.name} members"
         return str(self.get_paywall_rule_display())

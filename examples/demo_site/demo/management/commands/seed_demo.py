@@ -237,6 +237,7 @@ class Command(BaseCommand):
             document.file.save(
                 filename, ContentFile(content.document_bytes(title, kind)), save=False
             )
+            document._set_document_file_metadata()  # size and hash, as the admin's form does
             document.save()
             self.note(f"document {title!r}")
 
