@@ -1,39 +1,22 @@
 """Fixtures of the gating tests: pages of the test site, and the personas the shared
-conftest does not provide (a lapsed member, a member whose meter is used up).
+conftest does not provide (a lapsed member, a past-due member past grace, a member whose
+free meter is used up).
 
 Test modules load them with ``pytest_plugins = ["tests.wagtail.gating_fixtures"]``.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from wagtail.models import Page, Site
-from wagtail.rich_text import RichText
 
+from tests.wagtail.gating_helpers import FREE_READS, body, hold_membership, now
 from tests.wagtail.testapp.models import ArticlePage, CoursePage, LessonPage
-from wagtail_paywall.models import Grant, Membership, MeterUsage
-
-TEASER = "Teaser paragraph anyone may read."
-PREMIUM = "Premium paragraph only members may read."
-FREE_READS = 3
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def body(teaser: str = TEASER, premium: str = PREMIUM) -> list[tuple[str, Any]]:
-    return [
-        ("heading", "Introduction"),
-        ("paragraph", RichText(f"<p>{teaser}</p>")),
-        ("paywall", None),
-        ("paragraph", RichText(f"<p>{premium}</p>")),
-    ]
+from wagtail_paywall.models import MeterUsage
 
 
 @pytest.fixture
@@ -88,32 +71,6 @@ def make_lesson() -> Callable[..., LessonPage]:
         return lesson
 
     return make
-
-
-def hold_membership(user: Any, tier: str, status: str, period_end: datetime, **extra: Any) -> None:
-    """Store a provider membership for ``user`` as the webhooks would have left it."""
-    Membership.objects.create(
-        id=uuid.uuid4().hex,
-        member_id=str(user.pk),
-        tier=tier,
-        status=status,
-        provider="fake",
-        provider_subscription_id=f"sub_{uuid.uuid4().hex[:12]}",
-        started_at=period_end - timedelta(days=30),
-        current_period_end=period_end,
-        **extra,
-    )
-
-
-def hold_grant(user: Any, *, starts_at: datetime, days: int = 60, **fields: Any) -> None:
-    Grant.objects.create(
-        id=uuid.uuid4().hex,
-        member_id=str(user.pk),
-        kind=fields.pop("kind", "comp"),
-        starts_at=starts_at,
-        ends_at=starts_at + timedelta(days=days),
-        **fields,
-    )
 
 
 @pytest.fixture

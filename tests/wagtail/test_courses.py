@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.formats import date_format
 
-from tests.wagtail.gating_fixtures import hold_grant, now
+from tests.wagtail.gating_helpers import hold_grant, now
 
 pytest_plugins = ["tests.wagtail.gating_fixtures"]
 pytestmark = pytest.mark.django_db

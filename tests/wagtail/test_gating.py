@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from wagtail.rich_text import RichText
 
 from membership_sdk import GrantKind
-from tests.wagtail.gating_fixtures import (
+from tests.wagtail.gating_helpers import (
     FREE_READS,
     PREMIUM,
     TEASER,
