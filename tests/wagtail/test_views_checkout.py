@@ -23,7 +23,9 @@ FOREIGN = ["https://evil.example/phish", "//evil.example/phish", "javascript:ale
 
 
 @pytest.fixture
-def member(client: Client, catalog: dict[str, Tier], reader: Any, login: Callable[..., Client]) -> Client:
+def member(
+    client: Client, catalog: dict[str, Tier], reader: Any, login: Callable[..., Client]
+) -> Client:
     """The test client, signed in as a reader with no paid access."""
     return login(reader)
 
@@ -129,9 +131,7 @@ def test_a_checkout_with_the_pages_csrf_token_goes_through(
     assert response.status_code == 302
 
 
-def test_an_anonymous_checkout_is_sent_to_sign_in(
-    client: Client, catalog: dict[str, Tier]
-) -> None:
+def test_an_anonymous_checkout_is_sent_to_sign_in(client: Client, catalog: dict[str, Tier]) -> None:
     response = client.post(CHECKOUT, {"price": "premium-monthly"})
 
     assert response.status_code == 302
@@ -146,9 +146,7 @@ def test_a_provider_this_site_does_not_configure_is_404(member: Client) -> None:
     assert "manual" in response.content.decode()
 
 
-def test_a_provider_failure_is_a_502_and_stores_nothing(
-    member: Client, fake: FakeProvider
-) -> None:
+def test_a_provider_failure_is_a_502_and_stores_nothing(member: Client, fake: FakeProvider) -> None:
     fake.simulate_outage()
 
     response = member.post(CHECKOUT, {"price": "premium-monthly"})
