@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from membership_sdk import membership as core
@@ -149,18 +149,20 @@ class DjangoMeters:
 
     def record(self, member_id: str, meter: str, resource_key: str, when: datetime) -> None:
         day = when.astimezone(UTC).date() if timezone.is_aware(when) else when.date()
-        try:
-            # A savepoint, so a duplicate inside an outer transaction does not break it.
-            with transaction.atomic():
-                models.MeterUsage.objects.get_or_create(
+        # One INSERT that does nothing when this resource was already counted that day
+        # (also when a concurrent request counted it a moment ago).
+        models.MeterUsage.objects.bulk_create(
+            [
+                models.MeterUsage(
                     member_id=member_id,
                     meter=meter,
                     resource_key=resource_key,
                     day=day,
-                    defaults={"used_at": when},
+                    used_at=when,
                 )
-        except IntegrityError:
-            pass  # a concurrent request recorded the same use: it counts once either way
+            ],
+            ignore_conflicts=True,
+        )
 
 
 class DjangoStore:

@@ -148,3 +148,14 @@ def test_a_tier_saved_anywhere_reaches_the_catalog(program: Any) -> None:
     tier.name = "Premium plus"
     tier.save()
     assert get_program().catalog.tier("premium").name == "Premium plus"
+
+
+def test_a_members_metered_read_costs_one_query_to_decide_and_one_to_record(
+    request_for: Any, program: Any, reader: Any, django_assert_num_queries: Any
+) -> None:
+    from membership_sdk import Metered
+
+    article = Resource("page:9", Metered(MinTier("premium"), free=3))
+    with django_assert_num_queries(2):
+        decision = check_access(request_for(reader), article)
+    assert (decision.allowed, decision.remaining) == (True, 2)
