@@ -464,3 +464,25 @@ def test_the_break_renders_nothing_for_a_visitor_with_access(
     html = client.get(make_article("public").url).content.decode()
     assert "Paywall break" not in html
     assert 'aria-labelledby="paywall-heading"' not in html
+
+
+def test_a_denied_member_can_start_a_checkout_from_the_paywall(
+    client: Any, make_article: Any, catalog: Any, reader: Any
+) -> None:
+    page = make_article("tier", paywall_min_tier=catalog["supporter"])
+    html = get(client, reader, page).content.decode()
+    assert 'action="/paywall/checkout/"' in html
+    assert 'name="price" value="supporter-monthly"' in html
+    assert f'name="next" value="{page.url}"' in html
+    assert "Join Supporter" in html
+    assert 'name="csrfmiddlewaretoken"' in html
+
+
+def test_an_anonymous_visitor_is_shown_the_plans_and_a_sign_in_link(
+    client: Any, make_article: Any, catalog: Any
+) -> None:
+    html = client.get(make_article("tier", paywall_min_tier=catalog["supporter"]).url)
+    text = html.content.decode()
+    assert 'href="/paywall/pricing/"' in text
+    assert "/accounts/login/?next=" in text
+    assert "/paywall/checkout/" not in text

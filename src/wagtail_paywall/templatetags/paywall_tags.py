@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -68,6 +69,10 @@ def paywall_context(decision: Decision | None, request: Any) -> dict[str, Any]:
     authenticated = bool(getattr(getattr(request, "user", None), "is_authenticated", False))
     return {
         "paywall_show": True,
+        "authenticated": authenticated,
+        # Checkout returns here; the nonce makes a double click one checkout, not two.
+        "next": request.get_full_path() if request is not None else "",
+        "attempt": uuid.uuid4().hex,
         "decision": decision,
         "reason": decision.reason.value,
         "offers": offers,
