@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from membership_sdk import membership as core
@@ -178,8 +178,9 @@ class DjangoStore:
 
     @contextmanager
     def atomic(self, key: str) -> Iterator[None]:
+        conn = connections[self.using or DEFAULT_DB_ALIAS]
         with transaction.atomic(using=self.using):
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
+            if conn.vendor == "postgresql":
+                with conn.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(key)])
             yield
