@@ -72,7 +72,6 @@ class MemberIndexView(WagtailAdminTemplateMixin, TemplateView):
     template_name = "wagtail_paywall/admin/member_index.html"
     page_title = gettext_lazy("Members")
     header_icon = "group"
-    index_url_name = ""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         _require(request, VIEW_PERMISSION)
