@@ -77,5 +77,6 @@ demo-cli:
 
 clean:
 	rm -rf $(TOOLS) $(DEMO) $(PYBIN) .tox docs/_build build dist .coverage .coverage.* htmlcov \
-		.pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
+		.pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache artifacts \
+		$(DEMO_SITE)/db.sqlite3 $(DEMO_SITE)/media $(DEMO_SITE)/fake-provider-state.json
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
