@@ -12,7 +12,6 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
-from wagtail.permissions import register_permission_policy
 
 from wagtail import hooks
 
@@ -31,8 +30,14 @@ class ReadOnlyPolicy(ModelPermissionPolicy):
         return any(self.user_has_permission(user, action) for action in actions)
 
 
-# Registered at import (wagtail_hooks), before any view asks for the model's policy.
-register_permission_policy(CancellationFeedback, ReadOnlyPolicy(CancellationFeedback))
+try:
+    from wagtail.permissions import register_permission_policy
+except ImportError:  # Wagtail 7.4: the viewset carries the policy itself (see below)
+    REGISTERED = False
+else:
+    # Registered at import (wagtail_hooks), before any view asks for the model's policy.
+    register_permission_policy(CancellationFeedback, ReadOnlyPolicy(CancellationFeedback))
+    REGISTERED = True
 
 
 class CancellationFeedbackViewSet(ModelViewSet):
@@ -51,6 +56,8 @@ class CancellationFeedbackViewSet(ModelViewSet):
     inspect_view_fields = ["created_at", "reason", "comment", "tier", "member_id", "membership_id"]
     form_fields = ["reason", "comment"]  # required by ModelViewSet; the policy refuses edits
     copy_view_enabled = False
+    if not REGISTERED:
+        permission_policy = ReadOnlyPolicy(CancellationFeedback)
 
 
 @hooks.register("register_admin_viewset")
