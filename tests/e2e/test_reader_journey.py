@@ -69,35 +69,37 @@ def test_reader_signs_up_pays_reads_downloads_and_cancels(
     # Back on the article, signed in, still behind the paywall (a free account).
     expect(page).to_have_url(re.compile(re.escape(PREMIUM)))
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    expect(page.locator("section.paywall")).to_be_visible()
+    signed_in_paywall = page.locator("section.paywall")
+    expect(signed_in_paywall.get_by_role("button", name="Join Premium").first).to_be_visible()
+    screenshot(page, "04-signed-in-paywall")
 
-    # 4. Choose Premium on the pricing page.
-    page.get_by_role("navigation").get_by_role("link", name="Pricing").click()
+    # 4. Compare the plans, and choose Premium.
+    signed_in_paywall.get_by_role("link", name="See all plans").click()
     premium_tier = page.locator("li[data-tier=premium]")
     expect(premium_tier).to_be_visible()
-    screenshot(page, "04-pricing")
+    screenshot(page, "05-pricing")
     premium_tier.get_by_role("button", name="Join Premium").click()
 
     # 5. The fake provider's payment page: pay.
     expect(page).to_have_url(re.compile(r"/paywall/fake/checkout/"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Test payment")
-    screenshot(page, "05-fake-payment")
+    screenshot(page, "06-fake-payment")
     page.get_by_role("button", name="Pay").click()
 
     # 6. The success page shows what the provider's event granted.
     expect(page).to_have_url(re.compile(r"/paywall/checkout/success/"))
     expect(page.get_by_role("status")).to_contain_text("Premium")
-    screenshot(page, "06-checkout-success")
+    screenshot(page, "07-checkout-success")
 
     # 7. The premium article, in full.
     page.goto(PREMIUM)
     expect(page.get_by_text(PREMIUM_MARK)).to_be_visible()
     expect(page.locator("section.paywall")).to_have_count(0)
-    screenshot(page, "07-premium-article")
+    screenshot(page, "08-premium-article")
 
     # 8. A gated download (counted against the month's downloads) now arrives.
     page.get_by_role("navigation").get_by_role("link", name="Downloads").click()
-    screenshot(page, "08-downloads")
+    screenshot(page, "09-downloads")
     href = page.get_by_role("link", name=GATED_DOWNLOAD).get_attribute("href")
     response = page.request.get(href)
     assert response.status == 200
@@ -109,11 +111,11 @@ def test_reader_signs_up_pays_reads_downloads_and_cancels(
     page.get_by_text("Cancel membership").click()
     page.get_by_label("It costs too much").check()
     page.locator("textarea[name=comment]").fill("Great writing, but I read too little of it.")
-    screenshot(page, "09-cancel-with-reason")
+    screenshot(page, "10-cancel-with-reason")
     page.get_by_role("button", name="Cancel at period end").click()
     expect(page.get_by_role("status").first).to_contain_text("Your membership is canceled")
     expect(page.get_by_role("button", name="Keep my membership")).to_be_visible()
-    screenshot(page, "10-canceled")
+    screenshot(page, "11-canceled")
 
     # Canceled at the period's end: the member keeps reading until then.
     page.goto(PREMIUM)
@@ -130,6 +132,6 @@ def test_reader_signs_up_pays_reads_downloads_and_cancels(
         expect(
             admin_page.get_by_text("Great writing, but I read too little of it.")
         ).to_be_visible()
-        screenshot(admin_page, "11-admin-cancellations")
+        screenshot(admin_page, "12-admin-cancellations")
     finally:
         admin.close()
