@@ -286,3 +286,36 @@ def test_the_portal_of_a_provider_the_member_never_paid_is_404(
     login(reader)
 
     assert client.post(PORTAL, {"provider": "fake"}).status_code == 404
+
+
+# -- bad input --------------------------------------------------------------------------------
+@pytest.mark.parametrize("url", [CANCEL, RESUME, CHANGE])
+def test_an_account_action_naming_no_membership_is_400(
+    client: Client, member: Membership, url: str
+) -> None:
+    response = client.post(url, {"reason": "other", "price": "supporter-monthly"})
+
+    member.refresh_from_db()
+    assert response.status_code == 400
+    assert not member.cancel_at_period_end
+
+
+@pytest.mark.parametrize("url", [CANCEL, RESUME, CHANGE])
+def test_an_account_action_on_an_unknown_membership_is_404(
+    client: Client, member: Membership, url: str
+) -> None:
+    response = client.post(
+        url, {"membership": "mem_forged", "reason": "other", "price": "supporter-monthly"}
+    )
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("url", [CANCEL, RESUME, CHANGE, PORTAL])
+def test_an_anonymous_account_action_is_sent_to_sign_in(
+    client: Client, catalog: dict[str, Tier], url: str
+) -> None:
+    response = client.post(url, {"membership": "mem_1"})
+
+    assert response.status_code == 302
+    assert "/login" in response["Location"]

@@ -183,3 +183,13 @@ def test_a_foreign_next_is_not_carried_into_the_checkout_form(
     html = page(login(reader), "?next=https://evil.example/phish")
 
     assert "evil.example" not in html
+
+
+def test_an_unknown_interval_falls_back_to_monthly(
+    client: Client, catalog: dict[str, Tier]
+) -> None:
+    assert "12.00 EUR a month" in tier_block(page(client, "?interval=weekly"), "premium")
+
+
+def test_a_post_on_the_pricing_page_is_405(client: Client, catalog: dict[str, Tier]) -> None:
+    assert client.post(PRICING).status_code == 405
