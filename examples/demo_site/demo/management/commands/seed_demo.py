@@ -191,7 +191,13 @@ class Command(BaseCommand):
                     "type": "paragraph",
                     "value": "<p>A short course for Supporter and Premium members. The first "
                     "lesson opens at once; the others open a few days apart.</p>",
-                }
+                },
+                {"type": "paywall", "value": None},
+                {
+                    "type": "paragraph",
+                    "value": "<p>Welcome aboard. Work through one lesson at a time: each "
+                    "ends with an exercise to try on your own membership.</p>",
+                },
             ],
             paywall_rule="tier",
             paywall_min_tier=tiers[content.COURSE["tier"]],
@@ -201,7 +207,7 @@ class Command(BaseCommand):
                 course,
                 LessonPage,
                 slug,
-                title=f"{n}. {title}",
+                title=title,
                 paywall_drip_days=days,
                 body=[
                     {"type": "paragraph", "value": f"<p>Lesson {n}: {title.lower()}.</p>"},
