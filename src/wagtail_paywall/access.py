@@ -26,6 +26,7 @@ from membership_sdk import (
     AccessContext,
     Decision,
     Entitlement,
+    MembershipProgram,
     Public,
     Resource,
     decide,
@@ -125,9 +126,12 @@ def _cached_rows(member_id: str, now: datetime) -> list[Row]:
 
 
 def _context_from_rows(
-    member_id: str, rows: list[Row], now: datetime, registered_at: datetime | None
+    program: MembershipProgram,
+    member_id: str,
+    rows: list[Row],
+    now: datetime,
+    registered_at: datetime | None,
 ) -> AccessContext:
-    program = get_program()
     memberships: list[core.Membership] = []
     grants: list[core.Grant] = []
     usage: dict[str, dict[str, datetime]] = {}
@@ -189,7 +193,7 @@ def member_context(request: HttpRequest) -> AccessContext:
     else:
         user: Any = request.user  # type: ignore[attr-defined]
         rows = _cached_rows(member_id, now)
-        ctx = _context_from_rows(member_id, rows, now, getattr(user, "date_joined", None))
+        ctx = _context_from_rows(program, member_id, rows, now, getattr(user, "date_joined", None))
     request._paywall_context = ctx  # type: ignore[attr-defined]
     return ctx
 
