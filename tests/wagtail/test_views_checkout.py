@@ -3,14 +3,15 @@ cancel returns the visitor to where they were, if that is this site."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from membership_sdk.providers.fake import FakeProvider
+from wagtail_paywall import program as program_module
 from wagtail_paywall.models import Grant, Membership, Price, Tier, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -259,3 +260,38 @@ def test_the_success_page_continues_only_to_a_local_next(member: Client) -> None
 
     assert "evil.example" not in html
     assert 'href="/paywall/pricing/"' in html
+
+
+# -- providers without a hosted payment page --------------------------------------------------
+@pytest.fixture
+def bank_transfer(catalog: dict[str, Tier]) -> Iterator[None]:
+    """The site also takes bank transfers (the manual provider) for Supporter monthly."""
+    Price.objects.filter(key="supporter-monthly").update(
+        provider_ids={"fake": "fake_price_supporter_monthly", "manual": "manual_supporter"}
+    )
+    providers = {"fake": {"secret": "tests-webhook-secret"}, "manual": {"secret": "tests-manual"}}
+    with override_settings(PAYWALL={"PROVIDERS": providers, "DEFAULT_PROVIDER": "fake"}):
+        program_module.reset_program()
+        yield
+    program_module.reset_program()
+
+
+def test_a_provider_without_a_payment_page_shows_how_to_pay(
+    bank_transfer: None, member: Client
+) -> None:
+    response = member.post(CHECKOUT, {"price": "supporter-monthly", "provider": "manual"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Amount due: 5.00 EUR" in html
+    assert "IBAN" in html
+    assert not Membership.objects.exists()
+
+
+def test_a_price_the_chosen_provider_does_not_sell_is_404(
+    bank_transfer: None, member: Client
+) -> None:
+    response = member.post(CHECKOUT, {"price": "premium-monthly", "provider": "manual"})
+
+    assert response.status_code == 404
+    assert "premium-monthly" in response.content.decode()
