@@ -182,3 +182,18 @@ def test_the_endpoint_is_named_per_provider(program: Any) -> None:
     from django.urls import reverse
 
     assert reverse("paywall:webhook", args=["stripe"]) == "/paywall/webhooks/stripe/"
+
+
+def test_a_task_queue_that_is_down_still_answers_200_and_keeps_the_event(
+    client: Client, paid: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class QueueDown:
+        def enqueue(self, *args: Any) -> None:
+            raise ConnectionError("task queue unreachable")
+
+    monkeypatch.setattr("wagtail_paywall.tasks.process_webhook_event", QueueDown())
+
+    response = post(client, paid)
+
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().status == "received"  # process_pending picks it up
