@@ -5,7 +5,12 @@ Implement hooks in a module or class and decorate each with
 can implement the hooks of several hosts without clashes.
 
 Lifecycle hooks are called after the change they report was stored, exactly once per
-real transition: a duplicated or stale event fires nothing.
+real transition: a duplicated or stale event fires nothing. An exception a hook raises
+reaches the caller of :meth:`~membership_sdk.MembershipProgram.apply`; a caller that
+applies events inside its own transaction (as the Wagtail adapter's webhook inbox does)
+rolls the change back and retries the event later, so no event is lost when a handler
+fails. :func:`membership_access_changed` is always called before the lifecycle hook, so
+a failing plugin never leaves a cached access context stale.
 """
 
 from __future__ import annotations

@@ -183,8 +183,7 @@ class MembershipProgram:
         if transition is not None:
             self._fire(transition, event)
         if grant_action is not None:
-            self.pm.hook.membership_grant_changed(grant=grant_action[0], action=grant_action[1])
-            self.pm.hook.membership_access_changed(member_id=grant_action[0].member_id)
+            self._grant_changed(*grant_action)
         return result
 
     def _member_for(self, event: BillingEvent) -> str | None:
@@ -304,10 +303,11 @@ class MembershipProgram:
         return ApplyResult(Outcome.APPLIED, event), (grant, action)
 
     def _fire(self, transition: Transition, event: BillingEvent | None) -> None:
+        # Access first: a failing lifecycle plugin must not leave a cached context stale.
+        self.pm.hook.membership_access_changed(member_id=transition.after.member_id)
         hook = transition.hook
         if hook is not None:
             getattr(self.pm.hook, hook)(membership=transition.after, event=event)
-        self.pm.hook.membership_access_changed(member_id=transition.after.member_id)
 
     # -- local changes ----------------------------------------------------------------------
     def cancel(
@@ -430,8 +430,8 @@ class MembershipProgram:
         return grant
 
     def _grant_changed(self, grant: Grant, action: str) -> None:
-        self.pm.hook.membership_grant_changed(grant=grant, action=action)
         self.pm.hook.membership_access_changed(member_id=grant.member_id)
+        self.pm.hook.membership_grant_changed(grant=grant, action=action)
 
     # -- access -----------------------------------------------------------------------------
     def context(

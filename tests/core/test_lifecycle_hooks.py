@@ -113,8 +113,7 @@ def test_hooks_receive_the_stored_membership_and_the_event(
 ) -> None:
     event = sub_event("evt_1", version=1)
     program.apply(event)
-    name, kwargs = hooks.calls[0]
-    assert name == "membership_activated"
+    [kwargs] = [kw for name, kw in hooks.calls if name == "membership_activated"]
     assert kwargs["event"] is event
     assert kwargs["membership"] == program.store.memberships.for_member("alice")[0]
 
@@ -149,3 +148,19 @@ def test_a_hook_that_fails_leaves_the_change_stored(program: MembershipProgram) 
     with pytest.raises(RuntimeError, match="mail server down"):
         program.apply(sub_event("evt_1", version=1))
     assert program.store.memberships.for_member("alice")[0].status is Status.ACTIVE
+
+
+def test_caches_hear_of_the_change_even_when_a_lifecycle_hook_fails(
+    program: MembershipProgram, hooks: HookRecorder
+) -> None:
+    from membership_sdk import hookimpl
+
+    class Broken:
+        @hookimpl(tryfirst=True)
+        def membership_activated(self, membership: object, event: object) -> None:
+            raise RuntimeError("mail server down")
+
+    program.pm.register(Broken())
+    with pytest.raises(RuntimeError, match="mail server down"):
+        program.apply(sub_event("evt_1", version=1))
+    assert ("membership_access_changed", {"member_id": "alice"}) in hooks.calls

@@ -37,8 +37,8 @@ def test_the_fixtures_build_a_program_that_records_hooks(
     assert program.store is membership_store
     assert membership_hooks.count("membership_activated") == 1
     assert membership_hooks.names(lifecycle_only=False) == [
-        "membership_activated",
         "membership_access_changed",
+        "membership_activated",
     ]
 
 
