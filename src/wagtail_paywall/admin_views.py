@@ -195,20 +195,24 @@ def revoke_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
 
 # -- webhook inbox --------------------------------------------------------------------------
 def retry_webhook(request: HttpRequest, pk: int) -> HttpResponse:
-    """POST: process a failed (or still received) webhook event again."""
+    """POST: process a failed, dead (or still received) webhook event again."""
     if not request.user.has_perm("wagtail_paywall.change_webhookevent"):  # type: ignore[union-attr]
         raise PermissionDenied
     if request.method != "POST":
         raise Http404
     row = get_object_or_404(WebhookEvent, pk=pk)
     back = reverse("paywall_webhooks:inspect", args=[row.pk])
-    if row.status not in (WebhookEvent.Status.FAILED, WebhookEvent.Status.RECEIVED):
+    if row.status not in (
+        WebhookEvent.Status.FAILED,
+        WebhookEvent.Status.RECEIVED,
+        WebhookEvent.Status.DEAD,
+    ):
         messages.warning(
             request, _("Event %(event)s was already processed.") % {"event": row.event_id}
         )
         return HttpResponseRedirect(back)
     row = inbox.process(row)
-    if row.status == WebhookEvent.Status.FAILED:
+    if row.status in (WebhookEvent.Status.FAILED, WebhookEvent.Status.DEAD):
         messages.error(
             request,
             _("Event %(event)s failed again: %(error)s")

@@ -14,6 +14,9 @@ Every value is looked up when it is used, never at import time, so tests may ove
         "METER_COOKIE": "paywall_meter",
         "METER_COOKIE_MAX_AGE": 60 * 60 * 24 * 400,
         "USAGE_LOOKBACK_DAYS": 366,
+        "INBOX_MAX_ATTEMPTS": 10,
+        "INBOX_RETRY_BASE": 30.0,
+        "INBOX_RETRY_MAX": 21600.0,
     }
 """
 
@@ -41,6 +44,11 @@ DEFAULTS: dict[str, Any] = {
     "USAGE_LOOKBACK_DAYS": 366,
     # Extra pluggy plugins (dotted paths) to register on the program's plugin manager.
     "PLUGINS": (),
+    # Webhook inbox retries: a failed event is due again after INBOX_RETRY_BASE seconds,
+    # doubling per attempt up to INBOX_RETRY_MAX; after INBOX_MAX_ATTEMPTS it is "dead".
+    "INBOX_MAX_ATTEMPTS": 10,
+    "INBOX_RETRY_BASE": 30.0,
+    "INBOX_RETRY_MAX": 6 * 60 * 60.0,
 }
 
 

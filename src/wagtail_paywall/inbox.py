@@ -4,21 +4,39 @@
 :class:`~wagtail_paywall.models.WebhookEvent`, together with the canonical events it
 translates to, and returns fast. :func:`process` applies those events through the
 program: a failure is recorded on the row (``attempts``, ``last_error``, status
-``failed``) and nothing of it is kept, so the event can be retried (the admin's
-"Retry" button calls :func:`process` again). A row is never marked processed unless
-every one of its events was applied.
+``failed``) and nothing of it is kept. A row is never marked processed unless every one
+of its events was applied.
+
+Retries: a failed row is due again after an exponential backoff
+(``PAYWALL["INBOX_RETRY_BASE"]`` seconds, doubled per attempt up to
+``PAYWALL["INBOX_RETRY_MAX"]``), kept in ``next_attempt_at``; any exception retries,
+including a :class:`~membership_sdk.ProviderError` (a provider that is unreachable while
+the event is applied). After ``PAYWALL["INBOX_MAX_ATTEMPTS"]`` failures the row is
+``dead``: no worker takes it again, the admin shows it and its "Retry" button still works.
+
+Workers: :func:`claim` hands out due rows under a row lock. On PostgreSQL it is
+``SELECT ... FOR UPDATE SKIP LOCKED``, so several workers (``manage.py
+paywall_process_inbox`` in several processes or on several machines) share the inbox
+and never take the same row; the lock is held until the row's outcome is committed. On
+SQLite there are no row locks: the database's single writer lock serialises workers,
+and :func:`process` re-reads the row's status before applying it, so a row done by
+another worker is left alone. :func:`process` takes the same row lock itself, so the
+webhook task, the admin's "Retry" and a worker never apply one row at the same time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import traceback
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from membership_sdk import (
@@ -31,6 +49,7 @@ from membership_sdk import (
     SubscriptionSnapshot,
 )
 
+from . import conf
 from .models import WebhookEvent
 from .program import get_program
 
@@ -168,14 +187,81 @@ def receive(provider: str, headers: Mapping[str, str], body: bytes) -> WebhookEv
     return row
 
 
+_DONE = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED)
+_TO_PROCESS = (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED)
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long a row that failed ``attempts`` times waits before its next attempt:
+    ``INBOX_RETRY_BASE * 2 ** (attempts - 1)`` seconds, at most ``INBOX_RETRY_MAX``, less
+    up to a tenth at random so rows that failed together do not all return at once."""
+    base = float(conf.get("INBOX_RETRY_BASE"))
+    cap = float(conf.get("INBOX_RETRY_MAX"))
+    delay = min(base * 2 ** max(attempts - 1, 0), cap)
+    return timedelta(seconds=delay * (1 - random.random() / 10))
+
+
+def due(now: datetime | None = None) -> QuerySet[WebhookEvent]:
+    """Rows waiting to be applied: received, or failed and past their backoff; oldest first."""
+    now = now or timezone.now()
+    return WebhookEvent.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        status__in=_TO_PROCESS,
+    ).order_by("received_at", "pk")
+
+
+@contextmanager
+def claim(limit: int = 1, *, now: datetime | None = None) -> Iterator[list[WebhookEvent]]:
+    """Claim up to ``limit`` due rows for this worker, inside one transaction.
+
+    The rows stay locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) until the block ends
+    and its transaction commits, so no other worker sees them; process them inside the
+    block::
+
+        with inbox.claim(10) as rows:
+            for row in rows:
+                inbox.process(row)
+    """
+    with transaction.atomic():
+        yield list(due(now).select_for_update(skip_locked=True)[:limit])
+
+
+def process_due(limit: int = 10, *, now: datetime | None = None) -> int:
+    """Claim and process due rows one at a time, up to ``limit``; returns how many.
+
+    One row per transaction: a worker holding several rows' locks (and the store's
+    per-subscription locks their events take) could deadlock with another doing the same.
+    """
+    done = 0
+    while done < limit:
+        with claim(1, now=now) as rows:
+            if not rows:
+                break
+            process(rows[0])
+        done += 1
+    return done
+
+
 def process(row: WebhookEvent) -> WebhookEvent:
     """Apply the row's events; record the outcome on the row and return it.
 
-    Processed and ignored rows are left alone. On failure the row becomes ``failed``
-    with ``attempts`` counted and ``last_error`` set; nothing the events changed is
-    kept, and the row can be processed again later.
+    Processed and ignored rows are left alone, and so is a row another worker holds
+    right now. On failure the row becomes ``failed`` with ``attempts`` counted,
+    ``last_error`` set and ``next_attempt_at`` pushed back (or ``dead`` after
+    ``INBOX_MAX_ATTEMPTS``); nothing the events changed is kept, and the row is
+    processed again when it is due. A ``dead`` row passed here (the admin's "Retry") is
+    tried once more.
     """
-    if row.status in (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED):
+    with transaction.atomic():
+        locked = WebhookEvent.objects.select_for_update(skip_locked=True).filter(pk=row.pk).first()
+        if locked is None:
+            # Another worker holds it (or it is gone); it records the outcome.
+            return row
+        return _process_locked(locked)
+
+
+def _process_locked(row: WebhookEvent) -> WebhookEvent:
+    if row.status in _DONE:
         return row
     program = get_program()
     row.attempts += 1
@@ -190,9 +276,14 @@ def process(row: WebhookEvent) -> WebhookEvent:
                     details.append(result.detail)
     except Exception as exc:
         logger.exception("webhook %s:%s failed", row.provider, row.event_id)
-        row.status = WebhookEvent.Status.FAILED
+        if row.attempts >= int(conf.get("INBOX_MAX_ATTEMPTS")):
+            row.status = WebhookEvent.Status.DEAD
+            row.next_attempt_at = None
+        else:
+            row.status = WebhookEvent.Status.FAILED
+            row.next_attempt_at = timezone.now() + backoff(row.attempts)
         row.last_error = "".join(traceback.format_exception_only(exc)).strip()
-        row.save(update_fields=["status", "attempts", "last_error"])
+        row.save(update_fields=["status", "attempts", "last_error", "next_attempt_at"])
         return row
     # program.apply records the outcome on the row through the inbox port; reload it.
     row.refresh_from_db(fields=["status", "detail", "processed_at", "event_type"])
@@ -201,17 +292,20 @@ def process(row: WebhookEvent) -> WebhookEvent:
     row.detail = "; ".join(details)
     row.last_error = ""
     row.processed_at = timezone.now()
-    row.save(update_fields=["status", "attempts", "detail", "last_error", "processed_at"])
+    row.next_attempt_at = None
+    row.save(
+        update_fields=[
+            "status",
+            "attempts",
+            "detail",
+            "last_error",
+            "processed_at",
+            "next_attempt_at",
+        ]
+    )
     return row
 
 
 def process_pending(limit: int = 100) -> int:
-    """Process received rows, oldest first; returns how many were tried."""
-    rows = list(
-        WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).order_by("received_at")[
-            :limit
-        ]
-    )
-    for row in rows:
-        process(row)
-    return len(rows)
+    """Process due rows, oldest first; returns how many were tried (see :func:`process_due`)."""
+    return process_due(limit)

@@ -333,6 +333,8 @@ class WebhookEvent(models.Model):
         PROCESSED = "processed", _("Processed")
         FAILED = "failed", _("Failed")
         IGNORED = "ignored", _("Ignored")
+        # Failed INBOX_MAX_ATTEMPTS times: no worker retries it; the admin's "Retry" can.
+        DEAD = "dead", _("Dead")
 
     provider = models.CharField(_("provider"), max_length=64)
     event_id = models.CharField(_("event id"), max_length=255)
@@ -350,6 +352,8 @@ class WebhookEvent(models.Model):
     events = models.JSONField(_("events"), default=list, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    # When a failed row is due again (exponential backoff); null: due now.
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]

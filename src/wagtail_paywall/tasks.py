@@ -9,7 +9,8 @@ the provider time out and retry.
 With django-tasks' ``ImmediateBackend`` (its default, and the demo's) the task runs in the
 request; with the ``DatabaseBackend`` a worker (``manage.py db_worker``) runs it. If the
 task cannot even be enqueued, the row stays ``received``:
-:func:`~wagtail_paywall.inbox.process_pending` or the admin's "Retry" picks it up.
+:func:`~wagtail_paywall.inbox.process_pending` (``manage.py paywall_process_inbox``) or
+the admin's "Retry" picks it up; a failed row is retried there after its backoff.
 """
 
 from __future__ import annotations

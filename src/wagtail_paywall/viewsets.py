@@ -89,6 +89,7 @@ class WebhookInspectView(InspectView):
         context["can_retry"] = row.status in (
             WebhookEvent.Status.FAILED,
             WebhookEvent.Status.RECEIVED,
+            WebhookEvent.Status.DEAD,
         ) and self.request.user.has_perm("wagtail_paywall.change_webhookevent")
         context["retry_url"] = reverse("paywall_webhooks:retry", args=[row.pk])
         return context
@@ -115,6 +116,7 @@ class WebhookEventViewSet(ModelViewSet):
         "detail",
         "received_at",
         "processed_at",
+        "next_attempt_at",
     ]
     copy_view_enabled = False
     list_display = [
