@@ -29,16 +29,13 @@ import pytest
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
-
-if not DATABASE_URL.startswith(("postgres://", "postgresql://")) or not REDIS_URL:
-    pytest.skip(
-        "the multi-process tests need a PostgreSQL server (DATABASE_URL=postgres://...) "
-        "and a Redis server (REDIS_URL=redis://...) that several processes can share",
-        allow_module_level=True,
-    )
-pytest.importorskip("gunicorn", reason="the multi-process tests serve the site with gunicorn")
-psycopg = pytest.importorskip("psycopg")
-redis = pytest.importorskip("redis")
+#: Why the tests cannot run here, or "" when they can (test modules skip with it).
+SKIP_REASON = (
+    ""
+    if DATABASE_URL.startswith(("postgres://", "postgresql://")) and REDIS_URL
+    else "the multi-process tests need a PostgreSQL server (DATABASE_URL=postgres://...) "
+    "and a Redis server (REDIS_URL=redis://...) that several processes can share"
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = "tests.multiprocess.settings"
@@ -200,6 +197,9 @@ def _wait_until_up(server: Server) -> None:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    pytest.importorskip("gunicorn", reason="the multi-process tests serve the site with gunicorn")
+    psycopg = pytest.importorskip("psycopg")
+    redis = pytest.importorskip("redis")
     workdir = tmp_path_factory.mktemp("multiprocess")
     token = uuid.uuid4().hex[:12]
     database = f"paywall_multiprocess_{token}"

@@ -9,7 +9,12 @@ loads the member's access afresh instead of trusting the rows it cached.
 
 from __future__ import annotations
 
-from .conftest import Browser, Deployment, grant_ids
+import pytest
+
+from .conftest import SKIP_REASON, Browser, Deployment, grant_ids
+
+if SKIP_REASON:
+    pytest.skip(SKIP_REASON, allow_module_level=True)
 
 
 def test_a_comp_and_a_revocation_made_on_one_server_apply_on_the_other_at_once(
