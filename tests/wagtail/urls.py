@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from django.urls import include, path
 from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.api.v2.router import WagtailAPIRouter
 from wagtail.documents import urls as wagtaildocs_urls
 
 from wagtail import urls as wagtail_urls
+from wagtail_paywall.api import PaywalledPagesAPIViewSet
+
+api_router = WagtailAPIRouter("wagtailapi")
+api_router.register_endpoint("pages", PaywalledPagesAPIViewSet)
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     # The paywall's public views (pricing, checkout, account, webhooks):
     path("paywall/", include("wagtail_paywall.urls")),
+    # Wagtail API v2, each page gated by the paywall:
+    path("api/v2/", api_router.urls),
     # Wagtail's page serving comes last: it matches every path.
     path("", include(wagtail_urls)),
 ]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.db import models
 from wagtail.admin.panels import FieldPanel
+from wagtail.api import APIField
 from wagtail.documents.models import AbstractDocument, Document
 from wagtail.fields import StreamField
 from wagtail.models import Page
+from wagtail.search import index
 
 from wagtail import blocks
 from wagtail_paywall.blocks import PaywallBreakBlock
@@ -28,6 +30,13 @@ class ArticlePage(PaywallPageMixin, Page):
     premium_note = models.TextField(blank=True)
 
     paywall_premium_fields = ("premium_note",)
+    # The whole body is indexed and served by the API: the channels withhold it.
+    search_fields = [
+        *Page.search_fields,
+        index.SearchField("body"),
+        index.SearchField("premium_note"),
+    ]
+    api_fields = [APIField("body"), APIField("premium_note"), APIField("paywall_teaser")]
     edit_handler = PaywallPageMixin.edit_handler_with_access(
         [*Page.content_panels, FieldPanel("body"), FieldPanel("premium_note")]
     )
@@ -37,6 +46,8 @@ class CoursePage(CoursePageMixin, Page):
     body = StreamField(body_blocks(), blank=True)
 
     subpage_types = ["testapp.LessonPage"]
+    search_fields = [*Page.search_fields, index.SearchField("body")]
+    api_fields = [APIField("body")]
     edit_handler = CoursePageMixin.edit_handler_with_access(
         [*Page.content_panels, FieldPanel("body")]
     )
@@ -46,6 +57,8 @@ class LessonPage(LessonPageMixin, Page):
     body = StreamField(body_blocks(), blank=True)
 
     parent_page_types = ["testapp.CoursePage"]
+    search_fields = [*Page.search_fields, index.SearchField("body")]
+    api_fields = [APIField("body")]
     edit_handler = LessonPageMixin.edit_handler_with_access(
         [*Page.content_panels, FieldPanel("body")]
     )
