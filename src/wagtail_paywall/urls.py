@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import search, views
 
 app_name = "paywall"
 
@@ -26,4 +26,5 @@ urlpatterns = [
     path("account/portal/", views.portal, name="portal"),
     path("webhooks/<slug:provider>/", views.webhook, name="webhook"),
     path("fake/checkout/<str:session_id>/", views.fake_checkout, name="fake_checkout"),
+    path("search/", search.search_view, name="search"),
 ]

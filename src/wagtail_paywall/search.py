@@ -1,0 +1,138 @@
+"""Site search that shows each visitor only what they may read.
+
+A search backend indexes a page's whole body, premium part included, so a plain
+``Page.objects.search(q)`` answers "yes, this page says that" to anyone, and its
+snippets quote it. :func:`search_pages` runs the same backend search, then keeps a page
+the visitor may not read only when the query matches the text they may read of it
+(:func:`~wagtail_paywall.channels.visible_text`: title, search description, teaser text
+and the blocks above the paywall break). A query matching only premium text finds
+nothing, and the result count does not give the page away either. Snippets come from
+the visible text alone.
+
+Indexing a page with the mixin::
+
+    class ArticlePage(PaywallPageMixin, Page):
+        search_fields = [*Page.search_fields, index.SearchField("body")]
+
+The backend may index everything: what a visitor is shown is filtered here, on
+every search. Use :func:`search_pages` in your own search view, or the paywall's view
+``paywall:search`` (``/paywall/search/?q=...``, template
+``wagtail_paywall/search.html``). The API's ``?search=`` goes through the same filter
+(:class:`~wagtail_paywall.api.PaywalledPagesAPIViewSet`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from wagtail.models import Page
+from wagtail.search.backends import get_search_backend
+
+from membership_sdk import Decision
+
+from .channels import mark_private, specific_page, visible_page, visible_text
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+SNIPPET_WORDS = 30
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A page found for a visitor: the page (withheld as they may see it), their
+    decision (``None``: the paywall leaves it open) and a snippet of visible text."""
+
+    page: Any
+    decision: Decision | None
+    snippet: str
+
+
+class SearchHits(list):  # type: ignore[type-arg]
+    """A list the API's paginator can count like a queryset."""
+
+    def count(self, *args: Any) -> int:  # type: ignore[override]
+        if args:
+            return super().count(*args)
+        return len(self)
+
+
+def terms(query: str) -> list[str]:
+    return [t.lower() for t in _WORD.findall(query)]
+
+
+def matches(text: str, query_terms: list[str], operator: str | None = None) -> bool:
+    """Whether ``text`` alone answers the query: every term (``or``: any term) starts
+    a word of it. Stricter than a stemming backend, never looser."""
+    if not query_terms:
+        return True
+    words = [w.lower() for w in _WORD.findall(text)]
+    found = [any(w.startswith(t) for w in words) for t in query_terms]
+    return any(found) if (operator or "").lower() == "or" else all(found)
+
+
+def snippet(text: str, query_terms: list[str], size: int = SNIPPET_WORDS) -> str:
+    """About ``size`` words of ``text`` around the first term it contains."""
+    words = text.split()
+    start = 0
+    for i, word in enumerate(words):
+        if any(word.lower().lstrip("\"'(").startswith(t) for t in query_terms):
+            start = max(0, i - size // 3)
+            break
+    part = " ".join(words[start : start + size])
+    return ("… " if start else "") + part + (" …" if start + size < len(words) else "")
+
+
+def visible_hits(
+    request: HttpRequest, results: Iterable[Any], query: str, *, operator: str | None = None
+) -> list[SearchHit]:
+    """The backend's ``results`` the visitor may know about, in the backend's order."""
+    query_terms = terms(query)
+    hits = []
+    for result in results:
+        page, decision = visible_page(specific_page(result), request)
+        text = visible_text(page, decision)
+        body = text[len(str(page.title)) :].strip()
+        locked = decision is not None and not decision.allowed
+        if locked and not matches(text, query_terms, operator):
+            continue  # the match is in text this visitor may not read
+        hits.append(SearchHit(page, decision, snippet(body, query_terms)))
+    return hits
+
+
+def search_pages(
+    request: HttpRequest,
+    query: str,
+    queryset: Any = None,
+    *,
+    operator: str | None = None,
+    backend: str = "default",
+) -> list[SearchHit]:
+    """Search live, public pages (or ``queryset``) for ``query`` as ``request``'s
+    visitor may see them."""
+    if queryset is None:
+        queryset = Page.objects.live().public()
+    if not query.strip():
+        return []
+    results = get_search_backend(backend).search(query, queryset, operator=operator)
+    return visible_hits(request, results, query, operator=operator)
+
+
+def search_view(request: HttpRequest) -> HttpResponse:
+    """``/paywall/search/?q=...``: the site's pages found for the visitor, ten a page."""
+    query = request.GET.get("q", "").strip()
+    hits = search_pages(request, query) if query else []
+    paginator = Paginator(hits, 10)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    response = render(
+        request,
+        "wagtail_paywall/search.html",
+        {"query": query, "hits": page_obj.object_list, "page_obj": page_obj},
+    )
+    request.paywall_gated = True  # type: ignore[attr-defined]
+    mark_private(request, response)
+    return response
