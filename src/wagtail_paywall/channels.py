@@ -90,11 +90,10 @@ def page_decision(
     resource = page.paywall_resource()
     if isinstance(resource.rule, Public):
         return None
+    if ctx is not None:
+        return peek(resource, ctx)  # not the visitor's own: their request stays as it is
     request.paywall_gated = True  # type: ignore[attr-defined]
-    if spend and ctx is None:
-        decision = check_access(request, resource)
-    else:
-        decision = peek(resource, ctx if ctx is not None else member_context(request))
+    decision = check_access(request, resource) if spend else peek(resource, member_context(request))
     if decision.allowed:
         request.paywall_allowed = True  # type: ignore[attr-defined]
     return decision

@@ -375,4 +375,5 @@ class WebhookEvent(models.Model):
 
 
 # The member journey's models (cancellation survey, trial reminders) live in their own module.
+from .feed_models import *  # noqa: E402,F403  (members' private feed URLs)
 from .journey_models import *  # noqa: E402,F403

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import search, views
+from . import feeds, search, views
 
 app_name = "paywall"
 
@@ -27,4 +27,10 @@ urlpatterns = [
     path("webhooks/<slug:provider>/", views.webhook, name="webhook"),
     path("fake/checkout/<str:session_id>/", views.fake_checkout, name="fake_checkout"),
     path("search/", search.search_view, name="search"),
+    path("feeds/rss/", feeds.public_rss, name="feed_rss"),
+    path("feeds/atom/", feeds.public_atom, name="feed_atom"),
+    path("feeds/member/<str:token>/rss/", feeds.member_rss, name="member_feed_rss"),
+    path("feeds/member/<str:token>/atom/", feeds.member_atom, name="member_feed_atom"),
+    path("account/feed/", feeds.issue_feed_token, name="feed_token_issue"),
+    path("account/feed/revoke/", feeds.revoke_feed_token, name="feed_token_revoke"),
 ]

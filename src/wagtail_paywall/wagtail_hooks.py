@@ -5,4 +5,4 @@ documents through ``before_serve_page`` / ``before_serve_document``; :mod:`.view
 adds the admin for tiers, members and the webhook inbox.
 """
 
-from . import feedback_viewsets, gating, viewsets  # noqa: F401
+from . import feed_viewsets, feedback_viewsets, gating, viewsets  # noqa: F401

@@ -1,0 +1,224 @@
+"""RSS and Atom feeds of the site's paywalled pages.
+
+``/paywall/feeds/rss/`` and ``/paywall/feeds/atom/`` (``paywall:feed_rss``,
+``paywall:feed_atom``)
+    The public feeds: each page as an anonymous visitor who has spent nothing may
+    read it (a gated page: its teaser text, the blocks above the paywall break and a
+    link; a free page: its whole body). The same for everyone, so they stay cacheable.
+
+``/paywall/feeds/member/<token>/rss/`` and ``.../atom/`` (``paywall:member_feed_rss``,
+``paywall:member_feed_atom``)
+    A member's private feeds. The token (a :class:`~wagtail_paywall.models.FeedToken`)
+    names the member; each item is decided for that member *now*, so full text stops the
+    moment their access ends. A revoked or unknown token is a 404. Responses are
+    ``Cache-Control: private, no-store``. A feed reader never spends a metered read: a
+    metered page shows its teaser unless the member already read it this period.
+
+The member gets, renews and revokes the address on the account page
+(``paywall:feed_token_issue``, ``paywall:feed_token_revoke``, both POST); editors
+revoke one in the Wagtail admin (Paywall > Feed tokens).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.views import redirect_to_login
+from django.contrib.syndication.views import Feed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+from django.utils.html import escape, linebreaks
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from wagtail.blocks.stream_block import StreamValue
+from wagtail.models import Page, Site
+
+from membership_sdk import AccessContext, resolve_context
+
+from .access import _cached_rows, _context_from_rows
+from .channels import visible_page
+from .feed_models import FeedToken
+from .pages import PaywallPageMixin
+from .program import get_program
+
+FEED_LENGTH = 20
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    title: str
+    link: str
+    description: str
+    pubdate: datetime | None
+    locked: bool
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a feed is for: the site it lists, and the access context items are decided in."""
+
+    request: HttpRequest
+    site: Site | None
+    ctx: AccessContext
+    token: FeedToken | None = None
+
+
+def anonymous_context() -> AccessContext:
+    program = get_program()
+    return resolve_context(program.catalog, program.clock())
+
+
+def member_feed_context(member_id: str) -> AccessContext:
+    """What ``member_id`` holds now, resolved as on their own requests (cached rows)."""
+    program = get_program()
+    now = program.clock()
+    user = get_user_model().objects.filter(pk=member_id).only("date_joined").first()
+    rows = _cached_rows(member_id, now)
+    joined = getattr(user, "date_joined", None)
+    return _context_from_rows(program, member_id, rows, now, joined)
+
+
+def _render_value(value: Any) -> str:
+    if isinstance(value, StreamValue):
+        return str(value.render_as_block())
+    return linebreaks(escape(str(value))) if value else ""
+
+
+def entry(page: Any, audience: Audience) -> FeedEntry:
+    """``page`` as a feed item for ``audience``: its full body, or its teaser and a link."""
+    page, decision = visible_page(page, audience.request, ctx=audience.ctx)
+    link = page.get_full_url(audience.request) or ""
+    locked = decision is not None and not decision.allowed
+    parts: list[str] = []
+    if locked and decision is not None and decision.teaser and page.paywall_teaser:
+        parts.append(linebreaks(escape(page.paywall_teaser)))
+    for name in page.paywall_body_fields:
+        parts.append(_render_value(getattr(page, name, None)))
+    for name in page.paywall_premium_fields:
+        parts.append(_render_value(getattr(page, name, None)))
+    if locked:
+        parts.append(
+            f'<p><a href="{escape(link)}">{escape(_("Members can read the rest here."))}</a></p>'
+        )
+    return FeedEntry(
+        title=str(page.title),
+        link=link,
+        description="".join(p for p in parts if p),
+        pubdate=page.first_published_at,
+        locked=locked,
+    )
+
+
+class PageFeed(Feed):  # type: ignore[type-arg]
+    """The public RSS feed: the latest live, public paywalled pages, as teasers."""
+
+    feed_type = Rss201rev2Feed
+    description_template = None
+
+    def get_object(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Audience:
+        return Audience(request, Site.find_for_request(request), anonymous_context())
+
+    def title(self, obj: Audience) -> str:
+        return obj.site.site_name if obj.site and obj.site.site_name else _("Latest")
+
+    def link(self, obj: Audience) -> str:
+        return obj.site.root_url if obj.site else "/"
+
+    def description(self, obj: Audience) -> str:
+        return _("The latest articles")
+
+    def items(self, obj: Audience) -> list[FeedEntry]:
+        pages = Page.objects.live().public().type(PaywallPageMixin)
+        if obj.site is not None:
+            pages = pages.descendant_of(obj.site.root_page, inclusive=True)
+        latest = pages.order_by("-first_published_at").specific()[:FEED_LENGTH]
+        return [entry(page, obj) for page in latest]
+
+    def item_title(self, item: FeedEntry) -> str:
+        return item.title
+
+    def item_description(self, item: FeedEntry) -> str:
+        return item.description
+
+    def item_link(self, item: FeedEntry) -> str:
+        return item.link
+
+    def item_guid(self, item: FeedEntry) -> str:
+        return item.link
+
+    def item_pubdate(self, item: FeedEntry) -> datetime | None:
+        return item.pubdate
+
+
+class AtomPageFeed(PageFeed):
+    feed_type = Atom1Feed
+
+    def subtitle(self, obj: Audience) -> str:
+        return self.description(obj)
+
+
+class MemberFeedMixin:
+    """A member's private feed: full text of what the token's member may read now."""
+
+    def get_object(self, request: HttpRequest, token: str = "", **kwargs: Any) -> Audience:
+        found = FeedToken.objects.filter(token=token, revoked_at__isnull=True).first()
+        if found is None:
+            raise Http404("no such feed")
+        ctx = member_feed_context(found.member_id)
+        return Audience(request, Site.find_for_request(request), ctx, found)
+
+    def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = super().__call__(request, *args, **kwargs)  # type: ignore[misc]
+        # One member's full text: never kept by any cache, nor by the feed reader's proxy.
+        patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+class MemberPageFeed(MemberFeedMixin, PageFeed):
+    pass
+
+
+class MemberAtomPageFeed(MemberFeedMixin, AtomPageFeed):
+    pass
+
+
+public_rss = PageFeed()
+public_atom = AtomPageFeed()
+member_rss = MemberPageFeed()
+member_atom = MemberAtomPageFeed()
+
+
+def member_feed_urls(request: HttpRequest, token: FeedToken) -> dict[str, str]:
+    """The absolute RSS and Atom URLs of ``token``'s feed."""
+    return {
+        "rss": request.build_absolute_uri(reverse("paywall:member_feed_rss", args=[token.token])),
+        "atom": request.build_absolute_uri(reverse("paywall:member_feed_atom", args=[token.token])),
+    }
+
+
+@require_POST
+def issue_feed_token(request: HttpRequest) -> HttpResponseBase:
+    """Give the signed-in member a (new) private feed address; the old one stops."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("paywall:account"))
+    FeedToken.issue(str(request.user.pk))
+    messages.success(request, _("Your private feed address is ready. Keep it to yourself."))
+    return redirect("paywall:account")
+
+
+@require_POST
+def revoke_feed_token(request: HttpRequest) -> HttpResponseBase:
+    """Stop the signed-in member's private feed address."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("paywall:account"))
+    for token in FeedToken.objects.filter(member_id=str(request.user.pk), revoked_at=None):
+        token.revoke()
+    messages.success(request, _("Your private feed address no longer works."))
+    return redirect("paywall:account")

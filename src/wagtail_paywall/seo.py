@@ -1,0 +1,88 @@
+"""Meta description, OpenGraph and JSON-LD built from a page's teaser only.
+
+``{% load paywall_channels %}{% paywall_meta page %}`` in a page template's ``<head>``
+renders :func:`paywall_meta_html`. Whoever asks (a visitor, a member, a crawler, a
+link-preview bot), the description is the page's search description, else its teaser
+text, else the blocks above its paywall break: never premium text, so a page's
+``<head>`` is the same for everyone and can be shared safely.
+
+On a gated page (one that withholds something from an anonymous visitor: see
+:func:`~wagtail_paywall.channels.is_gated`) the JSON-LD follows Google's markup for
+paywalled content::
+
+    "isAccessibleForFree": false,
+    "hasPart": {"@type": "WebPageElement", "isAccessibleForFree": false,
+                "cssSelector": ".paywall-content"}
+
+and the gated part of the page renders inside ``<div class="paywall-content">`` for a
+visitor with access (``{% paywall_body page.body %}``, and premium fields in an element
+with the same class), which is exactly what a visitor without access does not receive.
+A free page carries neither.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
+
+from .channels import is_gated, specific_page, teaser_text
+
+#: The class of the element(s) holding what the paywall withholds.
+PAYWALL_CONTENT_CLASS = "paywall-content"
+DESCRIPTION_WORDS = 40
+
+_JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+def description(page: Any) -> str:
+    """The page's meta description: its teaser, about forty words."""
+    return Truncator(teaser_text(page)).words(DESCRIPTION_WORDS, truncate="…")
+
+
+def structured_data(page: Any, request: HttpRequest | None = None) -> dict[str, Any]:
+    """The JSON-LD ``Article`` of ``page``, with the paywall markup when it is gated."""
+    page = specific_page(page)
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "Article",
+        "headline": str(getattr(page, "seo_title", "") or page.title),
+        "description": description(page),
+        "url": page.get_full_url(request),
+    }
+    if getattr(page, "first_published_at", None):
+        data["datePublished"] = page.first_published_at.isoformat()
+    if getattr(page, "last_published_at", None):
+        data["dateModified"] = page.last_published_at.isoformat()
+    if is_gated(page):
+        data["isAccessibleForFree"] = False
+        data["hasPart"] = {
+            "@type": "WebPageElement",
+            "isAccessibleForFree": False,
+            "cssSelector": f".{PAYWALL_CONTENT_CLASS}",
+        }
+    return data
+
+
+def paywall_meta_html(page: Any, request: HttpRequest | None = None) -> SafeString:
+    """``<meta name="description">``, OpenGraph ``<meta property="og:...">`` and the
+    JSON-LD ``<script>`` of ``page``, from its teaser only."""
+    data = structured_data(page, request)
+    tags = [
+        ("name", "description", data["description"]),
+        ("property", "og:type", "article"),
+        ("property", "og:title", data["headline"]),
+        ("property", "og:description", data["description"]),
+        ("property", "og:url", data["url"] or ""),
+    ]
+    meta = format_html_join(
+        "\n", '<meta {}="{}" content="{}">', ((a, n, v) for a, n, v in tags if v)
+    )
+    payload = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).translate(_JSON_ESCAPES)
+    script = format_html('<script type="application/ld+json">{}</script>', mark_safe(payload))
+    return format_html("{}\n{}", meta, script)

@@ -1,0 +1,78 @@
+"""Template tags of the side channels: SEO markup, the gated part's wrapper, member feeds.
+
+``{% load paywall_channels %}``, then
+
+``{% paywall_meta page %}``
+    In ``<head>``: the meta description, OpenGraph tags and JSON-LD of ``page``, built
+    from its teaser only (see :mod:`wagtail_paywall.seo`). A gated page says
+    ``"isAccessibleForFree": false`` with a ``hasPart`` naming the CSS class
+    ``paywall-content``; a free page carries no paywall markup.
+
+``{% paywall_body page.body %}``
+    A paywall-aware ``{% include_block %}``: the blocks above the break as they are,
+    and the gated blocks inside ``<div class="paywall-content">`` for a visitor with
+    access. A visitor without access gets the teaser blocks only (the rest was
+    withheld on the server); a free page renders as ``include_block`` would.
+
+``{% paywall_member_feed %}``
+    On the account page: the signed-in member's private feed addresses, with buttons
+    to get, renew or stop them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from wagtail.blocks.stream_block import StreamValue
+
+from ..blocks import split_at_break
+from ..channels import is_gated
+from ..feed_models import FeedToken
+from ..feeds import member_feed_urls
+from ..seo import PAYWALL_CONTENT_CLASS, paywall_meta_html
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def paywall_meta(context: template.Context, page: Any = None) -> SafeString:
+    page = page if page is not None else context.get("page")
+    if page is None:
+        return mark_safe("")
+    return paywall_meta_html(page, context.get("request"))
+
+
+@register.simple_tag(takes_context=True)
+def paywall_body(context: template.Context, value: Any) -> SafeString:
+    page = context.get("page")
+    decision = getattr(page, "paywall_decision", None) or context.get("paywall_decision")
+    if not isinstance(value, StreamValue):
+        return format_html("{}", value)
+    flat = context.flatten()
+    if decision is None or not decision.allowed or not is_gated(page):
+        # A free page, or the teaser left after withholding: nothing gated to wrap.
+        return mark_safe(value.render_as_block(context=flat))
+    teaser, premium = split_at_break(value)
+    return format_html(
+        '{}<div class="{}">{}</div>',
+        mark_safe(teaser.render_as_block(context=flat)),
+        PAYWALL_CONTENT_CLASS,
+        mark_safe(premium.render_as_block(context=flat)),
+    )
+
+
+@register.inclusion_tag("wagtail_paywall/member_feed.html", takes_context=True)
+def paywall_member_feed(context: template.Context) -> dict[str, Any]:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"member": False}
+    token = FeedToken.live_for(str(user.pk))
+    return {
+        "member": True,
+        "feed_urls": member_feed_urls(request, token) if token is not None else None,
+        "csrf_token": context.get("csrf_token"),
+    }
