@@ -20,6 +20,12 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from . import metering
 
 
+def mark_private(response: HttpResponse) -> None:
+    """Keep ``response`` out of shared caches: ``Cache-Control: private``, ``Vary: Cookie``."""
+    patch_cache_control(response, private=True)
+    patch_vary_headers(response, ["Cookie"])
+
+
 class PaywallMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -27,7 +33,6 @@ class PaywallMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if getattr(request, "paywall_gated", False):
-            patch_cache_control(response, private=True)
-            patch_vary_headers(response, ["Cookie"])
+            mark_private(response)
         metering.write_cookie(request, response)
         return response

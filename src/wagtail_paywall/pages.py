@@ -49,7 +49,7 @@ from membership_sdk import (
 from .blocks import teaser_part
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponse
 
 
 class RuleKind(models.TextChoices):
@@ -411,6 +411,25 @@ class PaywallPageMixin(models.Model):
         )
         context["paywall_decision"] = getattr(self, "paywall_decision", None)
         return context
+
+    def serve(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Serve the page, marked private inside the view when it went through a gate.
+
+        A per-view cache (``cache_page`` around Wagtail's ``serve``) stores the response
+        before any middleware marks it, so the marking happens here too. The template is
+        rendered here, so that an ``{% entitled %}`` block in it counts as a gate as well.
+        """
+        from .middleware import mark_private
+
+        response: HttpResponse = super().serve(  # type: ignore[misc]
+            request, *args, **kwargs
+        )
+        render = getattr(response, "render", None)
+        if callable(render):
+            render()
+        if getattr(request, "paywall_gated", False):
+            mark_private(response)
+        return response
 
 
 class CoursePageMixin(PaywallPageMixin):

@@ -114,6 +114,8 @@ class EntitledNode(template.Node):
         if request is None or not key:
             return self.no.render(context)
         resource = Resource(f"entitlement:{key}", HasEntitlement(key))
+        # What is shown depends on the visitor: keep the response out of shared caches.
+        request.paywall_gated = True
         # decide() alone records nothing: showing a block never spends a quota.
         allowed = decide(resource, member_context(request)).allowed
         return (self.yes if allowed else self.no).render(context)
