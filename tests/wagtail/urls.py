@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.api.v2.router import WagtailAPIRouter
+from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
 from wagtail import urls as wagtail_urls
@@ -20,6 +21,8 @@ urlpatterns = [
     path("paywall/", include("wagtail_paywall.urls")),
     # Wagtail API v2, each page gated by the paywall:
     path("api/v2/", api_router.urls),
+    # Wagtail's sitemap: page URLs only, never their content.
+    path("sitemap.xml", sitemap),
     # Wagtail's page serving comes last: it matches every path.
     path("", include(wagtail_urls)),
 ]
