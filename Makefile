@@ -54,7 +54,12 @@ lint: tools
 docs: tools
 	$(TOX) run -e docs
 
+# bench_gunicorn.py drives gunicorn with wrk (Debian's package, installed here when make runs
+# as root), else with a slower Python load generator; it says which one it used.
 bench: tools
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get install -y -qq wrk >/dev/null 2>&1 && echo "Installed wrk (apt-get)."; } \
+		|| echo "wrk is not installed: bench_gunicorn.py uses its Python load generator."
 	$(TOX) run -e bench -- $(ARGS)
 
 # The demo site (examples/demo_site): installs, migrates SQLite, seeds idempotently, then
