@@ -7,6 +7,22 @@ A provider is an object satisfying :class:`Provider`. Providers register through
 
 from __future__ import annotations
 
-from .base import CheckoutRequest, CheckoutSession, Provider, Webhook
+from .base import (
+    CheckoutRequest,
+    CheckoutSession,
+    ListedSubscription,
+    Provider,
+    SubscriptionListing,
+    SubscriptionPage,
+    Webhook,
+)
 
-__all__ = ["CheckoutRequest", "CheckoutSession", "Provider", "Webhook"]
+__all__ = [
+    "CheckoutRequest",
+    "CheckoutSession",
+    "ListedSubscription",
+    "Provider",
+    "SubscriptionListing",
+    "SubscriptionPage",
+    "Webhook",
+]

@@ -93,3 +93,40 @@ class Provider(Protocol):
     def portal_url(self, customer_id: str, return_url: str) -> str | None:
         """A billing-portal link for the customer, or ``None`` if the provider has none."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ListedSubscription:
+    """A subscription as a provider lists it: its current state, and the member id the
+    provider keeps with it (Stripe's ``metadata.member_id``), if any."""
+
+    snapshot: SubscriptionSnapshot
+    member_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionPage:
+    """One page of a provider's subscriptions.
+
+    ``next_cursor`` is passed as ``after`` to get the next page, and is ``None`` on the
+    last one; ``total`` is how many subscriptions there are in all, when the provider says.
+    """
+
+    subscriptions: Sequence[ListedSubscription]
+    next_cursor: str | None
+    total: int | None = None
+
+
+@runtime_checkable
+class SubscriptionListing(Protocol):
+    """An optional provider capability: listing every subscription, page by page, in a
+    stable order, including ended ones. Reconciling a site with its provider needs it;
+    check for it with ``isinstance(provider, SubscriptionListing)``."""
+
+    def list_subscriptions(self, *, after: str | None = None, limit: int = 100) -> SubscriptionPage:
+        """The page of at most ``limit`` subscriptions that follows cursor ``after`` (the
+        first page when ``None``).
+
+        :raises ProviderError: the provider failed (``retryable`` when unreachable).
+        """
+        ...

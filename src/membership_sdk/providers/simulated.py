@@ -8,6 +8,7 @@ Subclasses add how a customer pays (a fake card form, a confirmed bank transfer)
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import json
 import pickle
@@ -27,7 +28,7 @@ from ..events import (
     SubscriptionSnapshot,
 )
 from ..membership import Status
-from .base import Webhook
+from .base import ListedSubscription, SubscriptionPage, Webhook
 from .webhooks import DEFAULT_TOLERANCE, WebhookSigner, decode_event, encode_event, utcnow
 
 
@@ -323,6 +324,19 @@ class SimulatedService:
         self.call("fetch_subscription")
         sub = self.subscriptions.get(subscription_id)
         return None if sub is None else sub.snapshot()
+
+    def list_subscriptions(self, *, after: str | None = None, limit: int = 100) -> SubscriptionPage:
+        """Every stored subscription, ended ones too, in id order, ``limit`` at a time."""
+        self.call("list_subscriptions")
+        ids = sorted(self.subscriptions)
+        start = bisect.bisect_right(ids, after) if after else 0
+        page = ids[start : start + limit]
+        listed = tuple(
+            ListedSubscription(self.subscriptions[i].snapshot(), self.subscriptions[i].member_id)
+            for i in page
+        )
+        more = start + limit < len(ids)
+        return SubscriptionPage(listed, page[-1] if more and page else None, total=len(ids))
 
     def cancel_subscription(
         self, subscription_id: str, *, at_period_end: bool = True

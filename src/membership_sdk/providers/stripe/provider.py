@@ -28,7 +28,7 @@ from ...events import (
     PurchaseState,
     SubscriptionSnapshot,
 )
-from ..base import CheckoutRequest, CheckoutSession
+from ..base import CheckoutRequest, CheckoutSession, ListedSubscription, SubscriptionPage
 from . import translate as tr
 
 if TYPE_CHECKING:
@@ -446,6 +446,25 @@ class StripeProvider:
                 return None
             raise
         return self._snapshot(found)
+
+    def list_subscriptions(self, *, after: str | None = None, limit: int = 100) -> SubscriptionPage:
+        """Every subscription of the account, ended ones too (``status=all``), newest
+        first, one page at a time; ``after`` is the last subscription id of the page
+        before (Stripe's ``starting_after``).
+        """
+        params: dict[str, Any] = {"status": "all", "limit": limit}
+        if after:
+            params["starting_after"] = after
+        found = self._call("list the subscriptions", "get", "/v1/subscriptions", **params)
+        data = [s for s in found.get("data") or () if isinstance(s, Mapping)]
+        listed = tuple(
+            ListedSubscription(
+                self._snapshot(s), str(tr.metadata(s).get(tr.MEMBER_KEY) or "") or None
+            )
+            for s in data
+        )
+        more = bool(found.get("has_more")) and bool(listed)
+        return SubscriptionPage(listed, listed[-1].snapshot.id if more else None)
 
     def cancel_subscription(
         self, subscription_id: str, *, at_period_end: bool = True
