@@ -16,6 +16,7 @@ modules load with ``pytest_plugins``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ TEASER_ONLY = "teaser"
 NOTHING = "nothing"
 
 PAGE = "page"
+#: a block of a page's template (``{% entitled %}``), not of its data: only channels
+#: that render the page's template carry it.
+BLOCK = "block"
 DOCUMENT = "document"
 
 
@@ -64,7 +68,7 @@ METERED: Mapping[str, bool | None] = {
 
 CANARIES: tuple[Canary, ...] = (
     Canary("premium article", "CANARY-PREMIUM-7f3a", PAGE, ENTITLED_ONLY),
-    Canary("gated block in a free article", "CANARY-BLOCK-2c9e", PAGE, ENTITLED_ONLY),
+    Canary("gated block in a free article", "CANARY-BLOCK-2c9e", BLOCK, ENTITLED_ONLY),
     Canary("premium course lesson", "CANARY-LESSON-5b1d", PAGE, ENTITLED_ONLY),
     Canary("premium document", "CANARY-DOC-9e44", DOCUMENT, ENTITLED_ONLY),
     Canary("purchase-only article", "CANARY-PURCHASE-3a8c", PAGE, ENTITLED_ONLY),
@@ -103,6 +107,10 @@ class Target:
     def kind(self) -> str:
         return self.canary.kind
 
+    @property
+    def is_page(self) -> bool:
+        return self.kind in (PAGE, BLOCK)
+
 
 def read(response: Any) -> str:
     """The body of ``response`` as text, streamed or not."""
@@ -127,7 +135,7 @@ def page_html(client: Client, target: Target) -> str:
 
 
 def below_the_page_404(client: Client, target: Target) -> str:
-    if target.kind == DOCUMENT:
+    if not target.is_page:
         return read(client.get(f"/documents/{target.obj.pk}/not-{target.obj.filename}"))
     return read(client.get(f"{target.url}no-such-page/"))
 
@@ -146,7 +154,7 @@ def error_while_serving(client: Client, target: Target) -> str:
 def admin_previews(client: Client, target: Target) -> str:
     """Previews, drafts and revisions in the admin, asked by someone who is no editor."""
     obj = target.obj
-    if target.kind == DOCUMENT:
+    if not target.is_page:
         urls = [f"/admin/documents/edit/{obj.pk}/", "/admin/documents/"]
     else:
         revision = obj.latest_revision_id
@@ -173,7 +181,7 @@ UPDATE_CACHE = "django.middleware.cache.UpdateCacheMiddleware"
 FETCH_FROM_CACHE = "django.middleware.cache.FetchFromCacheMiddleware"
 
 
-def after_cache_middleware_warmed(client: Client, target: Target) -> str:
+def cache_middleware(client: Client, target: Target) -> str:
     """Django's site-wide cache middleware: the entitled control reads it first."""
     middleware = [UPDATE_CACHE, *settings.MIDDLEWARE, FETCH_FROM_CACHE]
     with override_settings(
@@ -185,11 +193,81 @@ def after_cache_middleware_warmed(client: Client, target: Target) -> str:
         return read(client.get(target.url))
 
 
-def after_cache_page_warmed(client: Client, target: Target) -> str:
+def cache_page_view(client: Client, target: Target) -> str:
     """Wagtail's page and document views wrapped in ``cache_page``; the control reads first."""
     with override_settings(ROOT_URLCONF="tests.wagtail.leak_urls"):
         client_for(target.entitled).get(target.url)
         return read(client.get(target.url))
+
+
+def head_markup(client: Client, target: Target) -> str:
+    """What crawlers and link previews read: the meta tags, OpenGraph and JSON-LD."""
+    html = page_html(client, target)
+    head = html.split("</head>", 1)[0]
+    json_ld = re.findall(r'<script type="application/ld\+json">.*?</script>', html, re.S)
+    return "\n".join([head, *json_ld])
+
+
+def page_type(target: Target) -> str:
+    """The API's ``type`` filter for the target's page model (``fields=*`` lists its
+    own fields only with it)."""
+    return target.obj._meta.label
+
+
+def api_listing(client: Client, target: Target) -> str:
+    query = {"type": page_type(target), "fields": "*", "limit": 20}
+    return read(client.get("/api/v2/pages/", query))
+
+
+def api_detail(client: Client, target: Target) -> str:
+    return read(client.get(f"/api/v2/pages/{target.obj.pk}/"))
+
+
+def search_term(target: Target) -> str:
+    """A word found only in the canary (never the whole canary: pages echo the query)."""
+    return target.canary.token.rsplit("-", 1)[1]
+
+
+def api_search(client: Client, target: Target) -> str:
+    query = {"type": page_type(target), "search": search_term(target), "fields": "*"}
+    return read(client.get("/api/v2/pages/", query))
+
+
+def site_search(client: Client, target: Target) -> str:
+    """The search results page and its snippets, searched for a word of the canary."""
+    return read(client.get("/paywall/search/", {"q": search_term(target)}))
+
+
+def public_feeds(client: Client, target: Target) -> str:
+    return read(client.get("/paywall/feeds/rss/")) + read(client.get("/paywall/feeds/atom/"))
+
+
+def _member(client: Client) -> str | None:
+    return client.session.get("_auth_user_id")
+
+
+def member_feeds(client: Client, target: Target) -> str:
+    """The persona's own signed feed URLs (a guessed token for a visitor who has none)."""
+    from wagtail_paywall.models import FeedToken
+
+    member = _member(client)
+    token = FeedToken.live_for(member) or FeedToken.issue(member) if member else None
+    key = token.token if token is not None else "guessed-" + uuid.uuid4().hex
+    rss = read(client.get(f"/paywall/feeds/member/{key}/rss/"))
+    return rss + read(client.get(f"/paywall/feeds/member/{key}/atom/"))
+
+
+def revoked_member_feeds(client: Client, target: Target) -> str:
+    """The persona's signed feed URLs after the member revoked them."""
+    from wagtail_paywall.models import FeedToken
+
+    member = _member(client)
+    if member is None:
+        return ""
+    token = FeedToken.issue(member)
+    token.revoke()
+    rss = read(client.get(f"/paywall/feeds/member/{token.token}/rss/"))
+    return rss + read(client.get(f"/paywall/feeds/member/{token.token}/atom/"))
 
 
 @dataclass(frozen=True)
@@ -197,22 +275,32 @@ class Channel:
     name: str
     fetch: Callable[[Client, Target], str]
     shows: str
-    kinds: frozenset[str] = frozenset({PAGE, DOCUMENT})
+    #: the kinds of content it is asked for; any other is "not applicable".
+    kinds: frozenset[str]
 
 
-BOTH = frozenset({PAGE, DOCUMENT})
-PAGES = frozenset({PAGE})
+EVERYTHING = frozenset({PAGE, BLOCK, DOCUMENT})
+RENDERED = frozenset({PAGE, BLOCK})  # the page's template is rendered
+PAGE_DATA = frozenset({PAGE})  # the page's fields, without its template
 DOCUMENTS = frozenset({DOCUMENT})
 
 CHANNELS: tuple[Channel, ...] = (
-    Channel("page HTML, scripts off", page_html, FULL, PAGES),
-    Channel("404 below it", below_the_page_404, NOTHING, BOTH),
-    Channel("500 while serving it", error_while_serving, NOTHING, PAGES),
-    Channel("admin previews and revisions (no editor)", admin_previews, NOTHING, BOTH),
+    Channel("page HTML, scripts off", page_html, FULL, RENDERED),
+    Channel("meta description, OpenGraph, JSON-LD", head_markup, NOTHING, RENDERED),
+    Channel("404 below it", below_the_page_404, NOTHING, EVERYTHING),
+    Channel("500 while serving it", error_while_serving, NOTHING, RENDERED),
+    Channel("admin previews and revisions (no editor)", admin_previews, NOTHING, EVERYTHING),
     Channel("document's Wagtail URL", document_url, FULL, DOCUMENTS),
     Channel("raw media URL", raw_media_url, NOTHING, DOCUMENTS),
-    Channel("after the control warmed the cache middleware", after_cache_middleware_warmed, FULL),
-    Channel("after the control warmed cache_page", after_cache_page_warmed, FULL),
+    Channel("API v2 listing, fields=*", api_listing, FULL, PAGE_DATA),
+    Channel("API v2 detail", api_detail, FULL, PAGE_DATA),
+    Channel("API v2 search", api_search, FULL, PAGE_DATA),
+    Channel("site search results and snippets", site_search, TEASER_ONLY, PAGE_DATA),
+    Channel("public RSS and Atom feeds", public_feeds, NOTHING, PAGE_DATA),
+    Channel("member's signed feeds", member_feeds, FULL, PAGE_DATA),
+    Channel("member's feeds after revoking them", revoked_member_feeds, NOTHING, PAGE_DATA),
+    Channel("cache middleware warmed by the control", cache_middleware, FULL, EVERYTHING),
+    Channel("cache_page warmed by the control", cache_page_view, FULL, EVERYTHING),
 )
 
 
