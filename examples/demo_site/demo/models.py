@@ -14,6 +14,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 from wagtail.admin.panels import FieldPanel
+from wagtail.api import APIField
 from wagtail.documents.models import AbstractDocument, Document
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
@@ -70,7 +71,9 @@ class ArticlePage(PaywallPageMixin, Page):
     summary = models.CharField(max_length=255, blank=True)
     body = StreamField(body_blocks(), blank=True)
 
-    search_fields = [*Page.search_fields, index.SearchField("summary")]
+    # The whole body is indexed and served by the API; the paywall's channels withhold it.
+    search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body")]
+    api_fields = [APIField("date"), APIField("summary"), APIField("body")]
     content_panels = [
         *Page.content_panels,
         FieldPanel("date"),

@@ -5,16 +5,25 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import include, path
 from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.api.v2.router import WagtailAPIRouter
+from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
 from wagtail import urls as wagtail_urls
+from wagtail_paywall.api import PaywalledPagesAPIViewSet
+
+api_router = WagtailAPIRouter("wagtailapi")
+api_router.register_endpoint("pages", PaywalledPagesAPIViewSet)
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("accounts/", include("allauth.urls")),
     path("documents/", include(wagtaildocs_urls)),
-    # Pricing, checkout, the fake payment page, account and webhooks.
+    # Pricing, checkout, the fake payment page, account, webhooks, search and feeds.
     path("paywall/", include("wagtail_paywall.urls")),
+    # The API and the sitemap, each page as the paywall lets the visitor see it.
+    path("api/v2/", api_router.urls),
+    path("sitemap.xml", sitemap),
 ]
 
 if settings.DEBUG:

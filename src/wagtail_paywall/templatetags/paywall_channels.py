@@ -14,6 +14,11 @@
     access. A visitor without access gets the teaser blocks only (the rest was
     withheld on the server); a free page renders as ``include_block`` would.
 
+``{% paywall_parts page.body as body %}``
+    The same split for templates that render blocks one by one: ``body.teaser`` and,
+    for a visitor with access to a gated page, ``body.premium`` to render inside
+    ``<div class="paywall-content">``.
+
 ``{% paywall_member_feed %}``
     On the account page: the signed-in member's private feed addresses, with buttons
     to get, renew or stop them.
@@ -46,21 +51,38 @@ def paywall_meta(context: template.Context, page: Any = None) -> SafeString:
 
 
 @register.simple_tag(takes_context=True)
-def paywall_body(context: template.Context, value: Any) -> SafeString:
+def paywall_parts(context: template.Context, value: Any) -> dict[str, Any]:
+    """``{% paywall_parts page.body as body %}``: ``body.teaser`` and ``body.premium``.
+
+    For templates that render a stream block by block: render ``body.teaser`` as usual,
+    then, if there is one, ``body.premium`` inside ``<div class="paywall-content">``.
+    ``premium`` is ``None`` unless the page is gated and the visitor may read it (the
+    teaser is then the whole stream that was sent).
+    """
     page = context.get("page")
     decision = getattr(page, "paywall_decision", None) or context.get("paywall_decision")
+    if not isinstance(value, StreamValue) or decision is None or not decision.allowed:
+        return {"teaser": value, "premium": None}
+    if not is_gated(page):
+        return {"teaser": value, "premium": None}
+    teaser, premium = split_at_break(value)
+    return {"teaser": teaser, "premium": premium}
+
+
+@register.simple_tag(takes_context=True)
+def paywall_body(context: template.Context, value: Any) -> SafeString:
     if not isinstance(value, StreamValue):
         return format_html("{}", value)
+    parts = paywall_parts(context, value)
     flat = context.flatten()
-    if decision is None or not decision.allowed or not is_gated(page):
-        # A free page, or the teaser left after withholding: nothing gated to wrap.
-        return mark_safe(value.render_as_block(context=flat))
-    teaser, premium = split_at_break(value)
+    teaser = mark_safe(parts["teaser"].render_as_block(context=flat))
+    if parts["premium"] is None:
+        return teaser  # a free page, or the teaser left after withholding
     return format_html(
         '{}<div class="{}">{}</div>',
-        mark_safe(teaser.render_as_block(context=flat)),
+        teaser,
         PAYWALL_CONTENT_CLASS,
-        mark_safe(premium.render_as_block(context=flat)),
+        mark_safe(parts["premium"].render_as_block(context=flat)),
     )
 
 
