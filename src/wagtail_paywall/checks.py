@@ -8,6 +8,8 @@
 ``wagtail_paywall.E003``  ``PaywallMiddleware`` is missing: gated pages could be cached
                           publicly and anonymous meters never counted.
 ``wagtail_paywall.E004``  ``DEFAULT_PROVIDER`` is not among ``PROVIDERS``.
+``wagtail_paywall.E005``  ``DEBUG`` is on while a provider holds live (real money) keys:
+                          error pages would show them and members' data to anyone.
 ``wagtail_paywall.W001``  the cache is per process or a dummy: invalidations do not reach
                           other processes, so revoked access may linger until it expires.
 =====================  ====================================================================
@@ -30,6 +32,8 @@ DEV_ONLY = frozenset({"fake"})
 #: Settings keys a provider may keep its webhook signing secret(s) under.
 SECRET_KEYS = ("webhook_secret", "secret", "secrets")
 MIDDLEWARE = "wagtail_paywall.middleware.PaywallMiddleware"
+#: How live (real money) credentials begin: Stripe's secret and restricted keys.
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
 
 
 @checks.register(checks.Tags.security)
@@ -102,6 +106,33 @@ def check_default_provider(**kwargs: Any) -> list[checks.CheckMessage]:
             % {"default": default, "known": ", ".join(sorted(known)) or "-"},
             hint=_('Add it to PAYWALL["PROVIDERS"] or pick one of those.'),
             id="wagtail_paywall.E004",
+        )
+    ]
+
+
+def _live(config: dict[str, Any]) -> bool:
+    """Whether a provider's settings hold live keys (or say ``"livemode": True``)."""
+    if config.get("livemode") is True:
+        return True
+    return any(isinstance(v, str) and v.startswith(LIVE_KEY_PREFIXES) for v in config.values())
+
+
+@checks.register(checks.Tags.security)
+def check_debug_with_live_keys(**kwargs: Any) -> list[checks.CheckMessage]:
+    if not settings.DEBUG:
+        return []
+    live = sorted(name for name, config in conf.providers().items() if _live(config))
+    if not live:
+        return []
+    return [
+        checks.Error(
+            _("DEBUG is on while payment provider(s) %(names)s hold live keys.")
+            % {"names": ", ".join(repr(n) for n in live)},
+            hint=_(
+                "Set DEBUG = False wherever real money moves: debug error pages show "
+                "settings, requests and members' data. Develop with test keys."
+            ),
+            id="wagtail_paywall.E005",
         )
     ]
 

@@ -74,3 +74,32 @@ def test_a_per_process_cache_in_production_is_a_warning() -> None:
 )
 def test_a_shared_cache_passes() -> None:
     assert paywall_checks.check_shared_cache() == []
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"api_key": "sk_live_51abc", "webhook_secret": "whsec_x"},
+        {"api_key": "rk_live_51abc", "webhook_secret": "whsec_x"},
+        {"secret": "s", "livemode": True},
+    ],
+)
+def test_debug_with_live_keys_is_an_error(config: dict[str, object]) -> None:
+    with override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"stripe": config}}):
+        messages = paywall_checks.check_debug_with_live_keys()
+    assert _ids(messages) == ["wagtail_paywall.E005"]
+    assert "'stripe'" in messages[0].msg
+
+
+@override_settings(
+    DEBUG=True, PAYWALL={"PROVIDERS": {"stripe": {"api_key": "sk_test_51abc", "secret": "s"}}}
+)
+def test_debug_with_test_keys_passes() -> None:
+    assert paywall_checks.check_debug_with_live_keys() == []
+
+
+@override_settings(
+    DEBUG=False, PAYWALL={"PROVIDERS": {"stripe": {"api_key": "sk_live_51abc", "secret": "s"}}}
+)
+def test_live_keys_without_debug_pass() -> None:
+    assert paywall_checks.check_debug_with_live_keys() == []
