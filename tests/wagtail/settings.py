@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # X-Frame-Options: DENY on every page, paywall views included (clickjacking).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail_paywall.middleware.PaywallMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
