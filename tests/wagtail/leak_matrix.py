@@ -318,8 +318,10 @@ def _premium_article(world: World) -> Target:
 
 
 def _free_article(world: World) -> Target:
-    # Its gated block is the template's {% entitled "content.premium" %} members' corner.
-    page = world.make_article("public", title="Free article", slug="free-article")
+    # Its gated block is the template's members' corner, for holders of its entitlement.
+    page = world.make_article(
+        "public", title="Free article", slug="free-article", paywall_entitlement="content.premium"
+    )
     return Target(CANARIES[1], page, page.url, world.entitled)
 
 
