@@ -104,18 +104,20 @@ class WebhookSigner:
         candidates: list[str] = []
         for part in value.split(","):
             key, _, item = part.strip().partition("=")
-            if key == "t" and item.isdigit():
+            # ASCII only: str.isdigit() accepts "²", and compare_digest refuses non-ASCII.
+            if key == "t" and item.isascii() and item.isdigit():
                 timestamp = int(item)
-            elif key == "v1" and item:
+            elif key == "v1" and item and item.isascii():
                 candidates.append(item)
         if timestamp is None or not candidates:
             raise SignatureError(
                 f"unreadable {self.header} header {value!r}; expected 't=<unix time>,v1=<hex>'"
             )
-        age = self.clock().timestamp() - timestamp
+        # Whole seconds as ints: a timestamp of 400 digits must not overflow a float.
+        age = int(self.clock().timestamp()) - timestamp
         if abs(age) > self.tolerance:
             raise SignatureError(
-                f"{self.header} timestamp {timestamp} is {age:+.0f}s from now, outside the "
+                f"{self.header} timestamp {timestamp} is {age:+d}s from now, outside the "
                 f"{self.tolerance:g}s tolerance; a replayed or delayed webhook"
             )
         for secret in self.secrets:
