@@ -158,6 +158,12 @@ def stripe_site(localstripe_url: str) -> Iterator[None]:  # noqa: F811
 
 
 @pytest.fixture
+def no_webhooks(localstripe: LocalStripe) -> None:
+    """localstripe's webhooks go nowhere: the site hears of nothing by itself."""
+    localstripe.send_webhooks_to(f"http://127.0.0.1:{closed_port()}/")
+
+
+@pytest.fixture
 def stripe_down(db: Any) -> Iterator[Price]:
     """The site sells Gold through Stripe, and Stripe does not answer (a closed port)."""
     with override_settings(PAYWALL=stripe_settings(f"http://127.0.0.1:{closed_port()}")):

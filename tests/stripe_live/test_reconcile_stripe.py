@@ -13,15 +13,9 @@ from django.core.management import call_command
 
 from wagtail_paywall.models import Membership
 
-from .conftest import LocalStripe, closed_port
+from .conftest import LocalStripe
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db]
-
-
-@pytest.fixture
-def no_webhooks(localstripe: LocalStripe) -> None:
-    """localstripe's webhooks go nowhere: the site hears of nothing."""
-    localstripe.send_webhooks_to(f"http://127.0.0.1:{closed_port()}/")
 
 
 def member(name: str) -> str:
