@@ -238,6 +238,10 @@ def site_search(client: Client, target: Target) -> str:
     return read(client.get("/paywall/search/", {"q": search_term(target)}))
 
 
+def sitemap(client: Client, target: Target) -> str:
+    return read(client.get("/sitemap.xml"))
+
+
 def public_feeds(client: Client, target: Target) -> str:
     return read(client.get("/paywall/feeds/rss/")) + read(client.get("/paywall/feeds/atom/"))
 
@@ -296,6 +300,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("API v2 detail", api_detail, FULL, PAGE_DATA),
     Channel("API v2 search", api_search, FULL, PAGE_DATA),
     Channel("site search results and snippets", site_search, TEASER_ONLY, PAGE_DATA),
+    Channel("sitemap", sitemap, NOTHING, PAGE_DATA),
     Channel("public RSS and Atom feeds", public_feeds, NOTHING, PAGE_DATA),
     Channel("member's signed feeds", member_feeds, FULL, PAGE_DATA),
     Channel("member's feeds after revoking them", revoked_member_feeds, NOTHING, PAGE_DATA),
