@@ -217,6 +217,8 @@ def check_access(request: HttpRequest, resource: Resource) -> Decision:
     decision = decide(resource, ctx)
     if not isinstance(resource.rule, Public):
         request.paywall_gated = True  # type: ignore[attr-defined]
+        if decision.allowed:  # premium text in the response: no-store (middleware)
+            request.paywall_allowed = True  # type: ignore[attr-defined]
     if decision.charge is not None:
         now = ctx.now
         if ctx.member_id is not None:

@@ -29,7 +29,6 @@ from dataclasses import replace
 from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
-from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.html import strip_tags
 from wagtail.blocks.stream_block import StreamValue
 
@@ -212,19 +211,13 @@ def decision_json(decision: Decision | None) -> dict[str, Any]:
 
 
 def mark_private(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-    """Keep ``response`` out of shared caches when it depends on who asked.
+    """Keep ``response`` out of shared caches when it went through a gate.
 
-    ``private`` and ``Vary: Cookie`` for any response that went through a gate;
-    ``no-store`` as well when a member or an allowed read is involved, so not even the
-    browser keeps premium text after the member signs out.
+    ``private`` and ``Vary: Cookie``; ``no-store`` as well for a member or an allowed
+    read (see :func:`wagtail_paywall.middleware.mark_private`).
     """
-    if not getattr(request, "paywall_gated", False):
-        return response
-    user = getattr(request, "user", None)
-    member = bool(getattr(user, "is_authenticated", False))
-    if member or getattr(request, "paywall_allowed", False):
-        patch_cache_control(response, private=True, no_store=True)
-    else:
-        patch_cache_control(response, private=True)
-    patch_vary_headers(response, ["Cookie"])
+    if getattr(request, "paywall_gated", False):
+        from .middleware import mark_private as mark
+
+        mark(response, request)
     return response

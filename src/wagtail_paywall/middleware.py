@@ -6,23 +6,33 @@ Add it to ``MIDDLEWARE`` after ``AuthenticationMiddleware``. It
   after the reads moved into a member's account;
 * marks responses that went through a gate (``request.paywall_gated``) as
   ``Cache-Control: private`` and ``Vary: Cookie``, so no shared cache (a CDN, Varnish,
-  Django's cache middleware) can hand one visitor's page to another. Public pages are
-  left untouched and stay cacheable.
+  Django's cache middleware) can hand one visitor's page to another, and ``no-store``
+  too for a signed-in member or an allowed gated read. Public pages are left untouched
+  and stay cacheable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from . import metering
 
 
-def mark_private(response: HttpResponse) -> None:
-    """Keep ``response`` out of shared caches: ``Cache-Control: private``, ``Vary: Cookie``."""
-    patch_cache_control(response, private=True)
+def mark_private(response: HttpResponseBase, request: HttpRequest | None = None) -> None:
+    """Keep ``response`` out of shared caches: ``Cache-Control: private``, ``Vary: Cookie``.
+
+    With ``request`` of a signed-in member, or one allowed a gated read
+    (``request.paywall_allowed``), also ``no-store``: not even the browser keeps the page
+    once the member signed out.
+    """
+    member = bool(getattr(getattr(request, "user", None), "is_authenticated", False))
+    if member or getattr(request, "paywall_allowed", False):
+        patch_cache_control(response, private=True, no_store=True)
+    else:
+        patch_cache_control(response, private=True)
     patch_vary_headers(response, ["Cookie"])
 
 
@@ -33,6 +43,6 @@ class PaywallMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if getattr(request, "paywall_gated", False):
-            mark_private(response)
+            mark_private(response, request)
         metering.write_cookie(request, response)
         return response

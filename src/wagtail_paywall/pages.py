@@ -428,7 +428,7 @@ class PaywallPageMixin(models.Model):
         if callable(render):
             render()
         if getattr(request, "paywall_gated", False):
-            mark_private(response)
+            mark_private(response, request)
         return response
 
 

@@ -61,3 +61,20 @@ def test_a_public_page_stays_cacheable(client: Any, make_course: Any) -> None:
     response = client.get(page.url)
     assert "private" not in response.get("Cache-Control", "")
     assert cached_pages() != []
+
+
+def test_a_gated_page_a_member_reads_is_not_kept_even_by_the_browser(
+    client: Any, make_article: Any, catalog: Any, premium: Any
+) -> None:
+    page = make_article("tier", tiers=[catalog["premium"]])
+    client.force_login(premium)
+    assert "no-store" in client.get(page.url)["Cache-Control"]
+
+
+def test_a_teaser_for_an_anonymous_visitor_is_private_but_may_stay_in_the_browser(
+    client: Any, make_article: Any, catalog: Any
+) -> None:
+    page = make_article("tier", tiers=[catalog["premium"]])
+    cache_control = client.get(page.url)["Cache-Control"]
+    assert "private" in cache_control
+    assert "no-store" not in cache_control
