@@ -198,6 +198,16 @@ def member_context(request: HttpRequest) -> AccessContext:
     return ctx
 
 
+def context_for_member(member_id: str, registered_at: datetime | None = None) -> AccessContext:
+    """What ``member_id`` holds now, outside any request of theirs (a feed reader's).
+
+    Reads the same cached rows as :func:`member_context`, so it costs at most one query.
+    """
+    program = get_program()
+    now = program.clock()
+    return _context_from_rows(program, member_id, _cached_rows(member_id, now), now, registered_at)
+
+
 def _with_use(ctx: AccessContext, meter: str, key: str, when: datetime) -> AccessContext:
     usage: dict[str, Mapping[str, datetime]] = dict(ctx.usage)
     usage[meter] = {**usage.get(meter, {}), key: when}

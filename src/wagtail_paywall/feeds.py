@@ -42,7 +42,7 @@ from wagtail.models import Page, Site
 
 from membership_sdk import AccessContext, resolve_context
 
-from .access import _cached_rows, _context_from_rows
+from .access import context_for_member
 from .channels import visible_page
 from .feed_models import FeedToken
 from .pages import PaywallPageMixin
@@ -77,12 +77,8 @@ def anonymous_context() -> AccessContext:
 
 def member_feed_context(member_id: str) -> AccessContext:
     """What ``member_id`` holds now, resolved as on their own requests (cached rows)."""
-    program = get_program()
-    now = program.clock()
     user = get_user_model().objects.filter(pk=member_id).only("date_joined").first()
-    rows = _cached_rows(member_id, now)
-    joined = getattr(user, "date_joined", None)
-    return _context_from_rows(program, member_id, rows, now, joined)
+    return context_for_member(member_id, getattr(user, "date_joined", None))
 
 
 def _render_value(value: Any) -> str:

@@ -13,8 +13,10 @@ import re
 from typing import Any
 
 import pytest
+from django.template import RequestContext, Template
 
 from tests.wagtail.gating_helpers import PREMIUM, TEASER
+from wagtail_paywall.gating import gate_page
 
 pytest_plugins = ["tests.wagtail.gating_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -110,3 +112,31 @@ def test_a_metered_page_is_marked_not_accessible_for_free_even_while_free_reads_
     assert PREMIUM in html, "the anonymous visitor spends a free read"
     assert json_ld(html)["isAccessibleForFree"] is False
     assert 'class="paywall-content"' in html
+
+
+PARTS = Template(
+    "{% load paywall_channels %}{% paywall_parts page.body as body %}"
+    "<p>{% for block in body.teaser %}{{ block.value }}{% endfor %}</p>"
+    '{% if body.premium %}<div class="paywall-content">'
+    "{% for block in body.premium %}{{ block.value }}{% endfor %}</div>{% endif %}"
+)
+
+
+def render_parts(page: Any, request: Any) -> str:
+    gate_page(page, request)
+    return PARTS.render(RequestContext(request, {"page": page}))
+
+
+def test_paywall_parts_gives_an_entitled_member_the_gated_blocks_to_wrap(
+    make_article: Any, catalog: Any, premium: Any, request_for: Any
+) -> None:
+    html = render_parts(premium_article(make_article, catalog), request_for(premium))
+    assert re.search(rf'<div class="paywall-content">.*{PREMIUM}.*</div>', html, re.S)
+
+
+def test_paywall_parts_gives_a_visitor_without_access_only_the_teaser(
+    make_article: Any, catalog: Any, request_for: Any
+) -> None:
+    html = render_parts(premium_article(make_article, catalog), request_for())
+    assert TEASER in html
+    assert "paywall-content" not in html
