@@ -66,6 +66,9 @@ METERED: Mapping[str, bool | None] = {
     "wrong_tier": None,
 }
 
+#: nobody may read it: not even the entitled control (e.g. an unpublished draft).
+NOBODY: Mapping[str, bool | None] = {}
+
 CANARIES: tuple[Canary, ...] = (
     Canary("premium article", "CANARY-PREMIUM-7f3a", PAGE, ENTITLED_ONLY),
     Canary("gated block in a free article", "CANARY-BLOCK-2c9e", BLOCK, ENTITLED_ONLY),
@@ -73,6 +76,7 @@ CANARIES: tuple[Canary, ...] = (
     Canary("premium document", "CANARY-DOC-9e44", DOCUMENT, ENTITLED_ONLY),
     Canary("purchase-only article", "CANARY-PURCHASE-3a8c", PAGE, ENTITLED_ONLY),
     Canary("metered article", "CANARY-METERED-6d02", PAGE, METERED),
+    Canary("unpublished draft of a premium article", "CANARY-DRAFT-8b17", PAGE, NOBODY),
 )
 
 
@@ -376,6 +380,20 @@ def _metered_article(world: World) -> Target:
     return Target(CANARIES[5], page, page.url, world.entitled)
 
 
+def _draft(world: World) -> Target:
+    page = world.make_article(
+        "tier",
+        title="Drafted article",
+        slug="drafted-article",
+        paywall_min_tier=world.catalog["premium"],
+    )
+    # An editor's unpublished change: only editors may see it, in the admin.
+    page.body = body(TEASER, CANARIES[6].token)
+    page.premium_note = CANARIES[6].token
+    page.save_revision()
+    return Target(CANARIES[6], page, page.url, world.entitled)
+
+
 PLANT: Mapping[str, Callable[[World], Target]] = {
     CANARIES[0].name: _premium_article,
     CANARIES[1].name: _free_article,
@@ -383,6 +401,7 @@ PLANT: Mapping[str, Callable[[World], Target]] = {
     CANARIES[3].name: _document,
     CANARIES[4].name: _purchase_article,
     CANARIES[5].name: _metered_article,
+    CANARIES[6].name: _draft,
 }
 
 
