@@ -140,10 +140,11 @@ def _stream_text(value: StreamValue) -> str:
     return " ".join(strip_tags(str(p)) for p in parts if p)
 
 
-def visible_text(page: Any, decision: Decision | None = None) -> str:
-    """The text of ``page`` a visitor with ``decision`` may read (all of it when allowed)."""
+def visible_text(page: Any, decision: Decision | None = None, *, title: bool = True) -> str:
+    """The text of ``page`` a visitor with ``decision`` may read (all of it when allowed),
+    its title first unless ``title`` is false."""
     page = specific_page(page)
-    parts = [str(page.title), str(getattr(page, "search_description", "") or "")]
+    parts = [str(page.title) if title else "", str(getattr(page, "search_description", "") or "")]
     if not isinstance(page, PaywallPageMixin):
         return " ".join(p for p in parts if p)
     allowed = decision is None or decision.allowed
@@ -171,13 +172,11 @@ def teaser_text(page: Any) -> str:
     if description:
         return description
     if not isinstance(page, PaywallPageMixin) or not is_gated(page):
-        text = visible_text(page)
-        return text[len(str(page.title)) :].strip()
+        return visible_text(page, title=False)
     if page.paywall_teaser.strip():
         return " ".join(page.paywall_teaser.split())
     locked = Decision(False, Reason.TIER_REQUIRED, teaser=True)
-    text = visible_text(page, locked)
-    return text[len(str(page.title)) :].strip()
+    return visible_text(page, locked, title=False)
 
 
 def decision_json(decision: Decision | None) -> dict[str, Any]:

@@ -96,7 +96,7 @@ def visible_hits(
     for result in results:
         page, decision = visible_page(specific_page(result), request)
         text = visible_text(page, decision)
-        body = text[len(str(page.title)) :].strip()
+        body = visible_text(page, decision, title=False)
         locked = decision is not None and not decision.allowed
         if locked and not matches(text, query_terms, operator):
             continue  # the match is in text this visitor may not read
