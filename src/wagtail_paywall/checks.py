@@ -12,6 +12,8 @@
                           error pages would show them and members' data to anyone.
 ``wagtail_paywall.W001``  the cache is per process or a dummy: invalidations do not reach
                           other processes, so revoked access may linger until it expires.
+``wagtail_paywall.W002``  the URLconf serves ``MEDIA_URL`` with Django's static view: gated
+                          documents are downloadable from their raw media URL.
 =====================  ====================================================================
 """
 
@@ -154,5 +156,34 @@ def check_shared_cache(**kwargs: Any) -> list[checks.CheckMessage]:
                 'to PAYWALL["CACHE_TIMEOUT"] seconds; use Redis or Memcached.'
             ),
             id="wagtail_paywall.W001",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security, checks.Tags.urls)
+def check_media_not_served(**kwargs: Any) -> list[checks.CheckMessage]:
+    if "wagtail.documents" not in settings.INSTALLED_APPS:
+        return []
+    media_url = getattr(settings, "MEDIA_URL", "") or ""
+    if not media_url.startswith("/"):
+        return []  # another host (a CDN, a bucket) serves it; nothing to see from here
+    from django.urls import Resolver404, resolve
+    from django.views.static import serve
+
+    try:
+        match = resolve(f"{media_url.rstrip('/')}/documents/paywall-check.pdf")
+    except Resolver404:
+        return []
+    if match.func is not serve:
+        return []
+    return [
+        checks.Warning(
+            _("MEDIA_URL %(url)s is served by django.views.static.serve.") % {"url": media_url},
+            hint=_(
+                "Gated documents live under MEDIA_ROOT/documents/ and can be fetched from "
+                "there without passing the paywall. Serve media only for development, "
+                "and never the documents folder."
+            ),
+            id="wagtail_paywall.W002",
         )
     ]

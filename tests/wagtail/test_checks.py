@@ -103,3 +103,21 @@ def test_debug_with_test_keys_passes() -> None:
 )
 def test_live_keys_without_debug_pass() -> None:
     assert paywall_checks.check_debug_with_live_keys() == []
+
+
+def test_media_served_by_djangos_static_view_is_a_warning() -> None:
+    from types import ModuleType
+
+    from django.conf import settings as django_settings
+    from django.conf.urls.static import static
+
+    urlconf = ModuleType("urls_serving_media")  # as a site's urls.py does in development
+    with override_settings(DEBUG=True):
+        urlconf.urlpatterns = static("/media/", document_root="/tmp")  # type: ignore[attr-defined]
+    with override_settings(ROOT_URLCONF=urlconf):
+        assert django_settings.MEDIA_URL == "/media/"
+        assert _ids(paywall_checks.check_media_not_served()) == ["wagtail_paywall.W002"]
+
+
+def test_media_not_served_by_django_passes() -> None:
+    assert paywall_checks.check_media_not_served() == []
