@@ -105,7 +105,6 @@ class Target:
     obj: Any  # the page or document
     url: str  # where a reader opens it
     entitled: Any  # the entitled control's user, for channels that warm a cache as them
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
