@@ -24,7 +24,7 @@ every search. Use :func:`search_pages` in your own search view, or the paywall's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,9 @@ from .channels import mark_private, specific_page, visible_page, visible_text
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 SNIPPET_WORDS = 30
+#: Each result the visitor may not read is checked against its visible text, so a search
+#: looks at no more than this many of the backend's best results.
+MAX_RESULTS = 500
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,13 @@ def snippet(text: str, query_terms: list[str], size: int = SNIPPET_WORDS) -> str
 
 
 def visible_hits(
-    request: HttpRequest, results: Iterable[Any], query: str, *, operator: str | None = None
+    request: HttpRequest, results: Sequence[Any], query: str, *, operator: str | None = None
 ) -> list[SearchHit]:
-    """The backend's ``results`` the visitor may know about, in the backend's order."""
+    """The backend's ``results`` (at most :data:`MAX_RESULTS` of them) the visitor may
+    know about, in the backend's order."""
     query_terms = terms(query)
     hits = []
-    for result in results:
+    for result in results[:MAX_RESULTS]:
         page, decision = visible_page(specific_page(result), request)
         text = visible_text(page, decision)
         body = visible_text(page, decision, title=False)
