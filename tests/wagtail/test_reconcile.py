@@ -117,6 +117,21 @@ def test_a_dry_run_reports_what_would_change_and_changes_nothing(
     assert f"(dry run) created: {sub}" in out
 
 
+def test_a_dry_run_leaves_the_position_of_a_stopped_run_alone(
+    program: Any,
+    fake: FakeProvider,
+    reader: Any,
+    reconcile: Callable[..., tuple[str, str]],
+    state_file: Path,
+) -> None:
+    paid_without_webhook(program, fake, reader)
+    state_file.write_text('{"provider": "fake", "cursor": null, "seen": 0, "counts": {}}')
+
+    reconcile("--dry-run")
+
+    assert state_file.exists()
+
+
 def test_reconciling_twice_changes_nothing_the_second_time(
     program: Any, fake: FakeProvider, reader: Any, reconcile: Callable[..., tuple[str, str]]
 ) -> None:

@@ -203,6 +203,8 @@ def reconcile(
     if not isinstance(backend, SubscriptionListing):
         raise CommandError(f"provider {provider!r} cannot list its subscriptions to reconcile")
     state = ReconcileState.load(state_file, provider) if resume else ReconcileState(provider)
+    if not dry_run:
+        state.save(state_file)  # so a run stopped on its first page can resume too
     while True:
         try:
             page = backend.list_subscriptions(after=state.cursor, limit=page_size)
@@ -225,7 +227,8 @@ def reconcile(
             break
         if not dry_run:
             state.save(state_file)
-    state_file.unlink(missing_ok=True)
+    if not dry_run:
+        state_file.unlink(missing_ok=True)
     return state
 
 
@@ -288,6 +291,10 @@ class Command(BaseCommand):
                 report=report,
                 progress=progress,
             )
+        except KeyboardInterrupt:
+            raise CommandError(
+                "interrupted; run again with --resume to continue from the last page"
+            ) from None
         finally:
             progress.close()
         counts = ", ".join(f"{state.counts[o]} {o}" for o in OUTCOMES)
