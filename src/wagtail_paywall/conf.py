@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "INBOX_MAX_ATTEMPTS": 10,
     "INBOX_RETRY_BASE": 30.0,
     "INBOX_RETRY_MAX": 6 * 60 * 60.0,
+    # Webhook bodies larger than this many bytes are refused with 413 before being read.
+    "WEBHOOK_MAX_BYTES": 1024 * 1024,
 }
 
 

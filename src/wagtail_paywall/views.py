@@ -614,10 +614,18 @@ def portal(request: HttpRequest) -> HttpResponseBase:
 @require_POST
 def webhook(request: HttpRequest, provider: str) -> JsonResponse:
     """A provider's webhook: verified and stored in the inbox, answered at once, applied
-    by a task. 400 for a bad signature or an unreadable body (nothing is stored); 404
-    for a provider this site does not use; 200 for an event type that is ignored."""
+    by a task. 400 for a bad signature or an unreadable body (nothing is stored); 413 for
+    a body over ``PAYWALL["WEBHOOK_MAX_BYTES"]``; 404 for a provider this site does not
+    use; 200 for an event type that is ignored."""
     if not _configured(provider):
         return JsonResponse({"error": f"unknown provider {provider!r}"}, status=404)
+    limit = int(conf.get("WEBHOOK_MAX_BYTES"))
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return JsonResponse({"error": "unreadable Content-Length"}, status=400)
+    if length > limit:
+        return JsonResponse({"error": f"body over {limit} bytes"}, status=413)
     headers: Mapping[str, str] = dict(request.headers)
     try:
         row = deliver(provider, headers, request.body)
