@@ -41,22 +41,26 @@ def membership_of(member: str, status: str | None = None) -> Membership | None:
     return rows.first()
 
 
+def processed_event_about(subscription_id: str) -> WebhookEvent | None:
+    """The stored webhook about the subscription, once it was applied."""
+    for row in WebhookEvent.objects.filter(provider="stripe", status="processed"):
+        if row.events and row.events[0]["subscription"]["id"] == subscription_id:
+            return row
+    return None
+
+
 def test_a_paid_subscription_webhook_from_localstripe_activates_the_membership(
     endpoint: str, localstripe: LocalStripe, member: str
 ) -> None:
     sub = localstripe.subscribe(member)
 
-    membership = wait_for(lambda: membership_of(member, "active"))
-
+    assert wait_for(lambda: processed_event_about(sub["id"]))
+    membership = membership_of(member)
+    assert membership is not None
+    assert membership.status == "active"
     assert membership.provider_subscription_id == sub["id"]
     assert membership.tier == "gold"
     assert membership.current_period_end.timestamp() == sub["current_period_end"]
-    [row] = [
-        r
-        for r in WebhookEvent.objects.filter(provider="stripe")
-        if r.events and r.events[0]["subscription"]["id"] == sub["id"]
-    ]
-    assert row.status == "processed"
 
 
 def test_a_declined_card_leaves_the_membership_incomplete(
