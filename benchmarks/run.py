@@ -43,7 +43,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    for dist in ("membership-sdk", "pluggy", "django", "wagtail"):
+    for dist in ("membership-sdk", "pluggy", "django", "wagtail", "gunicorn", "psycopg"):
         try:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
