@@ -130,3 +130,19 @@ def test_the_command_once_takes_one_batch(paid_row: WebhookEvent) -> None:
 def test_the_command_rejects_bad_options(args: list[str], message: str) -> None:
     with pytest.raises(CommandError, match=message):
         call_command("paywall_process_inbox", *args)
+
+
+def test_dead_events_are_listed_in_the_admin_with_a_retry_button(
+    admin_client: Any, program: Any
+) -> None:
+    from django.urls import reverse
+
+    row = WebhookEvent.objects.create(
+        provider="fake", event_id="evt_dead_1", status="dead", attempts=10, last_error="boom"
+    )
+    WebhookEvent.objects.create(provider="fake", event_id="evt_done_1", status="processed")
+    listing = admin_client.get(reverse("paywall_webhooks:index"), {"status": "dead"})
+    assert b"evt_dead_1" in listing.content
+    assert b"evt_done_1" not in listing.content
+    inspect = admin_client.get(reverse("paywall_webhooks:inspect", args=[row.pk]))
+    assert "Retry this event" in inspect.content.decode()
