@@ -8,7 +8,8 @@ Add it to ``MIDDLEWARE`` after ``AuthenticationMiddleware``. It
   ``Cache-Control: private`` and ``Vary: Cookie``, so no shared cache (a CDN, Varnish,
   Django's cache middleware) can hand one visitor's page to another, and ``no-store``
   too for a signed-in member or an allowed gated read. Public pages are left untouched
-  and stay cacheable.
+  and stay cacheable;
+* checks the catalog at most once per request (:func:`~wagtail_paywall.program.request_scope`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from . import metering
+from .program import request_scope
 
 
 def mark_private(response: HttpResponseBase, request: HttpRequest | None = None) -> None:
@@ -41,7 +43,8 @@ class PaywallMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        with request_scope():
+            response = self.get_response(request)
         if getattr(request, "paywall_gated", False):
             mark_private(response, request)
         metering.write_cookie(request, response)

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +31,11 @@ CATALOG_KEY = "paywall:catalog:{gen}"
 _lock = threading.Lock()
 _program: MembershipProgram | None = None
 _catalog_gen: str | None = None
+# Within one request (see :func:`request_scope`) the catalog is checked once: its cell
+# holds the program the first get_program() of the request returned.
+_request_cell: ContextVar[list[MembershipProgram | None] | None] = ContextVar(
+    "paywall_request_program", default=None
+)
 
 
 def cache() -> BaseCache:
@@ -83,6 +91,32 @@ def _plugins() -> list[Any]:
 
 def get_program() -> MembershipProgram:
     """The process's program; its catalog is refreshed when tiers or prices changed."""
+    cell = _request_cell.get()
+    if cell is not None and cell[0] is not None:
+        return cell[0]
+    program = _checked_program()
+    if cell is not None:
+        cell[0] = program
+    return program
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Check the catalog at most once while the block runs (one request).
+
+    Every :func:`get_program` call reads the catalog generation from the cache, which is
+    a round trip to Redis in production; a request asks several times (the gate, the
+    template tags, the views), and one answer per request is enough.
+    :class:`~wagtail_paywall.middleware.PaywallMiddleware` opens this scope.
+    """
+    token = _request_cell.set([None])
+    try:
+        yield
+    finally:
+        _request_cell.reset(token)
+
+
+def _checked_program() -> MembershipProgram:
     global _program, _catalog_gen
     from .store import DjangoStore
 
@@ -110,11 +144,19 @@ def get_program() -> MembershipProgram:
 def catalog_changed() -> None:
     """Tell every process to rebuild its catalog (called when a tier or price changes)."""
     cache().set(CATALOG_GEN_KEY, uuid.uuid4().hex, None)
+    _forget_for_this_request()
+
+
+def _forget_for_this_request() -> None:
+    cell = _request_cell.get()
+    if cell is not None:
+        cell[0] = None
 
 
 def reset_program() -> None:
     """Forget the process's program (tests call this after changing settings)."""
     global _program, _catalog_gen
+    _forget_for_this_request()
     with _lock:
         _program = None
         _catalog_gen = None

@@ -159,3 +159,41 @@ def test_a_members_metered_read_costs_one_query_to_decide_and_one_to_record(
     with django_assert_num_queries(2):
         decision = check_access(request_for(reader), article)
     assert (decision.allowed, decision.remaining) == (True, 2)
+
+
+def test_a_request_checks_the_catalog_once_however_often_it_asks() -> None:
+    from django.core.cache import caches
+
+    from wagtail_paywall import conf
+    from wagtail_paywall.program import CATALOG_GEN_KEY, get_program, request_scope
+
+    store = caches[conf.get("CACHE_ALIAS")]
+    get_program()
+    reads: list[str] = []
+    original = store.get
+
+    def counting_get(key: str, *args: object, **kwargs: object) -> object:
+        reads.append(key)
+        return original(key, *args, **kwargs)
+
+    store.get = counting_get  # type: ignore[method-assign]
+    try:
+        with request_scope():
+            first = get_program()
+            assert get_program() is first
+            assert get_program() is first
+    finally:
+        del store.get
+    assert reads.count(CATALOG_GEN_KEY) == 1
+
+
+def test_a_catalog_change_within_a_request_is_seen_by_that_request() -> None:
+    from wagtail_paywall.models import Tier
+    from wagtail_paywall.program import get_program, request_scope
+
+    with request_scope():
+        before = get_program().catalog
+        Tier.objects.create(slug="patron", name="Patron", rank=9)
+        after = get_program().catalog
+    assert "patron" not in before.rank_of
+    assert "patron" in after.rank_of
