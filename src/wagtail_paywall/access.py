@@ -35,7 +35,7 @@ from membership_sdk import (
 from membership_sdk import membership as core
 
 from . import conf, metering
-from .program import cache, get_program
+from .program import cache, get_program, get_program_reading
 
 GEN_KEY = "paywall:member:{member}:gen"
 ROWS_KEY = "paywall:member:{member}:{gen}"
@@ -108,10 +108,15 @@ def _load_rows(member_id: str, since: datetime) -> list[Row]:
     return list(memberships.union(grants, usage, all=True))
 
 
-def _cached_rows(member_id: str, now: datetime) -> list[Row]:
+def _cached_rows(member_id: str, now: datetime, gen: str | None = None) -> list[Row]:
+    """The member's rows from the cache, loading them (one query) on a miss.
+
+    ``gen`` is the member's cache generation when the caller already read it.
+    """
     store = cache()
     gen_key = GEN_KEY.format(member=member_id)
-    gen = store.get(gen_key)
+    if gen is None:
+        gen = store.get(gen_key)
     if gen is None:
         gen = uuid.uuid4().hex
         if not store.add(gen_key, gen, None):
@@ -185,14 +190,18 @@ def member_context(request: HttpRequest) -> AccessContext:
     ctx: AccessContext | None = getattr(request, "_paywall_context", None)
     if ctx is not None:
         return ctx
-    program = get_program()
-    now = program.clock()
     member_id = member_id_for(request)
     if member_id is None:
+        program = get_program()
+        now = program.clock()
         ctx = resolve_context(program.catalog, now, usage=metering.cookie_usage(request))
     else:
+        # The catalog check and the member's cache generation in one round trip.
+        gen_key = GEN_KEY.format(member=member_id)
+        program, cached = get_program_reading(gen_key)
+        now = program.clock()
         user: Any = request.user  # type: ignore[attr-defined]
-        rows = _cached_rows(member_id, now)
+        rows = _cached_rows(member_id, now, cached.get(gen_key))
         ctx = _context_from_rows(program, member_id, rows, now, getattr(user, "date_joined", None))
     request._paywall_context = ctx  # type: ignore[attr-defined]
     return ctx

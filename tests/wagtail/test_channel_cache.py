@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import override_settings
 
 from tests.wagtail.gating_helpers import PREMIUM
-from tests.wagtail.settings import MIDDLEWARE
+from tests.wagtail.settings import CACHES, MIDDLEWARE
 
 pytest_plugins = ["tests.wagtail.gating_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -25,11 +25,15 @@ CACHED_SITE = override_settings(
         "django.middleware.cache.FetchFromCacheMiddleware",
     ],
     CACHE_MIDDLEWARE_SECONDS=600,
+    # Pages go to a cache of their own (in memory, whatever the default cache is, Redis
+    # in CI), so a test can list what the middleware stored.
+    CACHES={**CACHES, "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+    CACHE_MIDDLEWARE_ALIAS="pages",
 )
 
 
 def cached_pages() -> list[str]:
-    return [key for key in cache._cache if "cache_page" in key]  # type: ignore[attr-defined]
+    return [key for key in caches["pages"]._cache if "cache_page" in key]  # type: ignore[attr-defined]
 
 
 @CACHED_SITE
