@@ -109,6 +109,15 @@ def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpR
     )
 
 
+def _provider_down(
+    request: HttpRequest, exc: ProviderError, action: str, message: str
+) -> HttpResponse:
+    """The page a member gets when the payment provider failed during ``action``: a 502
+    saying nothing was done (the provider's own words go to the log, never the page)."""
+    logger.warning("%s failed: %s (%s)", action, exc, exc.code)
+    return _error(request, 502, _("The payment service is not answering"), message)
+
+
 def _configured(provider: str) -> bool:
     """Whether ``provider`` is configured for this site *and* registered.
 
@@ -300,11 +309,10 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
             % {"price": data["price"]},
         )
     except ProviderError as exc:
-        logger.warning("checkout with %s failed: %s (%s)", provider, exc, exc.code)
-        return _error(
+        return _provider_down(
             request,
-            502,
-            _("The payment service is not answering"),
+            exc,
+            f"checkout with {provider}",
             _("We could not start the checkout. Nothing was charged; please try again later."),
         )
     if session.url:
@@ -478,11 +486,10 @@ def cancel(request: HttpRequest) -> HttpResponseBase:
             _("There is nothing left to cancel."),
         )
     except ProviderError as exc:
-        logger.warning("cancel of %s failed: %s (%s)", membership.id, exc, exc.code)
-        return _error(
+        return _provider_down(
             request,
-            502,
-            _("The payment service is not answering"),
+            exc,
+            f"cancel of {membership.id}",
             _("Your membership was not canceled; please try again later."),
         )
     CancellationFeedback.objects.create(
@@ -520,11 +527,10 @@ def resume(request: HttpRequest) -> HttpResponseBase:
             _("This membership is not set to end, or has already ended."),
         )
     except ProviderError as exc:
-        logger.warning("resume of %s failed: %s (%s)", membership.id, exc, exc.code)
-        return _error(
+        return _provider_down(
             request,
-            502,
-            _("The payment service is not answering"),
+            exc,
+            f"resume of {membership.id}",
             _("Your membership was not resumed; please try again later."),
         )
     return _account_redirect(request, _("Welcome back: your membership continues."))
@@ -566,11 +572,10 @@ def change_plan(request: HttpRequest) -> HttpResponseBase:
             idempotency_key=f"change-{membership.id}-{price.id}-{membership.version[0]}",
         )
     except ProviderError as exc:
-        logger.warning("plan change of %s failed: %s (%s)", membership.id, exc, exc.code)
-        return _error(
+        return _provider_down(
             request,
-            502,
-            _("The payment service is not answering"),
+            exc,
+            f"plan change of {membership.id}",
             _("Your plan was not changed; please try again later."),
         )
     # The provider's event brings the new plan; this page shows it once it has arrived.
@@ -597,11 +602,10 @@ def portal(request: HttpRequest) -> HttpResponseBase:
             customer, request.build_absolute_uri(reverse("paywall:account"))
         )
     except ProviderError as exc:
-        logger.warning("portal of %s failed: %s (%s)", name, exc, exc.code)
-        return _error(
+        return _provider_down(
             request,
-            502,
-            _("The payment service is not answering"),
+            exc,
+            f"portal of {name}",
             _("We could not open your billing portal; please try again later."),
         )
     if url is None:
