@@ -22,6 +22,7 @@ from django.core.cache.backends.base import BaseCache
 from django.utils.module_loading import import_string
 
 from membership_sdk import Catalog, MembershipProgram, get_plugin_manager, hookimpl
+from membership_sdk.plugins import DEFAULT_PLUGINS
 
 from . import conf
 
@@ -82,6 +83,14 @@ def _current_catalog() -> tuple[str, Catalog]:
     return gen, catalog
 
 
+def _unconfigured_built_ins() -> list[str]:
+    """Built-in providers the site did not configure. The core registers ``fake`` and
+    ``manual`` without settings (signing with a public development secret), which suits
+    scripts and tests; a site must never accept their webhooks unless it asked for them."""
+    configured = conf.providers()
+    return [name for name, _module in DEFAULT_PLUGINS if name not in configured]
+
+
 def _plugins() -> list[Any]:
     from . import emails  # lifecycle emails; blocked by naming "wagtail_paywall.emails"
 
@@ -140,7 +149,7 @@ def _checked_program(keys: tuple[str, ...] = ()) -> tuple[MembershipProgram, dic
             _program = MembershipProgram(
                 catalog,
                 DjangoStore(),
-                pm=get_plugin_manager(plugins=_plugins()),
+                pm=get_plugin_manager(plugins=_plugins(), blocked=_unconfigured_built_ins()),
                 provider_config=conf.providers(),
                 grace=timedelta(days=conf.get("GRACE_DAYS")),
             )

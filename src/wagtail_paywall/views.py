@@ -119,12 +119,9 @@ def _provider_down(
 
 
 def _configured(provider: str) -> bool:
-    """Whether ``provider`` is configured for this site *and* registered.
-
-    Built-in providers register even when unconfigured (the fake one with a public
-    development secret), so a name must be in ``PAYWALL["PROVIDERS"]`` to be used here.
-    """
-    return provider in conf.providers() and provider in get_program().providers
+    """Whether ``provider`` is configured for this site (the program registers only
+    those; see :func:`wagtail_paywall.program.get_program`)."""
+    return provider in get_program().providers
 
 
 def _amount(price: Price) -> str:
