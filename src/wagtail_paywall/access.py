@@ -8,13 +8,23 @@ so no stale entry is ever read again (even one written by a request that raced t
 change). The rows are cached, not the resolved context: resolving is pure and cheap,
 and is redone at each request's own ``now``, so grants that end simply stop counting.
 
+Each process also keeps the rows of the members it served recently
+(:class:`LocalRows`, ``PAYWALL["LOCAL_CACHE_SIZE"]`` members), under the same generation
+token. The shared cache stays the authority: every request still reads the member's
+token from it, together with the catalog's, in one round trip, so a change made through
+any process is honoured on the next request everywhere. What the local copy saves is
+the second round trip and the unpickling of the rows.
+
 Anonymous visitors are metered from a signed cookie (see :mod:`.metering`).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +52,54 @@ ROWS_KEY = "paywall:member:{member}:{gen}"
 
 #: One row shape for the three tables: (source, t1, t2, t3, d1, d2, d3).
 Row = tuple[str, str | None, str | None, str | None, Any, Any, Any]
+
+
+class LocalRows:
+    """The rows of the members this process served recently, at most ``size`` of them.
+
+    An entry is ``(generation token, expiry, rows)`` and is only returned for the token
+    it was stored under: a member whose token changed (a grant, a membership, a metered
+    read) misses here and reloads. Entries also expire after ``CACHE_TIMEOUT`` seconds,
+    like their copy in the shared cache. Least recently used members leave first.
+    """
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[str, float, tuple[Row, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, member_id: str, gen: str) -> tuple[Row, ...] | None:
+        with self._lock:
+            entry = self._entries.get(member_id)
+            if entry is None:
+                return None
+            if entry[0] != gen or entry[1] <= time.monotonic():
+                del self._entries[member_id]
+                return None
+            self._entries.move_to_end(member_id)
+            return entry[2]
+
+    def put(self, member_id: str, gen: str, rows: tuple[Row, ...]) -> None:
+        size: int = conf.get("LOCAL_CACHE_SIZE")
+        timeout: float | None = conf.get("CACHE_TIMEOUT")
+        if size <= 0 or timeout == 0:
+            return
+        expires = float("inf") if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._entries[member_id] = (gen, expires, rows)
+            self._entries.move_to_end(member_id)
+            while len(self._entries) > size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: This process's copy of recently served members' rows.
+local_rows = LocalRows()
 
 
 def member_id_for(request: HttpRequest) -> str | None:
@@ -108,8 +166,8 @@ def _load_rows(member_id: str, since: datetime) -> list[Row]:
     return list(memberships.union(grants, usage, all=True))
 
 
-def _cached_rows(member_id: str, now: datetime, gen: str | None = None) -> list[Row]:
-    """The member's rows from the cache, loading them (one query) on a miss.
+def _cached_rows(member_id: str, now: datetime, gen: str | None = None) -> Sequence[Row]:
+    """The member's rows: from this process, else the shared cache, else one query.
 
     ``gen`` is the member's cache generation when the caller already read it.
     """
@@ -121,19 +179,24 @@ def _cached_rows(member_id: str, now: datetime, gen: str | None = None) -> list[
         gen = uuid.uuid4().hex
         if not store.add(gen_key, gen, None):
             gen = store.get(gen_key, gen)
+    local = local_rows.get(member_id, gen)
+    if local is not None:
+        return local
     rows_key = ROWS_KEY.format(member=member_id, gen=gen)
     rows: list[Row] | None = store.get(rows_key)
     if rows is None:
         since = now - timedelta(days=conf.get("USAGE_LOOKBACK_DAYS"))
         rows = _load_rows(member_id, since)
         store.set(rows_key, rows, conf.get("CACHE_TIMEOUT"))
-    return rows
+    kept = tuple(rows)
+    local_rows.put(member_id, gen, kept)
+    return kept
 
 
 def _context_from_rows(
     program: MembershipProgram,
     member_id: str,
-    rows: list[Row],
+    rows: Sequence[Row],
     now: datetime,
     registered_at: datetime | None,
 ) -> AccessContext:

@@ -11,6 +11,7 @@ Every value is looked up when it is used, never at import time, so tests may ove
         "GRACE_DAYS": 3,
         "CACHE_ALIAS": "default",
         "CACHE_TIMEOUT": 300,
+        "LOCAL_CACHE_SIZE": 1000,
         "METER_COOKIE": "paywall_meter",
         "METER_COOKIE_MAX_AGE": 60 * 60 * 24 * 400,
         "USAGE_LOOKBACK_DAYS": 366,
@@ -37,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_ALIAS": "default",
     # Seconds a resolved member context stays cached (it is also dropped on every change).
     "CACHE_TIMEOUT": 300,
+    # Members whose rows each process also keeps in memory, under the same generation
+    # token as the shared cache (0 turns the local copy off).
+    "LOCAL_CACHE_SIZE": 1000,
     # Signed cookie carrying an anonymous visitor's metered reads.
     "METER_COOKIE": "paywall_meter",
     "METER_COOKIE_MAX_AGE": 60 * 60 * 24 * 400,

@@ -18,6 +18,7 @@ from django.test import RequestFactory
 
 from membership_sdk import GrantKind, MembershipProgram
 from wagtail_paywall import program as program_module
+from wagtail_paywall.access import local_rows
 from wagtail_paywall.models import Price, Tier
 
 PASSWORD = "correct horse battery staple"
@@ -32,9 +33,11 @@ def _fresh_paywall() -> Iterator[None]:
         else:
             # Never FLUSHDB a shared Redis: give this test keys of its own instead.
             cache.key_prefix = f"paywall-test-{uuid.uuid4().hex}"
+    local_rows.clear()
     program_module.reset_program()
     yield
     program_module.reset_program()
+    local_rows.clear()
 
 
 @pytest.fixture

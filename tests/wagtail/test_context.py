@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from membership_sdk import GrantKind, MinTier, Public, Reason, Registered, Resource
 from wagtail_paywall.access import check_access, invalidate_member, member_context
@@ -161,27 +163,26 @@ def test_a_members_metered_read_costs_one_query_to_decide_and_one_to_record(
     assert (decision.allowed, decision.remaining) == (True, 2)
 
 
-def test_a_request_checks_the_catalog_once_however_often_it_asks() -> None:
+@pytest.fixture
+def cache_reads() -> Iterator[list[list[str]]]:
+    """The shared cache's read round trips while the test runs: the keys of each."""
     from django.core.cache import caches
 
     from wagtail_paywall import conf
-    from wagtail_paywall.program import CATALOG_GEN_KEY, get_program, request_scope
 
     store = caches[conf.get("CACHE_ALIAS")]
-    get_program()
-    reads: list[str] = []
+    trips: list[list[str]] = []
     original_get, original_get_many = store.get, store.get_many
-
     inside_get_many = False  # some backends' get_many calls get: count a round trip once
 
     def counting_get(key: str, *args: object, **kwargs: object) -> object:
         if not inside_get_many:
-            reads.append(key)
+            trips.append([key])
         return original_get(key, *args, **kwargs)
 
     def counting_get_many(keys: list[str], *args: object, **kwargs: object) -> object:
         nonlocal inside_get_many
-        reads.extend(keys)
+        trips.append(list(keys))
         inside_get_many = True
         try:
             return original_get_many(keys, *args, **kwargs)
@@ -191,13 +192,88 @@ def test_a_request_checks_the_catalog_once_however_often_it_asks() -> None:
     store.get = counting_get  # type: ignore[method-assign]
     store.get_many = counting_get_many  # type: ignore[method-assign]
     try:
-        with request_scope():
-            first = get_program()
-            assert get_program() is first
-            assert get_program() is first
+        yield trips
     finally:
         del store.get, store.get_many
-    assert reads.count(CATALOG_GEN_KEY) == 1
+
+
+def test_a_request_checks_the_catalog_once_however_often_it_asks(
+    program: Any, cache_reads: list[list[str]]
+) -> None:
+    from wagtail_paywall.program import CATALOG_GEN_KEY, get_program, request_scope
+
+    with request_scope():
+        first = get_program()
+        assert get_program() is first
+        assert get_program() is first
+    assert [key for trip in cache_reads for key in trip].count(CATALOG_GEN_KEY) == 1
+
+
+def test_a_members_warm_request_reads_the_shared_cache_once(
+    request_for: Any, premium: Any, cache_reads: list[list[str]]
+) -> None:
+    from wagtail_paywall.access import GEN_KEY
+    from wagtail_paywall.program import CATALOG_GEN_KEY, request_scope
+
+    with request_scope():
+        member_context(request_for(premium))
+    cache_reads.clear()
+    with request_scope():
+        ctx = member_context(request_for(premium))
+    assert "premium" in ctx.tiers
+    assert cache_reads == [[CATALOG_GEN_KEY, GEN_KEY.format(member=premium.pk)]]
+
+
+def test_a_change_another_process_makes_is_seen_despite_this_processs_copy(
+    request_for: Any, premium: Any
+) -> None:
+    from wagtail_paywall.access import local_rows
+    from wagtail_paywall.models import Grant
+
+    assert check_access(request_for(premium), PREMIUM).allowed
+    assert len(local_rows) == 1  # this process now holds the member's rows
+    # Another process revokes: the row changes (no signal here) and the token is replaced.
+    Grant.objects.filter(member_id=str(premium.pk)).update(revoked_at=timezone.now())
+    invalidate_member(str(premium.pk))
+    assert not check_access(request_for(premium), PREMIUM).allowed
+
+
+def test_a_zero_local_cache_size_keeps_no_rows_in_the_process(
+    request_for: Any, premium: Any, settings: Any, django_assert_num_queries: Any
+) -> None:
+    from wagtail_paywall.access import local_rows
+
+    settings.PAYWALL = {**settings.PAYWALL, "LOCAL_CACHE_SIZE": 0}
+    member_context(request_for(premium))
+    with django_assert_num_queries(0):  # the shared cache still serves the rows
+        assert "premium" in member_context(request_for(premium)).tiers
+    assert len(local_rows) == 0
+
+
+def test_the_process_keeps_the_rows_of_at_most_local_cache_size_members(
+    request_for: Any, reader: Any, supporter: Any, premium: Any, settings: Any
+) -> None:
+    from wagtail_paywall.access import local_rows
+
+    settings.PAYWALL = {**settings.PAYWALL, "LOCAL_CACHE_SIZE": 2}
+    for member in (reader, supporter, premium):
+        member_context(request_for(member))
+    assert len(local_rows) == 2
+    assert local_rows._entries.keys() == {str(supporter.pk), str(premium.pk)}
+
+
+def test_a_local_copy_expires_after_cache_timeout(monkeypatch: Any) -> None:
+    from wagtail_paywall import access
+
+    rows = (("m", "premium", "active", None, None, None, None),)
+    clock = [1000.0]
+    monkeypatch.setattr(access.time, "monotonic", lambda: clock[0])
+    local = access.LocalRows()
+    local.put("42", "gen-1", rows)
+    clock[0] += 299.0
+    assert local.get("42", "gen-1") == rows
+    clock[0] += 2.0  # CACHE_TIMEOUT is 300 s in the test settings
+    assert local.get("42", "gen-1") is None
 
 
 def test_a_catalog_change_within_a_request_is_seen_by_that_request() -> None:
