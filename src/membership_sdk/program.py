@@ -17,8 +17,15 @@ import pluggy
 from .access import AccessContext, Decision, Resource, decide, resolve_context
 from .catalog import Catalog
 from .errors import InvalidTransition, MalformedEvent, MembershipError, UnknownPrice
-from .events import ApplyResult, BillingEvent, Outcome, PurchaseState, SubscriptionSnapshot
-from .membership import Grant, GrantKind, Membership, Status
+from .events import (
+    ApplyResult,
+    BillingEvent,
+    EventType,
+    Outcome,
+    PurchaseState,
+    SubscriptionSnapshot,
+)
+from .membership import TERMINAL, Grant, GrantKind, Membership, Status
 from .plugins import Providers, get_plugin_manager
 from .ports import Store
 from .providers.base import CheckoutRequest, CheckoutSession
@@ -301,6 +308,95 @@ class MembershipProgram:
             action = "revoked"
         grants.save(grant)
         return ApplyResult(Outcome.APPLIED, event), (grant, action)
+
+    def end_vanished_subscription(self, provider: str, subscription_id: str) -> ApplyResult:
+        """End the membership of a subscription that ``provider`` no longer has.
+
+        For reconciling after a deletion the site never heard of (a lost webhook, a
+        subscription deleted at the provider, a test-mode wipe). The provider is asked
+        first (``fetch_subscription``); only when it answers that it has no such
+        subscription is the membership canceled, with access ending now, as the
+        provider's own deletion would have done. The change is stored as a
+        ``subscription.deleted`` event with id ``vanished:<subscription id>`` (kept in the
+        inbox; its ``data["vanished"]`` is true); lifecycle hooks fire once
+        (``membership_canceled``, or ``membership_expired`` when a cancellation was
+        scheduled) and ``membership_access_changed`` drops the member's cached access.
+
+        :returns: ``APPLIED`` with the membership's id; ``IGNORED`` (nothing changed,
+            nothing recorded) with ``detail`` saying why when the provider still has the
+            subscription or the membership already ended; ``DUPLICATE`` when it was
+            ended this way before.
+        :raises MembershipError: no membership belongs to that subscription.
+        :raises ProviderError: the provider could not be asked; nothing changed.
+        """
+        # Asked here, not taken from the caller: a listing may lag behind the provider,
+        # and ending a paying member's access on someone else's word is not undoable.
+        current = self.providers[provider].fetch_subscription(subscription_id)
+        now = self.clock()
+        with self.store.atomic(f"{provider}:{subscription_id}"):
+            existing = self.store.memberships.by_provider_id(provider, subscription_id)
+            if existing is None:
+                raise MembershipError(
+                    f"no membership belongs to {provider!r} subscription {subscription_id!r}"
+                )
+            end = existing.current_period_end
+            event = BillingEvent(
+                provider=provider,
+                id=f"vanished:{subscription_id}",
+                type=EventType.SUBSCRIPTION_DELETED,
+                occurred_at=now,
+                subscription=SubscriptionSnapshot(
+                    id=subscription_id,
+                    customer_id=existing.provider_customer_id or "",
+                    price=self._provider_price(existing),
+                    status=Status.CANCELED,
+                    version=existing.version[0],
+                    current_period_end=now if end is None else min(end, now),
+                    started_at=existing.started_at,
+                    trial_end=existing.trial_end,
+                    cancel_at_period_end=existing.cancel_at_period_end,
+                    canceled_at=existing.canceled_at or now,
+                ),
+                member_id=existing.member_id,
+                data={"vanished": True},
+            )
+            if current is not None:
+                return ApplyResult(
+                    Outcome.IGNORED,
+                    event,
+                    f"{provider} still has subscription {subscription_id!r} ({current.status})",
+                    existing.id,
+                )
+            if self.store.inbox.seen(provider, event.id):
+                return ApplyResult(Outcome.DUPLICATE, event, membership_id=existing.id)
+            if existing.status in TERMINAL:
+                return ApplyResult(
+                    Outcome.IGNORED,
+                    event,
+                    f"membership {existing.id} already ended ({existing.status})",
+                    existing.id,
+                )
+            snap = event.subscription
+            assert snap is not None
+            after = existing.transition(
+                Status.CANCELED,
+                current_period_end=snap.current_period_end,
+                canceled_at=snap.canceled_at,
+                version=(snap.version, event.id),
+            )
+            self.store.memberships.save(after)
+            result = ApplyResult(Outcome.APPLIED, event, membership_id=after.id)
+            self.store.inbox.record(result)
+        self._fire(Transition(existing, after), event)
+        return result
+
+    def _provider_price(self, membership: Membership) -> str:
+        """The provider's id of the membership's price, or ``""`` if the catalog lost it."""
+        try:
+            price = self.catalog.price(membership.price_id or "", include_archived=True)
+        except UnknownPrice:
+            return ""
+        return price.provider_ids.get(membership.provider, "")
 
     def _fire(self, transition: Transition, event: BillingEvent | None) -> None:
         # Access first: a failing lifecycle plugin must not leave a cached context stale.
