@@ -135,6 +135,33 @@ def test_a_signature_older_than_the_tolerance_is_refused_as_a_replay(stripe_prov
         deliver(stripe_provider, payload, timestamp=int(time.time()) - 301)
 
 
+def provider_at(now: int) -> StripeProvider:
+    """A provider whose clock stands at ``now`` (Unix seconds)."""
+    return StripeProvider(
+        "sk_test_replay",
+        webhook_secrets=[WEBHOOK_SECRET],
+        http_client=ReplayClient(),
+        clock_ms=lambda: now * 1000,
+    )
+
+
+def test_a_signature_dated_beyond_the_tolerance_in_the_future_is_refused_as_forged() -> None:
+    payload = event("customer.subscription.updated", subscription(), id="evt_1", created=T0)
+    with pytest.raises(SignatureError, match=r"dated 301 s in the future \(t=\d+\).*forged"):
+        deliver(provider_at(T0), payload, timestamp=T0 + 301)
+
+
+def test_a_signature_ahead_of_the_clock_within_the_tolerance_verifies() -> None:
+    payload = event("customer.subscription.updated", subscription(), id="evt_1", created=T0)
+    assert len(deliver(provider_at(T0), payload, timestamp=T0 + 300)) == 1
+
+
+def test_a_signatures_age_is_measured_by_the_providers_clock() -> None:
+    payload = event("customer.subscription.updated", subscription(), id="evt_1", created=T0)
+    with pytest.raises(SignatureError, match="older than 300 s"):
+        deliver(provider_at(T0), payload, timestamp=T0 - 301)
+
+
 def test_without_a_configured_secret_no_webhook_verifies() -> None:
     provider = StripeProvider("sk_test_x", http_client=ReplayClient())
     body = json.dumps(event("customer.subscription.updated", subscription(), id="e", created=T0))

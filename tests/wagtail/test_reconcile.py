@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from membership_sdk import ProviderError
+from membership_sdk import ProviderError, hookimpl
 from membership_sdk.providers.fake import FakeProvider
+from wagtail_paywall.access import context_for_member
 from wagtail_paywall.models import Membership, WebhookEvent
+from wagtail_paywall.tasks import deliver
 
 pytestmark = pytest.mark.django_db
 pytest_plugins = ["tests.wagtail.journey_fixtures"]
@@ -203,3 +206,240 @@ def test_an_unconfigured_provider_is_refused(
 ) -> None:
     with pytest.raises(CommandError, match="no payment provider 'stripe' is configured"):
         reconcile("--provider", "stripe")
+
+
+# -- subscriptions that vanished at the provider ------------------------------------------------
+
+
+class LifecycleRecorder:
+    """Records the cancellation and expiry hooks a reconcile fires."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    @hookimpl
+    def membership_canceled(self, membership: Any, event: Any) -> None:
+        self.calls.append(("membership_canceled", membership.provider_subscription_id))
+
+    @hookimpl
+    def membership_expired(self, membership: Any, event: Any) -> None:
+        self.calls.append(("membership_expired", membership.provider_subscription_id))
+
+
+def vanish(fake: FakeProvider, membership: Membership) -> str:
+    """The provider forgets the membership's subscription (a test-mode wipe, say)."""
+    sub = membership.provider_subscription_id or ""
+    del fake.subscriptions[sub]
+    return sub
+
+
+def test_a_live_membership_whose_subscription_vanished_is_canceled_and_loses_access(
+    fake: FakeProvider,
+    reader: Any,
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+) -> None:
+    membership = subscribe(reader)
+    assert "content.premium" in context_for_member(str(reader.pk)).entitlements  # cached
+    sub = vanish(fake, membership)
+
+    out, _ = reconcile()
+
+    membership.refresh_from_db()
+    assert membership.status == "canceled"
+    assert "content.premium" not in context_for_member(str(reader.pk)).entitlements
+    assert (
+        f"vanished: {sub} member {reader.pk}: membership {membership.pk} (active): "
+        "fake has no such subscription; canceled, access ends now"
+    ) in out
+    assert "0 not repaired, 1 vanished." in out
+
+
+def test_a_dry_run_reports_a_vanished_subscription_and_changes_nothing(
+    fake: FakeProvider,
+    reader: Any,
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+) -> None:
+    membership = subscribe(reader)
+    sub = vanish(fake, membership)
+    events = WebhookEvent.objects.count()
+
+    out, _ = reconcile("--dry-run")
+
+    assert Membership.objects.get().status == "active"
+    assert WebhookEvent.objects.count() == events
+    assert (
+        f"(dry run) vanished: {sub} member {reader.pk}: membership {membership.pk} (active): "
+        "fake has no such subscription; would be canceled"
+    ) in out
+    assert "1 vanished." in out
+
+
+def test_a_run_stopped_mid_listing_ends_nothing(
+    fake: FakeProvider,
+    make_user: Callable[..., Any],
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    subscribe(make_user("ann"))
+    vanish(fake, subscribe(make_user("bob")))
+    subscribe(make_user("cy"))  # so the listing has a second page
+    listing = fake.list_subscriptions
+
+    def down_after_one_page(*, after: str | None = None, limit: int = 100) -> Any:
+        if after is not None:
+            raise ProviderError("fake: the payment service is unreachable", retryable=True)
+        return listing(after=after, limit=limit)
+
+    monkeypatch.setattr(fake, "list_subscriptions", down_after_one_page)
+    with pytest.raises(CommandError, match="run again with --resume"):
+        reconcile("--page-size", "1")
+
+    assert set(Membership.objects.values_list("status", flat=True)) == {"active"}
+
+
+def test_a_resumed_run_ends_nothing_and_says_why(
+    fake: FakeProvider,
+    reader: Any,
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+    state_file: Path,
+) -> None:
+    vanish(fake, subscribe(reader))
+    state_file.write_text('{"provider": "fake", "cursor": null, "seen": 0, "counts": {}}')
+
+    out, _ = reconcile("--resume")
+
+    assert Membership.objects.get().status == "active"
+    assert "0 vanished." in out
+    assert "Run again without --resume to find subscriptions that vanished." in out
+
+
+def test_a_subscription_the_listing_missed_but_the_provider_still_has_is_not_ended(
+    fake: FakeProvider,
+    reader: Any,
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    membership = subscribe(reader)
+    sub = membership.provider_subscription_id
+    listing = fake.list_subscriptions
+
+    def lagging(*, after: str | None = None, limit: int = 100) -> Any:
+        page = listing(after=after, limit=limit)
+        kept = [s for s in page.subscriptions if s.snapshot.id != sub]
+        return dataclasses.replace(page, subscriptions=kept, total=len(kept))
+
+    monkeypatch.setattr(fake, "list_subscriptions", lagging)
+
+    out, _ = reconcile()
+
+    assert Membership.objects.get().status == "active"
+    assert f"unchanged: {sub} member {reader.pk}: not listed, but fake still has it (active)" in (
+        out
+    )
+    assert "0 vanished." in out
+
+
+def test_a_membership_that_already_ended_is_not_reported_as_vanished(
+    fake: FakeProvider,
+    reader: Any,
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+) -> None:
+    membership = subscribe(reader)
+    webhook = fake.expire(membership.provider_subscription_id or "")
+    deliver("fake", webhook.headers, webhook.body)
+    vanish(fake, membership)
+
+    out, _ = reconcile()
+
+    assert Membership.objects.get().status == "expired"
+    assert "vanished:" not in out
+    assert "0 vanished." in out
+
+
+def test_ending_a_vanished_subscription_fires_the_cancel_hook_once(
+    program: Any,
+    fake: FakeProvider,
+    reader: Any,
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+) -> None:
+    sub = vanish(fake, subscribe(reader))
+    recorder = LifecycleRecorder()
+    program.pm.register(recorder)
+
+    reconcile()
+    reconcile()
+
+    assert recorder.calls == [("membership_canceled", sub)]
+
+
+def test_a_second_run_after_ending_a_vanished_subscription_finds_nothing_to_do(
+    fake: FakeProvider,
+    reader: Any,
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+) -> None:
+    vanish(fake, subscribe(reader))
+    reconcile()
+
+    out, _ = reconcile()
+
+    assert out == (
+        "Reconciled 0 fake subscription(s): 0 created, 0 updated, 0 unchanged, "
+        "0 unknown customer, 0 foreign price, 0 not repaired, 0 vanished.\n"
+    )
+
+
+def test_more_vanished_subscriptions_than_allowed_end_none(
+    fake: FakeProvider,
+    make_user: Callable[..., Any],
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+) -> None:
+    for name in ("ann", "bob"):
+        vanish(fake, subscribe(make_user(name)))
+
+    with pytest.raises(CommandError, match="more than --max-vanished 1; none was ended"):
+        reconcile("--max-vanished", "1")
+
+    assert set(Membership.objects.values_list("status", flat=True)) == {"active"}
+
+
+def test_asking_about_unlisted_subscriptions_shows_its_own_progress(
+    fake: FakeProvider,
+    reader: Any,
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+) -> None:
+    vanish(fake, subscribe(reader))
+
+    _, err = reconcile()
+
+    assert "Asking fake about unlisted subscriptions [##############################] 1/1" in err
+
+
+def test_a_run_interrupted_while_asking_about_unlisted_subscriptions_says_to_run_again(
+    fake: FakeProvider,
+    reader: Any,
+    subscribe: Callable[..., Membership],
+    reconcile: Callable[..., tuple[str, str]],
+    state_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vanish(fake, subscribe(reader))
+
+    def interrupted(subscription_id: str) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fake, "fetch_subscription", interrupted)
+
+    with pytest.raises(CommandError, match=r"Run again \(without --resume\)"):
+        reconcile()
+    assert Membership.objects.get().status == "active"
+    assert not state_file.exists()

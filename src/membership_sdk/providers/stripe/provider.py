@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("membership_sdk.providers.stripe")
 
-#: Seconds a webhook signature's timestamp stays valid (Stripe's own default).
+#: Seconds a webhook signature's timestamp may lie from now, before or after (Stripe's own
+#: default for its age).
 DEFAULT_TOLERANCE = 300
 
 _SUBSCRIPTION_EVENTS: Mapping[str, EventType] = {
@@ -142,7 +143,9 @@ class StripeProvider:
         events of the other mode are ignored.
     :param webhook_secrets: the endpoint's signing secrets (``whsec_...``). Give two while
         rotating: a webhook signed with either verifies.
-    :param tolerance: seconds a signature's timestamp stays valid.
+    :param tolerance: seconds a signature's timestamp may lie from now, either way: older
+        signatures are refused as replays, ones dated further ahead as forged or signed in
+        advance.
     :param api_base: another API address, e.g. a localstripe server in tests.
     :param http_client: a :class:`stripe.HTTPClient` to send requests with (tests pass one
         that replays recorded responses).
@@ -577,7 +580,8 @@ class StripeProvider:
         """Check ``Stripe-Signature`` against every configured secret.
 
         :raises SignatureError: no header, no secret configured, no secret matches, or
-            the signature is older than ``tolerance`` seconds.
+            the signature's timestamp is more than ``tolerance`` seconds before or after
+            now (``clock_ms``).
         """
         header = _header(headers, "Stripe-Signature")
         if not header:
@@ -592,22 +596,39 @@ class StripeProvider:
         except UnicodeDecodeError as exc:
             raise SignatureError("Stripe webhook body is not UTF-8, so it is not Stripe's") from exc
         verify = self._stripe.WebhookSignature.verify_header
-        expired = False
         for secret in self.webhook_secrets:
             try:
-                verify(payload, header, secret, self.tolerance)
-                return
-            except self._stripe.SignatureVerificationError as exc:
-                # The SDK checks the timestamp only after a signature matched.
-                expired = expired or "tolerance" in str(exc)
-        if expired:
-            raise SignatureError(
-                f"Stripe webhook signature is older than {self.tolerance} s; a replay?"
-            )
+                # No tolerance: the SDK would bound only the age, by the wall clock.
+                verify(payload, header, secret, None)
+            except self._stripe.SignatureVerificationError:
+                continue
+            self._check_signed_at(header)
+            return
         raise SignatureError(
             f"Stripe webhook signature matches none of the {len(self.webhook_secrets)} "
             "configured secret(s)"
         )
+
+    def _check_signed_at(self, header: str) -> None:
+        """Refuse a verified signature whose ``t=`` lies more than ``tolerance`` seconds
+        from now, either way. A tolerance of 0 checks nothing, as the SDK's does."""
+        if not self.tolerance:
+            return
+        # Read exactly as the SDK read the timestamp it verified: the first ``t=``.
+        items = [item.split("=", 2) for item in header.split(",")]
+        signed_at = int(next(item[1] for item in items if item[0] == "t"))
+        age = self.clock_ms() // 1000 - signed_at
+        if age > self.tolerance:
+            raise SignatureError(
+                f"Stripe webhook signature is older than {self.tolerance} s "
+                f"(signed at t={signed_at}, {age} s ago); a replay?"
+            )
+        if -age > self.tolerance:
+            raise SignatureError(
+                f"Stripe webhook signature is dated {-age} s in the future (t={signed_at}), "
+                f"more than the {self.tolerance} s tolerance: forged, or signed ahead to be "
+                "replayed later (or this server's clock is behind)"
+            )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[BillingEvent]:
         """Verify a webhook and translate its event.

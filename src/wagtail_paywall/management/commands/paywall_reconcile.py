@@ -17,16 +17,28 @@ membership:
     the subscription sells a price this site's catalog does not have;
 ``not repaired``
     the program refused the change (an ended membership cannot start again, or the
-    provider's state is not newer than the stored one); the line says why.
+    provider's state is not newer than the stored one); the line says why;
+``vanished``
+    a live membership (not canceled or expired) whose subscription the listing did not
+    include, and which the provider, asked about it alone, says it no longer has: the
+    program cancels it, access ending now (see
+    :meth:`~membership_sdk.MembershipProgram.end_vanished_subscription`).
+
+Live memberships are compared with the listing only after a run has listed every
+subscription itself: an interrupted or resumed run ends nothing. A membership the
+listing missed but the provider still has is reconciled with the provider's answer like
+any listed one. More than ``--max-vanished`` at once (a wrong API key, another account)
+ends none of them.
 
 Each change is printed on stdout, a progress bar goes to stderr, and a summary ends the
 run. ``--dry-run`` reports without changing anything. After every page the position is
 saved in a state file; a run that stopped (Ctrl-C, the provider unreachable) continues
-where it left off with ``--resume``. The file is removed when a run completes.
+where it left off with ``--resume``. The file is removed when the listing completes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections import Counter
@@ -40,15 +52,20 @@ from django.utils import timezone
 
 from membership_sdk import BillingEvent, EventType, MembershipProgram, Outcome, ProviderError
 from membership_sdk import Membership as CoreMembership
-from membership_sdk.providers import ListedSubscription, SubscriptionListing
+from membership_sdk.membership import TERMINAL
+from membership_sdk.providers import ListedSubscription, Provider, SubscriptionListing
 
 from ... import conf
+from ...models import Membership
 from ...program import get_program
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 UNKNOWN_CUSTOMER, FOREIGN_PRICE, NOT_REPAIRED = "unknown customer", "foreign price", "not repaired"
+VANISHED = "vanished"
 #: The order outcomes are reported in.
-OUTCOMES = (CREATED, UPDATED, UNCHANGED, UNKNOWN_CUSTOMER, FOREIGN_PRICE, NOT_REPAIRED)
+OUTCOMES = (CREATED, UPDATED, UNCHANGED, UNKNOWN_CUSTOMER, FOREIGN_PRICE, NOT_REPAIRED, VANISHED)
+#: How many vanished subscriptions one run ends at most, unless told otherwise.
+MAX_VANISHED = 25
 _COMPARED = ("status", "current_period_end", "trial_end", "cancel_at_period_end", "canceled_at")
 
 
@@ -64,12 +81,19 @@ class Finding:
 
 @dataclass(slots=True)
 class ReconcileState:
-    """Where a run stands: the provider, the cursor of the next page, counts so far."""
+    """Where a run stands: the provider, the cursor of the next page, counts so far.
+
+    ``unlisted_checked`` and ``refused`` describe this run only and are not saved:
+    whether live memberships were compared with a complete listing, and why vanished
+    subscriptions were left alone (empty when they were not).
+    """
 
     provider: str
     cursor: str | None = None
     seen: int = 0
     counts: Counter[str] = field(default_factory=Counter)
+    unlisted_checked: bool = False
+    refused: str = ""
 
     def save(self, path: Path) -> None:
         data = {
@@ -154,6 +178,65 @@ def reconcile_one(
     return Finding(NOT_REPAIRED, snap.id, member, result.detail or str(result.outcome))
 
 
+def live_subscription_ids(provider: str) -> set[str]:
+    """The subscription ids of ``provider``'s memberships that have not ended."""
+    return set(
+        Membership.objects.filter(provider=provider)
+        .exclude(status__in=[str(s) for s in TERMINAL])
+        .exclude(provider_subscription_id__isnull=True)
+        .exclude(provider_subscription_id="")
+        .values_list("provider_subscription_id", flat=True)
+    )
+
+
+def check_unlisted(
+    program: MembershipProgram,
+    backend: Provider,
+    provider: str,
+    subscription_id: str,
+    *,
+    dry_run: bool,
+) -> Finding | None:
+    """Ask the provider about a live membership's subscription the listing did not include.
+
+    Returns a ``vanished`` finding (nothing ended yet) when the provider has no such
+    subscription; the finding of reconciling its answer when it has; ``None`` when the
+    membership ended meanwhile (a webhook arrived during the run).
+    """
+    membership = program.store.memberships.by_provider_id(provider, subscription_id)
+    if membership is None or membership.status in TERMINAL:
+        return None
+    member = membership.member_id
+    try:
+        current = backend.fetch_subscription(subscription_id)
+    except ProviderError as exc:
+        return Finding(NOT_REPAIRED, subscription_id, member, f"not listed, and {exc}")
+    if current is not None:
+        found = reconcile_one(program, provider, ListedSubscription(current), dry_run=dry_run)
+        note = f"not listed, but {provider} still has it ({current.status})"
+        detail = f"{note}; {found.detail}" if found.detail else note
+        return dataclasses.replace(found, detail=detail)
+    return Finding(
+        VANISHED,
+        subscription_id,
+        member,
+        f"membership {membership.id} ({membership.status}): {provider} has no such subscription",
+    )
+
+
+def end_vanished(program: MembershipProgram, provider: str, finding: Finding) -> Finding:
+    """End a vanished subscription's membership through the program (which asks again)."""
+    try:
+        result = program.end_vanished_subscription(provider, finding.subscription_id)
+    except ProviderError as exc:
+        return dataclasses.replace(finding, outcome=NOT_REPAIRED, detail=f"{finding.detail}; {exc}")
+    if result.outcome is Outcome.APPLIED:
+        return dataclasses.replace(finding, detail=f"{finding.detail}; canceled, access ends now")
+    return dataclasses.replace(
+        finding, outcome=NOT_REPAIRED, detail=f"{finding.detail}; {result.detail or result.outcome}"
+    )
+
+
 class Progress:
     """A one-line text progress bar on a terminal; a line per page elsewhere (logs)."""
 
@@ -172,6 +255,11 @@ class Progress:
         self.out.write(f"\r{text}" if self.tty else f"{text}\n")
         self.out.flush()
 
+    def next_step(self, label: str) -> None:
+        """Finish this bar's line and show a new bar under ``label`` from here on."""
+        self.close()
+        self.label = label
+
     def close(self) -> None:
         if self.tty:
             self.out.write("\n")
@@ -185,10 +273,13 @@ def reconcile(
     resume: bool = False,
     dry_run: bool = False,
     page_size: int = 100,
+    max_vanished: int = MAX_VANISHED,
     report: Callable[[Finding], None] = lambda finding: None,
     progress: Progress | None = None,
 ) -> ReconcileState:
-    """Walk ``provider``'s subscriptions and repair drift; returns the final state.
+    """Walk ``provider``'s subscriptions and repair drift; then, when this run listed
+    them all itself, end live memberships whose subscription the provider no longer has
+    (at most ``max_vanished``; more end none). Returns the final state.
 
     :raises CommandError: the provider is not configured or cannot list subscriptions,
         or it failed mid-way (the state file then holds the position to resume from).
@@ -205,6 +296,9 @@ def reconcile(
     state = ReconcileState.load(state_file, provider) if resume else ReconcileState(provider)
     if not dry_run:
         state.save(state_file)  # so a run stopped on its first page can resume too
+    # Taken before the first page: a membership created during the run may belong to a
+    # subscription on a page already listed. A resumed run never saw the earlier pages.
+    unlisted = None if resume else live_subscription_ids(provider)
     while True:
         try:
             page = backend.list_subscriptions(after=state.cursor, limit=page_size)
@@ -216,6 +310,8 @@ def reconcile(
                 "to continue from there"
             ) from exc
         for listed in page.subscriptions:
+            if unlisted is not None:
+                unlisted.discard(listed.snapshot.id)
             finding = reconcile_one(program, provider, listed, dry_run=dry_run)
             state.counts[finding.outcome] += 1
             state.seen += 1
@@ -228,8 +324,69 @@ def reconcile(
         if not dry_run:
             state.save(state_file)
     if not dry_run:
-        state_file.unlink(missing_ok=True)
+        state_file.unlink(missing_ok=True)  # the listing is complete: nothing to resume
+    if unlisted is not None:
+        check_all_unlisted(
+            program,
+            backend,
+            state,
+            sorted(unlisted),
+            dry_run=dry_run,
+            max_vanished=max_vanished,
+            report=report,
+            progress=progress,
+        )
     return state
+
+
+def check_all_unlisted(
+    program: MembershipProgram,
+    backend: Provider,
+    state: ReconcileState,
+    subscription_ids: list[str],
+    *,
+    dry_run: bool,
+    max_vanished: int,
+    report: Callable[[Finding], None],
+    progress: Progress | None,
+) -> None:
+    """Ask about each live membership's unlisted subscription, then end the vanished ones."""
+    provider = state.provider
+    state.unlisted_checked = True
+    if progress is not None and subscription_ids:
+        progress.next_step(f"Asking {provider} about unlisted subscriptions")
+    vanished: list[Finding] = []
+    for done, subscription_id in enumerate(subscription_ids, start=1):
+        finding = check_unlisted(program, backend, provider, subscription_id, dry_run=dry_run)
+        if progress is not None:
+            progress.show(done, len(subscription_ids))
+        if finding is None:
+            continue
+        if finding.outcome == VANISHED:
+            vanished.append(finding)
+            continue
+        state.counts[finding.outcome] += 1
+        state.seen += 1
+        report(finding)
+    if len(vanished) > max_vanished:
+        # So many at once is more likely a wrong API key or account than lost webhooks.
+        state.refused = (
+            f"{len(vanished)} live membership(s) have no subscription at {provider}, "
+            f"more than --max-vanished {max_vanished}; none was ended. Check that the "
+            f"provider's settings name the right account, then run again with "
+            f"--max-vanished {len(vanished)}"
+        )
+    for finding in vanished:
+        if state.refused:
+            finding = dataclasses.replace(
+                finding, outcome=NOT_REPAIRED, detail=f"{finding.detail}; too many vanished"
+            )
+        elif dry_run:
+            finding = dataclasses.replace(finding, detail=f"{finding.detail}; would be canceled")
+        else:
+            finding = end_vanished(program, provider, finding)
+        state.counts[finding.outcome] += 1
+        report(finding)
 
 
 class Command(BaseCommand):
@@ -257,6 +414,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--page-size", type=int, default=100, help="subscriptions per request (default: 100)"
         )
+        parser.add_argument(
+            "--max-vanished",
+            type=int,
+            default=MAX_VANISHED,
+            help="end at most this many memberships whose subscription the provider no "
+            f"longer has; more end none (default: {MAX_VANISHED})",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -266,10 +430,12 @@ class Command(BaseCommand):
         verbosity = options.get("verbosity", 1)
         if not 1 <= options["page_size"] <= 100:
             raise CommandError(f"--page-size must be 1 to 100, got {options['page_size']}")
+        if options["max_vanished"] < 0:
+            raise CommandError(f"--max-vanished must be 0 or more, got {options['max_vanished']}")
         dry = "(dry run) " if dry_run else ""
 
         def report(finding: Finding) -> None:
-            if finding.outcome == UNCHANGED and verbosity < 2:
+            if finding.outcome == UNCHANGED and not finding.detail and verbosity < 2:
                 return
             member = f" member {finding.member_id}" if finding.member_id else ""
             detail = f": {finding.detail}" if finding.detail else ""
@@ -288,10 +454,16 @@ class Command(BaseCommand):
                 resume=options["resume"],
                 dry_run=dry_run,
                 page_size=options["page_size"],
+                max_vanished=options["max_vanished"],
                 report=report,
                 progress=progress,
             )
         except KeyboardInterrupt:
+            if not dry_run and not state_file.exists():  # removed once the listing completed
+                raise CommandError(
+                    "interrupted while asking about unlisted subscriptions; every listed "
+                    "one was reconciled. Run again (without --resume) to check the rest"
+                ) from None
             raise CommandError(
                 "interrupted; run again with --resume to continue from the last page"
             ) from None
@@ -299,3 +471,11 @@ class Command(BaseCommand):
             progress.close()
         counts = ", ".join(f"{state.counts[o]} {o}" for o in OUTCOMES)
         self.stdout.write(f"{dry}Reconciled {state.seen} {provider} subscription(s): {counts}.")
+        if not state.unlisted_checked:
+            self.stdout.write(
+                f"{dry}Live memberships were not checked against {provider}'s listing: a "
+                "resumed run did not list every subscription itself. Run again without "
+                "--resume to find subscriptions that vanished."
+            )
+        if state.refused:
+            raise CommandError(state.refused)
