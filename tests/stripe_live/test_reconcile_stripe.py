@@ -4,6 +4,7 @@ by page (``status=all``), repair memberships whose webhooks never arrived."""
 from __future__ import annotations
 
 import io
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,27 @@ def test_a_second_reconcile_against_stripe_finds_nothing_to_change(
 
     assert " 0 created, 0 updated, " in out
     assert Membership.objects.count() == 1
+
+
+def wipe_test_data(localstripe: LocalStripe) -> None:
+    """What "Delete all test data" in Stripe's Dashboard does: every object is gone."""
+    request = urllib.request.Request(f"{localstripe.url}/_config/data", method="DELETE")
+    urllib.request.urlopen(request, timeout=5).close()
+
+
+def test_a_membership_whose_subscription_was_wiped_from_stripe_is_canceled(
+    stripe_site: None, gold: Any, no_webhooks: None, localstripe: LocalStripe, tmp_path: Path
+) -> None:
+    paying = member("paying")
+    sub = localstripe.subscribe(paying)
+    reconcile(tmp_path)
+    wipe_test_data(localstripe)
+
+    out = reconcile(tmp_path)
+
+    membership = Membership.objects.get(member_id=paying)
+    assert membership.status == "canceled"
+    assert (
+        f"vanished: {sub['id']} member {paying}: membership {membership.pk} (active): "
+        "stripe has no such subscription; canceled, access ends now"
+    ) in out
