@@ -114,11 +114,12 @@ STRIPE_FIELDS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("id",), "text"),
     (("object",), "kind"),
     (("type",), "string"),
-    # Not "int": the Stripe provider takes `"created": true` for 1 (a bool is an int in
-    # Python); a signed body Stripe never sends, so not a forgery, but reported.
-    (("created",), "int_not_bool"),
+    (("created",), "int"),
+    (("livemode",), "flag"),
     (("data",), "object"),
     (("data", "object"), "object"),
+    (("data", "object", "current_period_end"), "optional_int"),
+    (("data", "object", "cancel_at_period_end"), "flag"),
 )
 
 ENDPOINTS = [
@@ -144,7 +145,6 @@ def wrong_value(rng: random.Random, kind: str) -> Any:
         "text": [None, "", 0, 1.5, True, [], {}, ["x"]],
         "string": [None, 0, 2.5, False, [], {"a": 1}],
         "int": [None, "1767225600", 1.5, True, [], {}, "x"],
-        "int_not_bool": [None, "1767225600", 1.5, [], {}, "x"],
         "flag": [1, 0, "true", "yes", [], {}, 2.5],
         "object": [None, "x", 1, [], [{}], True],
         "kind": ["customer", "", None, 7, [], {"x": 1}],

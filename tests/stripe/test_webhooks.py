@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -184,6 +185,121 @@ def test_a_signed_json_body_that_is_not_an_event_is_malformed(stripe_provider) -
     body = json.dumps({"object": "customer", "id": "cus_1"})
     with pytest.raises(MalformedEvent, match="not an event"):
         stripe_provider.parse_webhook(sign(body, WEBHOOK_SECRET), body.encode())
+
+
+# -- malformed events ------------------------------------------------------------------------
+
+
+def test_an_event_created_true_is_malformed_not_a_time_in_1970(stripe_provider) -> None:
+    payload = event("customer.subscription.updated", subscription(), id="evt_1", created=T0)
+    payload["created"] = True
+    with pytest.raises(MalformedEvent, match=r"'created' must be a Unix timestamp.*got True"):
+        deliver(stripe_provider, payload)
+
+
+def test_an_event_created_beyond_the_year_9999_is_malformed(stripe_provider) -> None:
+    payload = event("customer.subscription.updated", subscription(), id="evt_1", created=10**15)
+    with pytest.raises(MalformedEvent, match=r"'created' .*years 1 to 9999; got 1000000000000000"):
+        deliver(stripe_provider, payload)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("id", 42), ("type", None), ("livemode", "false"), ("livemode", None), ("data", [])],
+)
+def test_an_event_field_of_the_wrong_type_is_malformed(
+    stripe_provider, field: str, value: object
+) -> None:
+    payload = event("customer.subscription.updated", subscription(), id="evt_1", created=T0)
+    payload[field] = value
+    with pytest.raises(MalformedEvent, match=f"'{field}' must be .*; got {re.escape(repr(value))}"):
+        deliver(stripe_provider, payload)
+
+
+def test_an_event_whose_data_object_is_not_an_object_is_malformed(stripe_provider) -> None:
+    payload = event("customer.subscription.updated", {}, id="evt_1", created=T0)
+    payload["data"]["object"] = "sub_RecGold"
+    with pytest.raises(
+        MalformedEvent, match=r"'data\.object' must be an object; got 'sub_RecGold'"
+    ):
+        deliver(stripe_provider, payload)
+
+
+@pytest.mark.parametrize("field", ["trial_end", "canceled_at", "start_date", "cancel_at"])
+def test_a_subscription_time_that_is_a_bool_is_malformed(stripe_provider, field: str) -> None:
+    payload = event(
+        "customer.subscription.updated", subscription(**{field: True}), id="evt_1", created=T0
+    )
+    with pytest.raises(MalformedEvent, match=f"'{field}' must be a Unix timestamp.*; got True"):
+        deliver(stripe_provider, payload)
+
+
+def test_an_item_period_end_that_is_a_bool_is_malformed(stripe_provider) -> None:
+    sub = subscription()
+    sub["items"]["data"][0]["current_period_end"] = True
+    payload = event("customer.subscription.updated", sub, id="evt_1", created=T0)
+    with pytest.raises(
+        MalformedEvent, match=r"'items.data\[\].current_period_end' must be .*; got True"
+    ):
+        deliver(stripe_provider, payload)
+
+
+def test_an_older_api_period_end_that_is_a_string_is_malformed(stripe_provider) -> None:
+    old = load_old_events()["customer.subscription.updated"]
+    old["data"]["object"]["current_period_end"] = "1801440000"
+    with pytest.raises(MalformedEvent, match=r"'current_period_end' must be .*; got '1801440000'"):
+        deliver(stripe_provider, old)
+
+
+def test_a_subscription_time_in_fractional_seconds_is_malformed(stripe_provider) -> None:
+    payload = event(
+        "customer.subscription.updated", subscription(trial_end=T0 + 0.5), id="evt_1", created=T0
+    )
+    with pytest.raises(MalformedEvent, match=r"'trial_end' .*whole seconds; got 179876160\d\.5"):
+        deliver(stripe_provider, payload)
+
+
+def test_a_subscription_time_of_infinity_is_malformed(stripe_provider) -> None:
+    payload = event("customer.subscription.updated", subscription(), id="evt_1", created=T0)
+    body = json.dumps(payload).replace('"trial_end": null', '"trial_end": Infinity')
+    with pytest.raises(MalformedEvent, match=r"'trial_end' .*; got inf"):
+        stripe_provider.parse_webhook(sign(body, WEBHOOK_SECRET), body.encode())
+
+
+def test_a_cancel_at_period_end_that_is_not_a_bool_is_malformed(stripe_provider) -> None:
+    payload = event(
+        "customer.subscription.updated",
+        subscription(cancel_at_period_end="false"),
+        id="evt_1",
+        created=T0,
+    )
+    with pytest.raises(MalformedEvent, match="'cancel_at_period_end' must be true or false"):
+        deliver(stripe_provider, payload)
+
+
+def test_a_charge_whose_refunded_is_not_a_bool_is_malformed(stripe_provider) -> None:
+    charge = {
+        "id": "ch_RecEbook",
+        "object": "charge",
+        "customer": "cus_RecMember42",
+        "payment_intent": "pi_RecEbook",
+        "refunded": "false",
+        "metadata": {"stripe_price": "price_RecEbook"},
+    }
+    payload = event("charge.refunded", charge, id="evt_r", created=T0)
+    with pytest.raises(MalformedEvent, match="'refunded' must be true or false; got 'false'"):
+        deliver(stripe_provider, payload)
+
+
+def test_a_malformed_event_changes_nothing(replay) -> None:
+    program = program_with(replay)
+    payload = event("customer.subscription.updated", subscription(), id="evt_1", created=T0)
+    payload["created"] = True
+    with pytest.raises(MalformedEvent):
+        handle(program, payload)
+    assert not program.store.inbox.seen("stripe", "evt_1")
+    assert program.store.memberships.for_member("member-42") == []
+    assert replay.requests == []
 
 
 # -- what is ignored -------------------------------------------------------------------------

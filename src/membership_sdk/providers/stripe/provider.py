@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ...errors import MalformedEvent, PluginError, ProviderError, SignatureError
@@ -130,6 +130,10 @@ class ProrationPreview:
     def proration_amount(self) -> int:
         """The sum of the proration lines: credit for the old price, charge for the new."""
         return sum(line.amount for line in self.lines if line.proration)
+
+
+def _malformed(field: str, expected: str, value: object) -> MalformedEvent:
+    return MalformedEvent(f"Stripe event field {field!r} must be {expected}; got {tr.shown(value)}")
 
 
 def _now_ms() -> int:
@@ -648,34 +652,40 @@ class StripeProvider:
         return self.translate_event(event)
 
     def translate_event(self, event: object) -> list[BillingEvent]:
-        """Translate one (already verified) Stripe event into billing events."""
+        """Translate one (already verified) Stripe event into billing events.
+
+        :raises MalformedEvent: the event lacks a field or has one of the wrong type; the
+            message names the field and its value.
+        """
         if not isinstance(event, Mapping) or event.get("object") != "event":
             raise MalformedEvent("Stripe webhook body is not an event object")
         event_id, kind, created = event.get("id"), event.get("type"), event.get("created")
-        data = event.get("data")
-        obj = data.get("object") if isinstance(data, Mapping) else None
-        if (
-            not isinstance(event_id, str)
-            or not event_id
-            or not isinstance(kind, str)
-            or not isinstance(created, int)
-            or not isinstance(obj, Mapping)
-        ):
-            raise MalformedEvent(
-                "a Stripe event needs an id, a type, a created time and data.object; got "
-                f"id={event_id!r}, type={kind!r}, created={created!r}"
+        livemode, data = event.get("livemode"), event.get("data")
+        obj = data.get("object") if isinstance(data, Mapping) else data
+        if not isinstance(event_id, str) or not event_id:
+            raise _malformed("id", "a non-empty string", event_id)
+        if not isinstance(kind, str):
+            raise _malformed("type", "a string", kind)
+        # A bool is an int to Python: `"created": true` would be 1970-01-01T00:00:01.
+        if isinstance(created, bool) or not isinstance(created, int):
+            raise _malformed("created", "a Unix timestamp in whole seconds", created)
+        if not isinstance(livemode, bool):
+            raise _malformed("livemode", "true or false", livemode)
+        if not isinstance(obj, Mapping):
+            raise _malformed(
+                "data.object" if isinstance(data, Mapping) else "data", "an object", obj
             )
-        if bool(event.get("livemode")) != self.livemode:
+        occurred = tr.moment(created, "created")  # refuses years past 9999
+        version = created * 1000
+        if livemode != self.livemode:
             logger.info(
                 "ignored Stripe event %s (%s): %s event on a %s key",
                 event_id,
                 kind,
-                "live" if event.get("livemode") else "test",
+                "live" if livemode else "test",
                 "live" if self.livemode else "test",
             )
             return []
-        occurred = datetime.fromtimestamp(created, UTC)
-        version = created * 1000
         billing: BillingEvent | None = None
         if kind in _SUBSCRIPTION_EVENTS:
             if not self._ours(
@@ -793,7 +803,7 @@ class StripeProvider:
         intent = tr.object_id(charge.get("payment_intent"))
         customer = tr.object_id(charge.get("customer"))
         price = str(tr.metadata(charge).get(tr.PRICE_KEY) or "")
-        if not intent or not customer or not price or not charge.get("refunded"):
+        if not intent or not customer or not price or not tr.flag(charge, "refunded"):
             return None  # partly refunded, or not a purchase made through our Checkout
         if not self._ours(str(event["id"]), str(event["type"]), price, None):
             return None

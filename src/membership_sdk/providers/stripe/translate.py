@@ -61,13 +61,50 @@ def map_status(raw: object) -> Status:
     return STATUS_MAP.get(str(raw), Status.UNKNOWN)
 
 
-def timestamp(value: object) -> datetime | None:
-    """A Stripe timestamp (seconds since the epoch) as an aware UTC datetime."""
-    if value is None or isinstance(value, bool):
-        return None
-    if not isinstance(value, int | float):
-        raise MalformedEvent(f"expected a Unix timestamp, got {value!r}")
-    return datetime.fromtimestamp(value, UTC)
+def shown(value: object) -> str:
+    """``repr(value)``, cut short: an error names the culprit without quoting a whole body."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def moment(value: object, field: str) -> datetime:
+    """A Stripe timestamp (whole seconds since the epoch) as an aware UTC datetime.
+
+    :param field: the field's name, for the error.
+    :raises MalformedEvent: ``value`` is not an integer (``true`` is not one, though Python
+        counts a bool as an int; Stripe never sends fractions), or is a time no
+        :class:`~datetime.datetime` can hold.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedEvent(
+            f"Stripe field {field!r} must be a Unix timestamp in whole seconds; got {shown(value)}"
+        )
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise MalformedEvent(
+            f"Stripe field {field!r} must be a Unix timestamp within years 1 to 9999; "
+            f"got {shown(value)}"
+        ) from exc
+
+
+def timestamp(value: object, field: str) -> datetime | None:
+    """Like :func:`moment`, but ``None`` for a field that is ``null`` or absent."""
+    return None if value is None else moment(value, field)
+
+
+def flag(obj: Mapping[str, Any], field: str) -> bool:
+    """A Stripe boolean field; ``False`` when absent or ``null``.
+
+    :raises MalformedEvent: the value is not ``true`` or ``false`` (``"false"`` would be
+        true to :func:`bool`).
+    """
+    value = obj.get(field)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise MalformedEvent(f"Stripe field {field!r} must be true or false; got {shown(value)}")
+    return value
 
 
 def object_id(value: object) -> str | None:
@@ -129,10 +166,12 @@ def subscription_product(subscription: Mapping[str, Any]) -> str | None:
 def period_end(subscription: Mapping[str, Any]) -> datetime | None:
     """When the paid period ends: the latest item period (current API), else the
     subscription's own ``current_period_end`` (older API versions)."""
-    ends = [i["current_period_end"] for i in _items(subscription) if i.get("current_period_end")]
-    if ends:
-        return timestamp(max(ends))
-    return timestamp(subscription.get("current_period_end"))
+    field = "items.data[].current_period_end"
+    ends = [timestamp(i.get("current_period_end"), field) for i in _items(subscription)]
+    found = [end for end in ends if end is not None]
+    if found:
+        return max(found)
+    return timestamp(subscription.get("current_period_end"), "current_period_end")
 
 
 def metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -143,7 +182,8 @@ def metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> SubscriptionSnapshot:
     """Read a Stripe subscription object (any API version) into a snapshot at ``version``.
 
-    :raises MalformedEvent: it lacks an id, a customer or a status.
+    :raises MalformedEvent: it lacks an id, a customer or a status, or a time or flag it
+        carries has the wrong type.
     """
     sub_id = object_id(subscription.get("id"))
     customer = object_id(subscription.get("customer"))
@@ -156,8 +196,12 @@ def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> Subs
     status = map_status(raw_status)
     # The Billing Portal and the Dashboard may schedule the end with ``cancel_at`` instead
     # of ``cancel_at_period_end``; for the member both mean "ends, unless resumed".
-    scheduled_end = bool(subscription.get("cancel_at_period_end")) or (
-        subscription.get("cancel_at") is not None and status is not Status.CANCELED
+    cancel_at = timestamp(subscription.get("cancel_at"), "cancel_at")
+    scheduled_end = flag(subscription, "cancel_at_period_end") or (
+        cancel_at is not None and status is not Status.CANCELED
+    )
+    started_at = timestamp(subscription.get("start_date"), "start_date") or timestamp(
+        subscription.get("created"), "created"
     )
     return SubscriptionSnapshot(
         id=sub_id,
@@ -166,10 +210,10 @@ def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> Subs
         status=status,
         version=version,
         current_period_end=period_end(subscription),
-        started_at=timestamp(subscription.get("start_date") or subscription.get("created")),
-        trial_end=timestamp(subscription.get("trial_end")),
+        started_at=started_at,
+        trial_end=timestamp(subscription.get("trial_end"), "trial_end"),
         cancel_at_period_end=scheduled_end,
-        canceled_at=timestamp(subscription.get("canceled_at")),
+        canceled_at=timestamp(subscription.get("canceled_at"), "canceled_at"),
         raw_status=raw_status,
     )
 
