@@ -5,6 +5,7 @@ Imported at the end of :mod:`wagtail_paywall.models`, so Django finds it in the 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django.db import models
@@ -21,8 +22,26 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def token_digest(token: str) -> str:
+    """The SHA-256 hex digest of ``token``: what the database keeps instead of it.
+
+    A fast hash is enough: the token is 256 random bits, so there is nothing to guess
+    (unlike a password, which needs a slow hash).
+    """
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def unheld_digest() -> str:
+    """The digest of a token nobody holds: a row made without :meth:`FeedToken.issue`
+    (say, in the admin) opens no feed."""
+    return token_digest(new_token())
+
+
 class FeedToken(models.Model):
     """The secret in a member's feed URL (``/paywall/feeds/member/<token>/rss/``).
+
+    Only the token's digest is stored: whoever reads the database cannot open a feed,
+    and the token itself is known only to :meth:`issue`'s caller, once.
 
     The feed it opens carries full text only for what the member may read *now*: the
     token names the member, never their access. A revoked token, or one never issued,
@@ -31,7 +50,9 @@ class FeedToken(models.Model):
     """
 
     member_id = models.CharField(_("member"), max_length=MEMBER_ID_LENGTH, db_index=True)
-    token = models.CharField(_("token"), max_length=64, unique=True, default=new_token)
+    token_digest = models.CharField(
+        _("token digest"), max_length=64, unique=True, default=unheld_digest, editable=False
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
@@ -58,9 +79,23 @@ class FeedToken(models.Model):
         return cls.objects.filter(member_id=member_id, revoked_at__isnull=True).first()
 
     @classmethod
-    def issue(cls, member_id: str) -> FeedToken:
-        """A fresh token for ``member_id``; any earlier live one is revoked."""
+    def find(cls, token: str) -> FeedToken | None:
+        """The live row ``token`` opens, or ``None`` (revoked, never issued, or forged).
+
+        Looked up by the digest's unique index: a digest pasted into a URL is hashed
+        again and finds nothing.
+        """
+        return cls.objects.filter(token_digest=token_digest(token), revoked_at__isnull=True).first()
+
+    @classmethod
+    def issue(cls, member_id: str) -> tuple[FeedToken, str]:
+        """A fresh row for ``member_id`` and its token; any earlier live one is revoked.
+
+        The token is returned here and nowhere else: only its digest is saved, so show
+        it to the member now or never.
+        """
         cls.objects.filter(member_id=member_id, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
-        return cls.objects.create(member_id=member_id)
+        token = new_token()
+        return cls.objects.create(member_id=member_id, token_digest=token_digest(token)), token

@@ -16,7 +16,8 @@
 
 The member gets, renews and revokes the address on the account page
 (``paywall:feed_token_issue``, ``paywall:feed_token_revoke``, both POST); editors
-revoke one in the Wagtail admin (Paywall > Feed tokens).
+revoke one in the Wagtail admin (Paywall > Feed tokens). Only the token's digest is
+stored, so the address is shown once: on the page that answers the post making it.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from wagtail.blocks.stream_block import StreamValue
 from wagtail.models import Page, Site
@@ -164,7 +166,7 @@ class MemberFeedMixin:
     """A member's private feed: full text of what the token's member may read now."""
 
     def get_object(self, request: HttpRequest, token: str = "", **kwargs: Any) -> Audience:
-        found = FeedToken.objects.filter(token=token, revoked_at__isnull=True).first()
+        found = FeedToken.find(token)
         if found is None:
             raise Http404("no such feed")
         ctx = member_feed_context(found.member_id)
@@ -191,22 +193,31 @@ member_rss = MemberPageFeed()
 member_atom = MemberAtomPageFeed()
 
 
-def member_feed_urls(request: HttpRequest, token: FeedToken) -> dict[str, str]:
-    """The absolute RSS and Atom URLs of ``token``'s feed."""
+def member_feed_urls(request: HttpRequest, token: str) -> dict[str, str]:
+    """The absolute RSS and Atom URLs of the feed ``token`` opens."""
     return {
-        "rss": request.build_absolute_uri(reverse("paywall:member_feed_rss", args=[token.token])),
-        "atom": request.build_absolute_uri(reverse("paywall:member_feed_atom", args=[token.token])),
+        "rss": request.build_absolute_uri(reverse("paywall:member_feed_rss", args=[token])),
+        "atom": request.build_absolute_uri(reverse("paywall:member_feed_atom", args=[token])),
     }
 
 
+@never_cache
 @require_POST
 def issue_feed_token(request: HttpRequest) -> HttpResponseBase:
-    """Give the signed-in member a (new) private feed address; the old one stops."""
+    """Give the signed-in member a (new) private feed address; the old one stops.
+
+    The answer shows the address, the only time it is ever shown: the database keeps
+    the token's digest alone, and the token is kept nowhere else (no session, no
+    redirect carrying it), so reloading the page asks to post again, for a new one.
+    """
     if not request.user.is_authenticated:
         return redirect_to_login(reverse("paywall:account"))
-    FeedToken.issue(str(request.user.pk))
-    messages.success(request, _("Your private feed address is ready. Keep it to yourself."))
-    return redirect("paywall:account")
+    _row, token = FeedToken.issue(str(request.user.pk))
+    return render(
+        request,
+        "wagtail_paywall/member_feed_issued.html",
+        {"member": True, "feed_live": True, "feed_urls": member_feed_urls(request, token)},
+    )
 
 
 @require_POST
@@ -214,7 +225,7 @@ def revoke_feed_token(request: HttpRequest) -> HttpResponseBase:
     """Stop the signed-in member's private feed address."""
     if not request.user.is_authenticated:
         return redirect_to_login(reverse("paywall:account"))
-    for token in FeedToken.objects.filter(member_id=str(request.user.pk), revoked_at=None):
-        token.revoke()
+    for row in FeedToken.objects.filter(member_id=str(request.user.pk), revoked_at=None):
+        row.revoke()
     messages.success(request, _("Your private feed address no longer works."))
     return redirect("paywall:account")

@@ -270,8 +270,8 @@ def member_feeds(client: Client, target: Target) -> str:
     from wagtail_paywall.models import FeedToken
 
     member = _member(client)
-    token = FeedToken.live_for(member) or FeedToken.issue(member) if member else None
-    key = token.token if token is not None else "guessed-" + uuid.uuid4().hex
+    # Only a token's digest is stored: a fresh one is the way to hold its raw token.
+    key = FeedToken.issue(member)[1] if member else "guessed-" + uuid.uuid4().hex
     rss = read(client.get(f"/paywall/feeds/member/{key}/rss/"))
     return rss + read(client.get(f"/paywall/feeds/member/{key}/atom/"))
 
@@ -283,10 +283,10 @@ def revoked_member_feeds(client: Client, target: Target) -> str:
     member = _member(client)
     if member is None:
         return ""
-    token = FeedToken.issue(member)
-    token.revoke()
-    rss = read(client.get(f"/paywall/feeds/member/{token.token}/rss/"))
-    return rss + read(client.get(f"/paywall/feeds/member/{token.token}/atom/"))
+    row, token = FeedToken.issue(member)
+    row.revoke()
+    rss = read(client.get(f"/paywall/feeds/member/{token}/rss/"))
+    return rss + read(client.get(f"/paywall/feeds/member/{token}/atom/"))
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ member may read it, and stops working once revoked.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from tests.wagtail.gating_helpers import PREMIUM, TEASER
@@ -30,8 +32,33 @@ def premium_article(make_article: Any, catalog: Any) -> Any:
 
 
 def member_feed(user: Any, kind: str = "rss") -> str:
-    token = FeedToken.issue(str(user.pk))
-    return reverse(f"paywall:member_feed_{kind}", args=[token.token])
+    _row, token = FeedToken.issue(str(user.pk))
+    return reverse(f"paywall:member_feed_{kind}", args=[token])
+
+
+def shown_token(response: Any) -> str:
+    """The token in the RSS address the page shows."""
+    found = re.search(r"/paywall/feeds/member/([^/\"]+)/rss/", response.content.decode())
+    assert found is not None, "the page shows no feed address"
+    return found.group(1)
+
+
+def get_feed_address(client: Any, user: Any) -> str:
+    """Sign in as ``user``, press "Get a private feed address"; the token shown."""
+    client.force_login(user)
+    response = client.post(reverse("paywall:feed_token_issue"))
+    assert response.status_code == 200
+    return shown_token(response)
+
+
+def every_stored_value() -> str:
+    """Every value of every row of every table, as one text to search."""
+    parts: list[str] = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            parts.extend(str(value) for row in cursor.fetchall() for value in row)
+    return "\n".join(parts)
 
 
 @pytest.mark.parametrize("name", ["paywall:feed_rss", "paywall:feed_atom"])
@@ -103,6 +130,15 @@ def test_a_forged_feed_token_finds_no_feed(client: Any, make_article: Any, catal
     fetch(client, reverse("paywall:member_feed_rss", args=["forged-token"]), status=404)
 
 
+def test_a_token_digest_used_as_the_address_finds_no_feed(
+    client: Any, make_article: Any, catalog: Any, premium: Any
+) -> None:
+    premium_article(make_article, catalog)
+    member_feed(premium)
+    digest = FeedToken.objects.get(member_id=str(premium.pk)).token_digest
+    fetch(client, reverse("paywall:member_feed_rss", args=[digest]), status=404)
+
+
 def test_a_members_feed_is_never_stored_by_any_cache(
     client: Any, make_article: Any, catalog: Any, premium: Any
 ) -> None:
@@ -114,11 +150,48 @@ def test_a_members_feed_is_never_stored_by_any_cache(
 
 def test_the_account_page_offers_a_private_feed_address(client: Any, premium: Any) -> None:
     client.force_login(premium)
-    client.post(reverse("paywall:feed_token_issue"))
-    token = FeedToken.live_for(str(premium.pk))
-    assert token is not None
     html = fetch(client, reverse("paywall:account")).content.decode()
-    assert reverse("paywall:member_feed_rss", args=[token.token]) in html
+    assert reverse("paywall:feed_token_issue") in html
+    assert "Get a private feed address" in html
+
+
+def test_getting_a_feed_address_shows_one_that_opens_the_members_feed(
+    client: Any, make_article: Any, catalog: Any, premium: Any
+) -> None:
+    premium_article(make_article, catalog)
+    token = get_feed_address(client, premium)
+    client.logout()
+    xml = fetch(client, reverse("paywall:member_feed_rss", args=[token])).content.decode()
+    assert PREMIUM in xml
+
+
+def test_the_page_showing_a_new_feed_address_is_never_stored_by_any_cache(
+    client: Any, premium: Any
+) -> None:
+    client.force_login(premium)
+    response = client.post(reverse("paywall:feed_token_issue"))
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_database_never_holds_a_feed_token_itself(client: Any, premium: Any) -> None:
+    token = get_feed_address(client, premium)
+    fetch(client, reverse("paywall:account"))
+    assert token not in every_stored_value()
+
+
+def test_the_account_page_never_shows_a_feed_address_again(client: Any, premium: Any) -> None:
+    token = get_feed_address(client, premium)
+    html = fetch(client, reverse("paywall:account")).content.decode()
+    assert token not in html
+    assert "Your private feed is on. Its address was shown once" in html
+    assert "Make a new address (the old one stops)" in html
+
+
+def test_a_new_address_stops_the_old_one(client: Any, premium: Any) -> None:
+    old = get_feed_address(client, premium)
+    get_feed_address(client, premium)
+    client.logout()
+    fetch(client, reverse("paywall:member_feed_rss", args=[old]), status=404)
 
 
 def test_revoking_from_the_account_page_stops_the_feed(
@@ -130,14 +203,6 @@ def test_revoking_from_the_account_page_stops_the_feed(
     client.post(reverse("paywall:feed_token_revoke"))
     client.logout()
     fetch(client, url, status=404)
-
-
-def test_a_new_address_stops_the_old_one(client: Any, premium: Any) -> None:
-    old = member_feed(premium)
-    client.force_login(premium)
-    client.post(reverse("paywall:feed_token_issue"))
-    client.logout()
-    fetch(client, old, status=404)
 
 
 def test_an_editor_revokes_a_members_feed_in_the_admin(

@@ -20,8 +20,10 @@
     ``<div class="paywall-content">``.
 
 ``{% paywall_member_feed %}``
-    On the account page: the signed-in member's private feed addresses, with buttons
-    to get, renew or stop them.
+    On the account page: the signed-in member's private feed, with buttons to get,
+    renew or stop it. Its address is shown only once, on the page that answers getting
+    or renewing it (only the token's digest is stored); this tag says whether the feed
+    is on and that renewing it shows a new address.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from wagtail.blocks.stream_block import StreamValue
 from ..blocks import split_at_break
 from ..channels import is_gated
 from ..feed_models import FeedToken
-from ..feeds import member_feed_urls
 from ..seo import PAYWALL_CONTENT_CLASS, paywall_meta_html
 
 register = template.Library()
@@ -92,9 +93,9 @@ def paywall_member_feed(context: template.Context) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"member": False}
-    token = FeedToken.live_for(str(user.pk))
     return {
         "member": True,
-        "feed_urls": member_feed_urls(request, token) if token is not None else None,
+        # Whether a feed is on, never its address: only the token's digest is stored.
+        "feed_live": FeedToken.live_for(str(user.pk)) is not None,
         "csrf_token": context.get("csrf_token"),
     }
