@@ -444,6 +444,31 @@ def test_a_subscription_set_to_end_by_the_portal_counts_as_canceling_at_period_e
     assert billing.subscription.cancel_at_period_end is True
 
 
+def test_a_subscription_canceled_at_once_gives_access_until_it_ended(stripe_provider) -> None:
+    period_end = subscription()["items"]["data"][0]["current_period_end"]
+    ended = subscription(status="canceled", canceled_at=T0 + 3600, ended_at=T0 + 3600)
+    [billing] = deliver(
+        stripe_provider, event("customer.subscription.deleted", ended, id="e", created=T0 + 3600)
+    )
+    assert period_end > T0 + 3600
+    assert billing.subscription.current_period_end == datetime.fromtimestamp(T0 + 3600, UTC)
+
+
+def test_a_subscription_canceled_at_its_period_end_keeps_that_end(stripe_provider) -> None:
+    period_end = subscription()["items"]["data"][0]["current_period_end"]
+    ended = subscription(status="canceled", canceled_at=T0 + 60, ended_at=period_end)
+    [billing] = deliver(
+        stripe_provider, event("customer.subscription.deleted", ended, id="e", created=period_end)
+    )
+    assert billing.subscription.current_period_end == datetime.fromtimestamp(period_end, UTC)
+
+
+def test_a_subscription_ended_at_that_is_a_bool_is_malformed(stripe_provider) -> None:
+    ended = subscription(status="canceled", ended_at=True)
+    with pytest.raises(MalformedEvent, match=r"ended_at.*True"):
+        deliver(stripe_provider, event("customer.subscription.deleted", ended, id="e", created=T0))
+
+
 # -- applying, in any order ------------------------------------------------------------------
 
 

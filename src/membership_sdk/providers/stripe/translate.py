@@ -203,13 +203,19 @@ def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> Subs
     started_at = timestamp(subscription.get("start_date"), "start_date") or timestamp(
         subscription.get("created"), "created"
     )
+    paid_until = period_end(subscription)
+    ended_at = timestamp(subscription.get("ended_at"), "ended_at")
+    if status is Status.CANCELED and ended_at is not None:
+        # Canceled at once (the Dashboard's "cancel immediately", a deleted subscription):
+        # Stripe keeps the period it was in, but the subscription ended, and access with it.
+        paid_until = ended_at if paid_until is None else min(paid_until, ended_at)
     return SubscriptionSnapshot(
         id=sub_id,
         customer_id=customer,
         price=subscription_price(subscription),
         status=status,
         version=version,
-        current_period_end=period_end(subscription),
+        current_period_end=paid_until,
         started_at=started_at,
         trial_end=timestamp(subscription.get("trial_end"), "trial_end"),
         cancel_at_period_end=scheduled_end,
