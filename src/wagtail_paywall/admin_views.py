@@ -1,4 +1,5 @@
-"""Views of the paywall's Wagtail admin: members and their grants, inbox retries.
+"""Views of the paywall's Wagtail admin: members and their grants, inbox retries, and
+the "Membership metrics" report.
 
 Tiers, prices and the inbox list use Wagtail's generic model views (see :mod:`.viewsets`);
 the views here act through the site's :class:`~membership_sdk.MembershipProgram`, so every
@@ -27,8 +28,9 @@ from django.views.generic import TemplateView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from membership_sdk import GrantKind, MembershipError
+from membership_sdk.currency import format_amount
 
-from . import inbox
+from . import inbox, metrics
 from .models import Grant, Membership, WebhookEvent
 from .program import get_program
 
@@ -191,6 +193,75 @@ def revoke_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
     get_program().revoke_grant(grant.pk)
     messages.success(request, _("Grant revoked."))
     return HttpResponseRedirect(reverse("paywall_members:detail", args=[grant.member_id]))
+
+
+# -- metrics -------------------------------------------------------------------------------
+class MetricsWindowForm(forms.Form):
+    """The churn window: one of :data:`.metrics.WINDOWS` days."""
+
+    days = forms.TypedChoiceField(
+        label=gettext_lazy("Churn over the last"), coerce=int, initial=metrics.WINDOWS[0]
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["days"].choices = [  # type: ignore[attr-defined]
+            (days, _("%(days)d days") % {"days": days}) for days in metrics.WINDOWS
+        ]
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.1%}"
+
+
+class MetricsReportView(WagtailAdminTemplateMixin, TemplateView):
+    """MRR per currency, current members per tier, churn over a window, trial conversion.
+
+    The figures are cached for a few minutes (see :mod:`.metrics`); the page says when
+    they were computed. A window other than 30, 90 or 365 days shows a form error and
+    the default window's figures.
+    """
+
+    template_name = "wagtail_paywall/admin/metrics_report.html"
+    page_title = gettext_lazy("Membership metrics")
+    header_icon = "table"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        _require(request, VIEW_PERMISSION)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        form = MetricsWindowForm(self.request.GET or None)
+        days = form.cleaned_data["days"] if form.is_valid() else metrics.WINDOWS[0]
+        if not form.is_bound:
+            form = MetricsWindowForm(initial={"days": days})
+        figures = metrics.figures(days)
+        catalog = get_program().catalog
+        names = {tier.slug: tier.name for tier in catalog.tiers}
+        ranks = {tier.slug: tier.rank for tier in catalog.tiers}
+        context.update(
+            form=form,
+            figures=figures,
+            cache_minutes=metrics.CACHE_SECONDS // 60,
+            churn_rate=_percent(figures.churn.rate),
+            trial_rate=_percent(figures.trials.rate),
+            mrr=[
+                {"currency": code, "amount": format_amount(amount, code)}
+                for code, amount in figures.mrr.items()
+            ],
+            members=[
+                {
+                    "tier": names.get(slug, slug),
+                    "paying": counts.get("active", 0) + counts.get("past_due", 0),
+                    "trialing": counts.get("trialing", 0),
+                }
+                for slug, counts in sorted(
+                    figures.members.items(), key=lambda item: (ranks.get(item[0], 0), item[0])
+                )
+            ],
+        )
+        return context
 
 
 # -- webhook inbox --------------------------------------------------------------------------

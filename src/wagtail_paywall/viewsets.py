@@ -1,5 +1,6 @@
 """The paywall's Wagtail admin: one "Paywall" menu with tiers, prices, members and the
-webhook inbox. Importing this module registers it (``wagtail_hooks`` imports it)."""
+webhook inbox, and a "Membership metrics" report in the Reports menu. Importing this
+module registers them (``wagtail_hooks`` imports it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.ui.tables import Column, StatusTagColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
@@ -153,3 +155,24 @@ class PaywallViewSetGroup(ViewSetGroup):
 @hooks.register("register_admin_viewset")
 def register_paywall_admin() -> ViewSetGroup:
     return PaywallViewSetGroup()
+
+
+class MetricsMenuItem(MenuItem):
+    """Shown to those who may view the members (the report sums up their memberships)."""
+
+    def is_shown(self, request: Any) -> bool:
+        return bool(request.user.has_perm(admin_views.VIEW_PERMISSION))
+
+
+@hooks.register("register_admin_urls")
+def register_metrics_url() -> list[Any]:
+    return [
+        path("paywall-metrics/", admin_views.MetricsReportView.as_view(), name="paywall_metrics")
+    ]
+
+
+@hooks.register("register_reports_menu_item")
+def register_metrics_menu_item() -> MenuItem:
+    return MetricsMenuItem(
+        _("Membership metrics"), reverse("paywall_metrics"), icon_name="table", order=900
+    )
