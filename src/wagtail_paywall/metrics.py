@@ -143,9 +143,3 @@ def figures(window_days: int) -> Figures:
     result = compute(window_days)
     cache().set(key, result, CACHE_SECONDS)
     return result
-
-
-def cached_figures(window_days: int = WINDOWS[0]) -> Figures | None:
-    """The cached figures, or ``None``: never computes (for the dashboard panel)."""
-    found = cache().get(CACHE_KEY.format(days=window_days))
-    return found if isinstance(found, Figures) else None
