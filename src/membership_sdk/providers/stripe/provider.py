@@ -133,7 +133,7 @@ class ProrationPreview:
 
 
 def _malformed(field: str, expected: str, value: object) -> MalformedEvent:
-    return MalformedEvent(f"Stripe event field {field!r} must be {expected}; got {tr.shown(value)}")
+    return tr.malformed(field, expected, value, of="Stripe event")
 
 
 def _now_ms() -> int:

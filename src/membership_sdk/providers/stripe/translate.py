@@ -61,10 +61,12 @@ def map_status(raw: object) -> Status:
     return STATUS_MAP.get(str(raw), Status.UNKNOWN)
 
 
-def shown(value: object) -> str:
-    """``repr(value)``, cut short: an error names the culprit without quoting a whole body."""
+def malformed(field: str, expected: str, value: object, *, of: str = "Stripe") -> MalformedEvent:
+    """The error for a field of ``of`` that is not ``expected``. It names the field and
+    its value, as ``repr`` cut short, so it never quotes a whole body."""
     text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."
+    got = text if len(text) <= 80 else f"{text[:77]}..."
+    return MalformedEvent(f"{of} field {field!r} must be {expected}; got {got}")
 
 
 def moment(value: object, field: str) -> datetime:
@@ -76,16 +78,11 @@ def moment(value: object, field: str) -> datetime:
         :class:`~datetime.datetime` can hold.
     """
     if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedEvent(
-            f"Stripe field {field!r} must be a Unix timestamp in whole seconds; got {shown(value)}"
-        )
+        raise malformed(field, "a Unix timestamp in whole seconds", value)
     try:
         return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError) as exc:
-        raise MalformedEvent(
-            f"Stripe field {field!r} must be a Unix timestamp within years 1 to 9999; "
-            f"got {shown(value)}"
-        ) from exc
+        raise malformed(field, "a Unix timestamp within years 1 to 9999", value) from exc
 
 
 def timestamp(value: object, field: str) -> datetime | None:
@@ -103,7 +100,7 @@ def flag(obj: Mapping[str, Any], field: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise MalformedEvent(f"Stripe field {field!r} must be true or false; got {shown(value)}")
+        raise malformed(field, "true or false", value)
     return value
 
 
