@@ -666,17 +666,14 @@ class StripeProvider:
             raise _malformed("id", "a non-empty string", event_id)
         if not isinstance(kind, str):
             raise _malformed("type", "a string", kind)
-        # A bool is an int to Python: `"created": true` would be 1970-01-01T00:00:01.
-        if isinstance(created, bool) or not isinstance(created, int):
-            raise _malformed("created", "a Unix timestamp in whole seconds", created)
+        occurred = tr.moment(created, "created")  # refuses `true` and years past 9999
         if not isinstance(livemode, bool):
             raise _malformed("livemode", "true or false", livemode)
         if not isinstance(obj, Mapping):
             raise _malformed(
                 "data.object" if isinstance(data, Mapping) else "data", "an object", obj
             )
-        occurred = tr.moment(created, "created")  # refuses years past 9999
-        version = created * 1000
+        version = int(occurred.timestamp()) * 1000
         if livemode != self.livemode:
             logger.info(
                 "ignored Stripe event %s (%s): %s event on a %s key",
