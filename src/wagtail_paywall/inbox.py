@@ -237,7 +237,8 @@ def process_due(limit: int = 10, *, now: datetime | None = None) -> int:
         with claim(1, now=now) as rows:
             if not rows:
                 break
-            process(rows[0])
+            # claim() has locked and read the row in this transaction: no need to again.
+            _process_locked(rows[0])
         done += 1
     return done
 
