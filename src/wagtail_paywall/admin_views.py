@@ -273,11 +273,7 @@ def retry_webhook(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     row = get_object_or_404(WebhookEvent, pk=pk)
     back = reverse("paywall_webhooks:inspect", args=[row.pk])
-    if row.status not in (
-        WebhookEvent.Status.FAILED,
-        WebhookEvent.Status.RECEIVED,
-        WebhookEvent.Status.DEAD,
-    ):
+    if row.status not in inbox.RETRYABLE:
         messages.warning(
             request, _("Event %(event)s was already processed.") % {"event": row.event_id}
         )

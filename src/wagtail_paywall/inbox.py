@@ -189,6 +189,8 @@ def receive(provider: str, headers: Mapping[str, str], body: bytes) -> WebhookEv
 
 _DONE = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED)
 _TO_PROCESS = (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED)
+#: Statuses the admin's "Retry" may process again (a worker never takes a ``dead`` row).
+RETRYABLE = (*_TO_PROCESS, WebhookEvent.Status.DEAD)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -16,7 +16,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 
 from wagtail import hooks
 
-from . import admin_views
+from . import admin_views, inbox
 from .models import Price, Tier, WebhookEvent
 
 
@@ -88,11 +88,9 @@ class WebhookInspectView(InspectView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         row: WebhookEvent = self.object
-        context["can_retry"] = row.status in (
-            WebhookEvent.Status.FAILED,
-            WebhookEvent.Status.RECEIVED,
-            WebhookEvent.Status.DEAD,
-        ) and self.request.user.has_perm("wagtail_paywall.change_webhookevent")
+        context["can_retry"] = row.status in inbox.RETRYABLE and self.request.user.has_perm(
+            "wagtail_paywall.change_webhookevent"
+        )
         context["retry_url"] = reverse("paywall_webhooks:retry", args=[row.pk])
         return context
 
