@@ -234,8 +234,6 @@ class MetricsReportView(WagtailAdminTemplateMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         form = MetricsWindowForm(self.request.GET or None)
         days = form.cleaned_data["days"] if form.is_valid() else metrics.WINDOWS[0]
-        if not form.is_bound:
-            form = MetricsWindowForm(initial={"days": days})
         figures = metrics.figures(days)
         catalog = get_program().catalog
         names = {tier.slug: tier.name for tier in catalog.tiers}
