@@ -36,7 +36,7 @@ from wagtail.search.backends import get_search_backend
 
 from membership_sdk import Decision
 
-from .channels import mark_private, specific_page, visible_page, visible_text
+from .channels import mark_private, visible_page, visible_text
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 SNIPPET_WORDS = 30
@@ -98,11 +98,11 @@ def visible_hits(
     query_terms = terms(query)
     hits = []
     for result in results[:MAX_RESULTS]:
-        page, decision = visible_page(specific_page(result), request)
-        text = visible_text(page, decision)
+        page, decision = visible_page(result, request)
+        # One walk of the body per result: the title's words are matched with it.
         body = visible_text(page, decision, title=False)
         locked = decision is not None and not decision.allowed
-        if locked and not matches(text, query_terms, operator):
+        if locked and not matches(f"{page.title} {body}", query_terms, operator):
             continue  # the match is in text this visitor may not read
         hits.append(SearchHit(page, decision, snippet(body, query_terms)))
     return hits
