@@ -119,6 +119,12 @@ def visible_page(
     return page, decision
 
 
+def anonymous_context() -> AccessContext:
+    """What an anonymous visitor who has spent nothing holds now."""
+    program = get_program()
+    return resolve_context(program.catalog, program.clock())
+
+
 def is_gated(page: Any) -> bool:
     """Whether ``page`` withholds anything from an anonymous visitor who spent nothing.
 
@@ -131,8 +137,7 @@ def is_gated(page: Any) -> bool:
     resource = page.paywall_resource()
     if isinstance(resource.rule, Public):
         return False
-    program = get_program()
-    return not peek(resource, resolve_context(program.catalog, program.clock())).allowed
+    return not peek(resource, anonymous_context()).allowed
 
 
 def _stream_text(value: StreamValue) -> str:

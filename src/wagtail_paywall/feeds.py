@@ -42,13 +42,12 @@ from django.views.decorators.http import require_POST
 from wagtail.blocks.stream_block import StreamValue
 from wagtail.models import Page, Site
 
-from membership_sdk import AccessContext, resolve_context
+from membership_sdk import AccessContext
 
 from .access import context_for_member
-from .channels import visible_page
+from .channels import anonymous_context, visible_page
 from .feed_models import FeedToken
 from .pages import PaywallPageMixin
-from .program import get_program
 
 FEED_LENGTH = 20
 
@@ -70,11 +69,6 @@ class Audience:
     site: Site | None
     ctx: AccessContext
     token: FeedToken | None = None
-
-
-def anonymous_context() -> AccessContext:
-    program = get_program()
-    return resolve_context(program.catalog, program.clock())
 
 
 def member_feed_context(member_id: str) -> AccessContext:
