@@ -8,7 +8,8 @@ come back after their backoff; rows that failed ``INBOX_MAX_ATTEMPTS`` times are
 
 Without options it drains the inbox and stops when nothing is due; ``--once`` claims one
 batch and stops; ``--forever`` keeps polling, sleeping ``--sleep`` seconds (at most 60)
-whenever nothing is due. SIGTERM or SIGINT stops it after the batch in hand (at most ``--batch`` rows).
+whenever nothing is due. SIGTERM or SIGINT stops it after the batch in hand (at most
+``--batch`` rows).
 """
 
 from __future__ import annotations
