@@ -91,8 +91,10 @@ def page_decision(
         return None
     if ctx is not None:
         return peek(resource, ctx)  # not the visitor's own: their request stays as it is
+    if spend:
+        return check_access(request, resource)  # marks the request as below
     request.paywall_gated = True  # type: ignore[attr-defined]
-    decision = check_access(request, resource) if spend else peek(resource, member_context(request))
+    decision = peek(resource, member_context(request))
     if decision.allowed:
         request.paywall_allowed = True  # type: ignore[attr-defined]
     return decision
