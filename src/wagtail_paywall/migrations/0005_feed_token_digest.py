@@ -19,34 +19,40 @@ import wagtail_paywall.feed_models
 BATCH = 500
 
 
-def hash_tokens(apps, schema_editor):
-    """Store each row's token digest (SHA-256 hex), as ``feed_models.token_digest`` does."""
+def _rewrite_rows(apps, schema_editor, fields, change):
+    """Apply ``change`` to every feed token row and save ``fields``, ``BATCH`` rows at a
+    time, all on the database being migrated."""
     FeedToken = apps.get_model("wagtail_paywall", "FeedToken")
-    rows = FeedToken.objects.using(schema_editor.connection.alias).only("pk", "token")
+    rows = FeedToken.objects.using(schema_editor.connection.alias)
     batch = []
     for row in rows.iterator(chunk_size=BATCH):
-        # Spelt out rather than imported, so this migration means the same forever.
-        row.token_digest = hashlib.sha256(row.token.encode()).hexdigest()
+        change(row)
         batch.append(row)
         if len(batch) >= BATCH:
-            FeedToken.objects.bulk_update(batch, ["token_digest"])
+            rows.bulk_update(batch, fields)
             batch = []
-    FeedToken.objects.bulk_update(batch, ["token_digest"])
+    rows.bulk_update(batch, fields)
+
+
+def hash_tokens(apps, schema_editor):
+    """Store each row's token digest (SHA-256 hex), as ``feed_models.token_digest`` does."""
+
+    def digest(row):
+        # Spelt out rather than imported, so this migration means the same forever.
+        row.token_digest = hashlib.sha256(row.token.encode()).hexdigest()
+
+    _rewrite_rows(apps, schema_editor, ["token_digest"], digest)
 
 
 def revoke_with_new_tokens(apps, schema_editor):
     """Give each row a new token nobody holds, and revoke it (see the module docstring)."""
-    FeedToken = apps.get_model("wagtail_paywall", "FeedToken")
     now = timezone.now()
-    batch = []
-    for row in FeedToken.objects.using(schema_editor.connection.alias).iterator(chunk_size=BATCH):
+
+    def revoke(row):
         row.token = secrets.token_urlsafe(32)
         row.revoked_at = row.revoked_at or now
-        batch.append(row)
-        if len(batch) >= BATCH:
-            FeedToken.objects.bulk_update(batch, ["token", "revoked_at"])
-            batch = []
-    FeedToken.objects.bulk_update(batch, ["token", "revoked_at"])
+
+    _rewrite_rows(apps, schema_editor, ["token", "revoked_at"], revoke)
 
 
 class Migration(migrations.Migration):
