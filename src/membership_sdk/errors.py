@@ -14,8 +14,11 @@ catch one class. Messages name the culprit and what was expected::
     │   ├── MalformedEvent      missing or mistyped fields, unparsable bodies
     │   └── SignatureError      a webhook whose signature does not verify
     ├── PluginError             a plugin that fails to register or misbehaves
-    │   └── UnknownProvider     a provider name nobody registered
-    └── ProviderError           a payment provider failed; keeps the provider's words apart
+    │   ├── UnknownProvider     a provider name nobody registered
+    │   └── UnknownSetting      a settings key a provider does not declare
+    ├── ProviderError           a payment provider failed; keeps the provider's words apart
+    └── ReconcileError          reconciling with a provider cannot start or resume
+        └── ReconcileInterrupted    the provider failed mid-listing; carries where to resume
 
 A provider's own exception is never leaked raw: providers translate it into
 :class:`ProviderError` with ``raise ... from``, keeping the provider's message in
@@ -23,6 +26,11 @@ A provider's own exception is never leaked raw: providers translate it into
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .reconcile import ReconcileState
 
 
 class MembershipError(Exception):
@@ -86,6 +94,14 @@ class UnknownProvider(PluginError, LookupError):
     """No payment provider is registered under the requested name."""
 
 
+class UnknownSetting(PluginError, KeyError):
+    """A provider's :class:`~membership_sdk.providers.SettingsSpec` declares no such key."""
+
+    # KeyError's str() is the repr of its argument; show the message as written.
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class ProviderError(MembershipError):
     """A payment provider failed.
 
@@ -107,3 +123,21 @@ class ProviderError(MembershipError):
         self.code = code
         self.provider_message = provider_message
         self.retryable = retryable
+
+
+class ReconcileError(MembershipError):
+    """Reconciling with a provider cannot start: the provider is not registered or cannot
+    list its subscriptions, or a saved position is unreadable or another provider's."""
+
+
+class ReconcileInterrupted(ReconcileError):
+    """The provider failed while its subscriptions were listed.
+
+    :param state: the position and counts so far; pass it as ``resume_from`` to continue.
+    :param error: the provider's failure (also the exception's ``__cause__``).
+    """
+
+    def __init__(self, message: str, *, state: ReconcileState, error: ProviderError) -> None:
+        super().__init__(message)
+        self.state = state
+        self.error = error

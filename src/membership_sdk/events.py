@@ -5,14 +5,19 @@ provider object's *latest state* (a :class:`SubscriptionSnapshot` or a
 :class:`PurchaseSnapshot`), never a delta. Applying events is therefore idempotent and
 order-safe: the snapshot with the highest ``version`` wins, whatever order events
 arrive in and however often.
+
+:meth:`BillingEvent.to_dict` and :meth:`BillingEvent.from_dict` turn an event into a
+JSON-safe dict and back; adapters store events in that shape (an inbox row), so it only
+ever grows new optional keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import MalformedEvent
 from .membership import Status
@@ -108,6 +113,174 @@ class BillingEvent:
         snap = self.subscription or self.purchase
         assert snap is not None
         return snap.customer_id
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict of this event, read back by :meth:`from_dict`.
+
+        Keys: ``provider``, ``id``, ``type``, ``occurred_at`` (ISO 8601), ``member_id``,
+        ``livemode``, and ``subscription`` or ``purchase`` (a dict of the snapshot's
+        fields, times in ISO 8601 or ``None``). The free-form ``data`` is not kept.
+        """
+        out: dict[str, Any] = {
+            "provider": self.provider,
+            "id": self.id,
+            "type": self.type.value,
+            "occurred_at": self.occurred_at.isoformat(),
+            "member_id": self.member_id,
+            "livemode": self.livemode,
+        }
+        if self.subscription is not None:
+            s = self.subscription
+            out["subscription"] = {
+                "id": s.id,
+                "customer_id": s.customer_id,
+                "price": s.price,
+                "status": s.status.value,
+                "version": s.version,
+                "current_period_end": _iso(s.current_period_end),
+                "started_at": _iso(s.started_at),
+                "trial_end": _iso(s.trial_end),
+                "cancel_at_period_end": s.cancel_at_period_end,
+                "canceled_at": _iso(s.canceled_at),
+                "raw_status": s.raw_status,
+            }
+        if self.purchase is not None:
+            p = self.purchase
+            out["purchase"] = {
+                "id": p.id,
+                "customer_id": p.customer_id,
+                "price": p.price,
+                "state": p.state.value,
+                "version": p.version,
+                "paid_at": _iso(p.paid_at),
+            }
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BillingEvent:
+        """The event :meth:`to_dict` made ``data`` from (``data`` comes back empty).
+
+        A status the SDK does not know reads as ``Status.UNKNOWN``, as from a provider.
+
+        :raises MalformedEvent: a field is missing or has the wrong type; the message
+            names it (``'subscription.version'``).
+        """
+        fields = _Fields(data, "")
+        subscription = purchase = None
+        if fields.get("subscription"):
+            s = fields.nested("subscription")
+            subscription = SubscriptionSnapshot(
+                id=s.text("id"),
+                customer_id=s.text("customer_id"),
+                price=s.text("price"),
+                status=Status.parse(s.text("status")),
+                version=s.integer("version"),
+                current_period_end=s.time("current_period_end", required=False),
+                started_at=s.time("started_at", required=False),
+                trial_end=s.time("trial_end", required=False),
+                cancel_at_period_end=bool(s.get("cancel_at_period_end")),
+                canceled_at=s.time("canceled_at", required=False),
+                raw_status=s.text("raw_status", default=""),
+            )
+        if fields.get("purchase"):
+            p = fields.nested("purchase")
+            purchase = PurchaseSnapshot(
+                id=p.text("id"),
+                customer_id=p.text("customer_id"),
+                price=p.text("price"),
+                state=p.choice("state", PurchaseState),
+                version=p.integer("version"),
+                paid_at=p.time("paid_at", required=False),
+            )
+        occurred = fields.time("occurred_at")
+        assert occurred is not None  # required=True never returns None
+        member_id = fields.get("member_id")
+        if member_id is not None and not isinstance(member_id, str):
+            raise fields.bad("member_id", "a string or null", member_id)
+        return cls(
+            provider=fields.text("provider"),
+            id=fields.text("id"),
+            type=fields.choice("type", EventType),
+            occurred_at=occurred,
+            subscription=subscription,
+            purchase=purchase,
+            member_id=member_id,
+            livemode=bool(fields.get("livemode")),
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+_MISSING = object()
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class _Fields:
+    """Reads one level of an event dict, raising :class:`MalformedEvent` that names the
+    field by its dotted path."""
+
+    def __init__(self, data: object, prefix: str) -> None:
+        if not isinstance(data, Mapping):
+            where = f"{prefix[:-1]!r} " if prefix else ""
+            raise MalformedEvent(
+                f"billing event dict: {where}must be a mapping, got {type(data).__name__}"
+            )
+        self.data: Mapping[str, Any] = data
+        self.prefix = prefix
+
+    def bad(self, key: str, expected: str, value: object) -> MalformedEvent:
+        return MalformedEvent(
+            f"billing event dict: {self.prefix + key!r} must be {expected}, got {value!r}"
+        )
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def required(self, key: str) -> Any:
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            raise MalformedEvent(f"billing event dict: {self.prefix + key!r} is missing")
+        return value
+
+    def nested(self, key: str) -> _Fields:
+        return _Fields(self.required(key), f"{self.prefix}{key}.")
+
+    def text(self, key: str, *, default: str | None = None) -> str:
+        value = self.data.get(key, default) if default is not None else self.required(key)
+        if not isinstance(value, str):
+            raise self.bad(key, "a string", value)
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self.required(key)
+        # int("3") is accepted as before; bool and float are not versions.
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.bad(key, "an integer", value)
+        try:
+            return int(value)
+        except ValueError:
+            raise self.bad(key, "an integer", value) from None
+
+    def time(self, key: str, *, required: bool = True) -> datetime | None:
+        value = self.required(key) if required else self.data.get(key)
+        if not value:
+            return None
+        if not isinstance(value, str):
+            raise self.bad(key, "an ISO 8601 time", value)
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise self.bad(key, "an ISO 8601 time", value) from None
+
+    def choice(self, key: str, enum: type[_E]) -> _E:
+        value = self.required(key)
+        try:
+            return enum(value)
+        except ValueError:
+            known = ", ".join(repr(m.value) for m in enum)
+            raise self.bad(key, f"one of {known}", value) from None
 
 
 class Outcome(StrEnum):

@@ -55,8 +55,15 @@ for _status, _targets in list(TRANSITIONS.items()):
     if _status not in (_S.CANCELED, _S.EXPIRED):
         TRANSITIONS[_status] = _targets | {_S.UNKNOWN}
 
-#: Statuses that end a membership for good.
-TERMINAL = frozenset({Status.CANCELED, Status.EXPIRED})
+# Status groups, named once so every adapter, view and report agrees on them.
+#: Not ended: a member's current memberships, whether or not they give access right now.
+LIVE = frozenset({_S.INCOMPLETE, _S.TRIALING, _S.ACTIVE, _S.PAST_DUE, _S.PAUSED})
+#: Gives access while its period (plus grace) lasts; the memberships a member may cancel.
+GRANTING = frozenset({_S.TRIALING, _S.ACTIVE, _S.PAST_DUE})
+#: Being paid for (a trial is not, yet).
+PAYING = frozenset({_S.ACTIVE, _S.PAST_DUE})
+#: Ended for good; a canceled one keeps access until the period it paid for ends.
+TERMINAL = frozenset({_S.CANCELED, _S.EXPIRED})
 
 
 def check_transition(current: Status, target: Status) -> None:
@@ -108,7 +115,7 @@ class Membership:
         """
         status = self.status
         end = self.current_period_end
-        if status in (_S.ACTIVE, _S.TRIALING, _S.PAST_DUE):
+        if status in GRANTING:
             return end is None or now < end + grace
         if status is _S.CANCELED:
             return end is not None and now < end

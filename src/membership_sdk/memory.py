@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from .events import ApplyResult
-from .membership import Grant, Membership
+from .membership import TERMINAL, Grant, Membership
 
 _EPSILON = timedelta(microseconds=1)
 
@@ -30,6 +30,13 @@ class MemoryMemberships:
 
     def for_member(self, member_id: str) -> Sequence[Membership]:
         return [m for m in self.rows.values() if m.member_id == member_id]
+
+    def live_subscription_ids(self, provider: str) -> set[str]:
+        return {
+            m.provider_subscription_id
+            for m in self.rows.values()
+            if m.provider == provider and m.provider_subscription_id and m.status not in TERMINAL
+        }
 
     def save(self, membership: Membership) -> None:
         self.rows[membership.id] = membership

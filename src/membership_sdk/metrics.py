@@ -19,12 +19,7 @@ from fractions import Fraction
 
 from .catalog import Catalog, Interval
 from .errors import MembershipError
-from .membership import Membership, Status
-
-#: Statuses in which a membership is being paid for.
-PAYING = frozenset({Status.ACTIVE, Status.PAST_DUE})
-#: Statuses in which a membership has ended, or will end when its period does.
-ENDED = frozenset({Status.CANCELED, Status.EXPIRED})
+from .membership import PAYING, TERMINAL, Membership, Status
 
 
 def ended_at(membership: Membership) -> datetime | None:
@@ -32,7 +27,7 @@ def ended_at(membership: Membership) -> datetime | None:
 
     Access lasts until the paid period's end; without one, the cancellation time.
     """
-    if membership.status not in ENDED:
+    if membership.status not in TERMINAL:
         return None
     return membership.current_period_end or membership.canceled_at
 

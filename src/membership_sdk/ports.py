@@ -24,6 +24,12 @@ class MembershipStore(Protocol):
 
     def for_member(self, member_id: str) -> Sequence[Membership]: ...
 
+    def live_subscription_ids(self, provider: str) -> set[str]:
+        """The subscription ids of ``provider``'s memberships that have not ended: status
+        not in :data:`~membership_sdk.membership.TERMINAL`, with a non-empty
+        ``provider_subscription_id``. Reconciling compares them with the provider's listing."""
+        ...
+
     def save(self, membership: Membership) -> None:
         """Insert or replace by ``membership.id``."""
         ...

@@ -25,12 +25,10 @@ from .events import (
     PurchaseState,
     SubscriptionSnapshot,
 )
-from .membership import TERMINAL, Grant, GrantKind, Membership, Status
+from .membership import GRANTING, PAYING, TERMINAL, Grant, GrantKind, Membership, Status
 from .plugins import Providers, get_plugin_manager
 from .ports import Store
 from .providers.base import CheckoutRequest, CheckoutSession
-
-_ACCESS = frozenset({Status.TRIALING, Status.ACTIVE, Status.PAST_DUE})
 
 
 def _utcnow() -> datetime:
@@ -56,7 +54,7 @@ class Transition:
         old = before.status if before is not None else None
         new = after.status
         scheduled = before is not None and before.cancel_at_period_end
-        if new in (Status.TRIALING, Status.ACTIVE) and old not in _ACCESS:
+        if new in (Status.TRIALING, Status.ACTIVE) and old not in GRANTING:
             return "membership_activated"
         if new is Status.PAST_DUE and old is not Status.PAST_DUE:
             return "membership_payment_failed"
@@ -64,12 +62,12 @@ class Transition:
             return "membership_expired" if scheduled else "membership_canceled"
         if new is Status.EXPIRED and old is not Status.EXPIRED:
             return "membership_expired"
-        if new in _ACCESS and not scheduled and after.cancel_at_period_end:
+        if new in GRANTING and not scheduled and after.cancel_at_period_end:
             return "membership_canceled"
         if (
             new is Status.ACTIVE
             and before is not None
-            and old in (Status.ACTIVE, Status.PAST_DUE)
+            and old in PAYING
             and after.current_period_end is not None
             and (
                 before.current_period_end is None
@@ -414,7 +412,7 @@ class MembershipProgram:
         :raises InvalidTransition: the membership already ended.
         """
         membership = self._membership(membership_id)
-        if membership.status in (Status.CANCELED, Status.EXPIRED):
+        if membership.status in TERMINAL:
             raise InvalidTransition(membership.status, Status.CANCELED, frozenset())
         snap = self.providers[membership.provider].cancel_subscription(
             membership.provider_subscription_id or membership.id, at_period_end=at_period_end

@@ -1,0 +1,243 @@
+"""``BillingEvent.to_dict()`` / ``from_dict()``: the JSON shape adapters store events in."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sdk_builders import NOW, purchase_event, sub_event
+
+from membership_sdk import (
+    BillingEvent,
+    EventType,
+    MalformedEvent,
+    PurchaseState,
+    Status,
+    SubscriptionSnapshot,
+)
+
+
+def full_subscription_event() -> BillingEvent:
+    """A subscription event with every field set, and a ``data`` that is not kept."""
+    return BillingEvent(
+        provider="acme",
+        id="evt_1",
+        type=EventType.SUBSCRIPTION_UPDATED,
+        occurred_at=NOW,
+        member_id="alice",
+        livemode=True,
+        data={"raw": "not kept"},
+        subscription=SubscriptionSnapshot(
+            id="sub_1",
+            customer_id="cus_1",
+            price="p_premium",
+            status=Status.TRIALING,
+            version=7,
+            current_period_end=NOW + timedelta(days=14),
+            started_at=NOW - timedelta(days=1),
+            trial_end=NOW + timedelta(days=14),
+            cancel_at_period_end=True,
+            canceled_at=NOW,
+            raw_status="trialing",
+        ),
+    )
+
+
+def test_a_subscription_event_with_every_field_set_round_trips() -> None:
+    event = full_subscription_event()
+
+    assert BillingEvent.from_dict(event.to_dict()) == event
+
+
+def test_a_subscription_event_without_times_round_trips() -> None:
+    event = sub_event("evt_2", version=1, period_end=None, started_at=None, member_id=None)
+
+    assert BillingEvent.from_dict(event.to_dict()) == event
+
+
+def test_a_purchase_event_round_trips() -> None:
+    event = purchase_event("evt_3", version=2, state=PurchaseState.REFUNDED)
+
+    assert BillingEvent.from_dict(event.to_dict()) == event
+
+
+def test_a_purchase_event_without_a_payment_time_round_trips() -> None:
+    event = purchase_event("evt_4", paid_at=None)
+
+    assert BillingEvent.from_dict(event.to_dict()) == event
+
+
+def test_a_status_the_sdk_does_not_know_reads_back_as_unknown() -> None:
+    event = sub_event("evt_5", version=1, status="on_hold")
+
+    back = BillingEvent.from_dict(event.to_dict())
+
+    assert back.subscription is not None
+    assert (back.subscription.status, back.subscription.raw_status) == (Status.UNKNOWN, "on_hold")
+
+
+def test_the_data_of_an_event_is_not_kept() -> None:
+    back = BillingEvent.from_dict(full_subscription_event().to_dict())
+
+    assert back.data == {}
+
+
+def test_the_stored_shape_of_a_subscription_event_is_fixed() -> None:
+    assert full_subscription_event().to_dict() == {
+        "provider": "acme",
+        "id": "evt_1",
+        "type": "subscription.updated",
+        "occurred_at": "2026-03-15T12:00:00+00:00",
+        "member_id": "alice",
+        "livemode": True,
+        "subscription": {
+            "id": "sub_1",
+            "customer_id": "cus_1",
+            "price": "p_premium",
+            "status": "trialing",
+            "version": 7,
+            "current_period_end": "2026-03-29T12:00:00+00:00",
+            "started_at": "2026-03-14T12:00:00+00:00",
+            "trial_end": "2026-03-29T12:00:00+00:00",
+            "cancel_at_period_end": True,
+            "canceled_at": "2026-03-15T12:00:00+00:00",
+            "raw_status": "trialing",
+        },
+    }
+
+
+def test_the_stored_shape_of_a_purchase_event_is_fixed() -> None:
+    assert purchase_event("evt_3", paid_at=None).to_dict() == {
+        "provider": "acme",
+        "id": "evt_3",
+        "type": "purchase.completed",
+        "occurred_at": "2026-03-15T12:00:00+00:00",
+        "member_id": "alice",
+        "livemode": False,
+        "purchase": {
+            "id": "pi_1",
+            "customer_id": "cus_1",
+            "price": "p_ebook",
+            "state": "paid",
+            "version": 1,
+            "paid_at": None,
+        },
+    }
+
+
+def test_the_dict_is_plain_json() -> None:
+    data = full_subscription_event().to_dict()
+
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_a_dict_stored_before_optional_keys_existed_still_reads() -> None:
+    """Rows keep only the keys a reader needs; absent optional ones take their defaults."""
+    data = {
+        "provider": "acme",
+        "id": "evt_6",
+        "type": "subscription.created",
+        "occurred_at": "2026-03-15T12:00:00+00:00",
+        "subscription": {
+            "id": "sub_1",
+            "customer_id": "cus_1",
+            "price": "p_premium",
+            "status": "active",
+            "version": "3",
+        },
+    }
+
+    event = BillingEvent.from_dict(data)
+
+    assert event.subscription is not None
+    assert event.subscription.version == 3
+    assert (event.member_id, event.livemode, event.subscription.raw_status) == (None, False, "")
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def stored(**changes: Any) -> dict[str, Any]:
+    """A stored subscription event with top-level ``changes`` (``None`` drops a key)."""
+    data = full_subscription_event().to_dict()
+    for key, value in changes.items():
+        if value is None:
+            del data[key]
+        else:
+            data[key] = value
+    return data
+
+
+def stored_subscription(**changes: Any) -> dict[str, Any]:
+    data = stored()
+    for key, value in changes.items():
+        if value is None:
+            del data["subscription"][key]
+        else:
+            data["subscription"][key] = value
+    return data
+
+
+@pytest.mark.parametrize("key", ["provider", "id", "type", "occurred_at"])
+def test_a_missing_field_is_named(key: str) -> None:
+    with pytest.raises(MalformedEvent, match=f"billing event dict: '{key}' is missing"):
+        BillingEvent.from_dict(stored(**{key: None}))
+
+
+def test_a_missing_field_of_the_subscription_is_named_by_its_path() -> None:
+    with pytest.raises(MalformedEvent, match=r"'subscription\.customer_id' is missing"):
+        BillingEvent.from_dict(stored_subscription(customer_id=None))
+
+
+def test_an_unknown_event_type_is_named_with_the_known_ones() -> None:
+    with pytest.raises(MalformedEvent, match=r"'type' must be one of .*'subscription\.created'"):
+        BillingEvent.from_dict(stored(type="subscription.exploded"))
+
+
+def test_a_version_that_is_not_an_integer_is_named() -> None:
+    expected = r"'subscription\.version' must be an integer, got 'v7'"
+    with pytest.raises(MalformedEvent, match=expected):
+        BillingEvent.from_dict(stored_subscription(version="v7"))
+
+
+def test_a_time_that_is_not_iso_8601_is_named() -> None:
+    with pytest.raises(MalformedEvent, match="'occurred_at' must be an ISO 8601 time"):
+        BillingEvent.from_dict(stored(occurred_at="yesterday"))
+
+
+def test_a_time_without_a_timezone_is_refused() -> None:
+    with pytest.raises(MalformedEvent, match="occurred_at must be an aware datetime"):
+        BillingEvent.from_dict(stored(occurred_at=datetime(2026, 3, 15).isoformat()))
+
+
+def test_an_unknown_purchase_state_is_named() -> None:
+    data = purchase_event("evt_3").to_dict()
+    data["purchase"]["state"] = "lost"
+
+    expected = r"'purchase\.state' must be one of 'paid', 'refunded', got 'lost'"
+    with pytest.raises(MalformedEvent, match=expected):
+        BillingEvent.from_dict(data)
+
+
+def test_a_snapshot_that_is_not_a_mapping_is_named() -> None:
+    with pytest.raises(MalformedEvent, match="'subscription' must be a mapping, got list"):
+        BillingEvent.from_dict(stored(subscription=["sub_1"]))
+
+
+def test_an_event_with_neither_snapshot_is_refused() -> None:
+    with pytest.raises(MalformedEvent, match="exactly one of a subscription or a purchase"):
+        BillingEvent.from_dict(stored(subscription=None))
+
+
+def test_something_that_is_not_a_mapping_is_refused() -> None:
+    with pytest.raises(MalformedEvent, match="billing event dict: must be a mapping, got str"):
+        BillingEvent.from_dict("evt_1")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", ["id", "customer_id", "price", "status", "version"])
+@pytest.mark.parametrize("value", [1.5, [], {}, True])
+def test_a_snapshot_field_of_the_wrong_type_is_named(key: str, value: object) -> None:
+    with pytest.raises(MalformedEvent, match=rf"'subscription\.{key}' must be"):
+        BillingEvent.from_dict(stored_subscription(**{key: value}))
