@@ -42,12 +42,15 @@ def membership_register_providers(
 
     Called once when a :class:`~membership_sdk.plugins.Providers` registry is built.
     Call ``register(provider)`` for each provider this plugin offers; the registry
-    checks the provider satisfies :class:`~membership_sdk.providers.Provider` and that
-    its name is unique, raising :class:`~membership_sdk.errors.PluginError` otherwise.
+    checks the provider satisfies :class:`~membership_sdk.providers.Provider`, declares
+    its settings in a :class:`~membership_sdk.providers.SettingsSpec` (``settings_spec``)
+    and that its name is unique, raising :class:`~membership_sdk.errors.PluginError`
+    otherwise.
 
     :param register: callback taking one provider instance.
     :param config: settings per provider name, e.g. ``{"stripe": {"api_key": ...}}``;
-        a provider reads only its own entry, and may skip registering when it has none.
+        a provider reads only its own entry, only the keys its ``settings_spec``
+        declares, and may skip registering when it has none.
     :returns: nothing; results are ignored. All implementations are called.
     """
 

@@ -16,6 +16,7 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError, UnknownProvider
 from .providers.base import Provider
+from .providers.settings import SettingsSpec
 
 _T = TypeVar("_T")
 
@@ -97,6 +98,14 @@ class Providers(Mapping[str, Provider]):
                 [] if hasattr(provider, "refetch_subscriptions") else ["refetch_subscriptions"]
             )
             raise PluginError(f"provider {name!r} lacks {', '.join(missing)}")
+        spec = getattr(provider, "settings_spec", None)
+        if not isinstance(spec, SettingsSpec):
+            got = "none" if spec is None else f"a {type(spec).__name__}"
+            raise PluginError(
+                f"provider {name!r} has {got} as settings_spec; expected a "
+                "membership_sdk.providers.SettingsSpec declaring every setting it reads "
+                "(its secrets, development defaults and whether it receives webhooks)"
+            )
         if name in self._providers:
             raise PluginError(
                 f"two providers are named {name!r}: {self._providers[name]!r} and {provider!r}"

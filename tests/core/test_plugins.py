@@ -197,6 +197,32 @@ def test_a_provider_lacking_methods_is_refused_naming_what_it_lacks() -> None:
         assert missing in str(raised.value)
 
 
+def test_a_provider_without_a_settings_spec_is_refused_naming_what_is_expected() -> None:
+    class Undeclared(FakeProvider):
+        settings_spec = None  # type: ignore[assignment]
+
+    pm = get_plugin_manager(plugins=[_registering(Undeclared(name="undeclared"))])
+
+    with pytest.raises(
+        PluginError,
+        match=r"provider 'undeclared' has none as settings_spec; expected a .*SettingsSpec",
+    ):
+        Providers(pm)
+
+
+def test_a_provider_whose_settings_spec_is_not_a_settings_spec_is_refused() -> None:
+    class Tupled(FakeProvider):
+        settings_spec = ("secret", "secrets")  # type: ignore[assignment]
+
+    pm = get_plugin_manager(plugins=[_registering(Tupled(name="tupled"))])
+
+    with pytest.raises(
+        PluginError,
+        match=r"provider 'tupled' has a tuple as settings_spec; expected a .*SettingsSpec",
+    ):
+        Providers(pm)
+
+
 def test_a_provider_without_a_name_is_refused() -> None:
     pm = get_plugin_manager(plugins=[_registering(object())])
 

@@ -29,7 +29,7 @@ from membership_sdk import (
     UnknownProvider,
     hookimpl,
 )
-from membership_sdk.providers import CheckoutRequest, CheckoutSession
+from membership_sdk.providers import CheckoutRequest, CheckoutSession, SettingsSpec
 
 
 class RecordingProvider:
@@ -37,6 +37,7 @@ class RecordingProvider:
 
     name = "acme"
     refetch_subscriptions = False
+    settings_spec = SettingsSpec()
 
     def __init__(self) -> None:
         self.requests: list[CheckoutRequest] = []

@@ -25,7 +25,7 @@ from membership_sdk import (
     SubscriptionSnapshot,
     hookimpl,
 )
-from membership_sdk.providers import CheckoutRequest, CheckoutSession
+from membership_sdk.providers import CheckoutRequest, CheckoutSession, SettingsSpec
 
 
 class Acme:
@@ -33,6 +33,7 @@ class Acme:
 
     name = "acme"
     refetch_subscriptions = False
+    settings_spec = SettingsSpec()
 
     def __init__(self) -> None:
         self.subscriptions: dict[str, SubscriptionSnapshot] = {}

@@ -11,9 +11,7 @@ the Internet.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -29,9 +27,6 @@ pytestmark = pytest.mark.stripe_replay
 class TestStripeProvider(ProviderContract):
     provider_name = "stripe"
     price_id = "price_RecGoldMonthly"
-    other_secret_config: ClassVar[Mapping[str, Any]] = MappingProxyType(
-        {"webhook_secret": "whsec_this_site_never_configured"}
-    )
 
     @pytest.fixture(autouse=True)
     def _fresh_stripe(self) -> None:

@@ -3,6 +3,7 @@
 A provider is an object satisfying :class:`Provider`. Providers register through the
 :func:`~membership_sdk.hookspecs.membership_register_providers` hook; the built-in ones
 (:mod:`.fake`, :mod:`.manual`, :mod:`.stripe`) take the same path as third-party ones.
+Each declares what it reads from its settings in a :class:`SettingsSpec`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from .base import (
     SubscriptionPage,
     Webhook,
 )
+from .settings import Setting, SettingsSpec
 
 __all__ = [
     "CheckoutRequest",
     "CheckoutSession",
     "ListedSubscription",
     "Provider",
+    "Setting",
+    "SettingsSpec",
     "SubscriptionListing",
     "SubscriptionPage",
     "Webhook",

@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from ..catalog import Price
 from ..events import BillingEvent, SubscriptionSnapshot
+from .settings import SettingsSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,12 @@ class Provider(Protocol):
     #: Whether events must be confirmed by fetching the current subscription before they
     #: are applied (for providers whose webhook payloads may be stale).
     refetch_subscriptions: bool
+    #: A class attribute declaring the provider's settings. It MUST describe every key the
+    #: provider reads from ``provider_config[name]``: which are secrets, which verify
+    #: webhooks and with which public development default, which mark live keys. Hosts
+    #: check a site's settings against it without knowing the provider; the registry
+    #: refuses a provider without one.
+    settings_spec: SettingsSpec
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
         """Start a checkout; raise ``ProviderError`` if the provider cannot."""

@@ -44,12 +44,15 @@ from ..events import EventType, PurchaseState
 from ..hookspecs import hookimpl
 from ..membership import Status
 from .base import CheckoutRequest, CheckoutSession, Provider, Webhook
+from .settings import Setting, SettingsSpec
 from .simulated import (
     SimulatedPurchase,
     SimulatedService,
     SimulatedSubscription,
     add_interval,
+    options_from,
     secrets_from,
+    simulated_settings,
     trial_end,
 )
 from .webhooks import DEFAULT_TOLERANCE, utcnow
@@ -84,9 +87,17 @@ class FakeCheckout:
 
 
 class FakeProvider(SimulatedService):
-    state_attributes = (*SimulatedService.state_attributes, "sessions", "_by_key")
-
     """A payment provider that simulates a card payment service in memory."""
+
+    state_attributes = (*SimulatedService.state_attributes, "sessions", "_by_key")
+    settings_spec = SettingsSpec(
+        (
+            *simulated_settings(DEV_SECRET),
+            Setting("checkout_url", "where the fake payment page lives"),
+            Setting("state_file", "a file keeping the simulated state across restarts"),
+        ),
+        receives_webhooks=True,
+    )
 
     def __init__(
         self,
@@ -113,17 +124,12 @@ class FakeProvider(SimulatedService):
         self._by_key: dict[str, str] = {}
         self.restore()
 
-    @property
-    def using_dev_secret(self) -> bool:
-        """Whether webhooks are signed with the public :data:`DEV_SECRET`."""
-        return DEV_SECRET in self.signer.secrets
-
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> FakeProvider:
-        """Build from a ``provider_config["fake"]`` mapping (see the module docstring)."""
-        keys = ("checkout_url", "portal_url", "tolerance", "clock", "state_file")
-        options: dict[str, Any] = {k: config[k] for k in keys if k in config}
-        return cls(secrets=secrets_from(config, DEV_SECRET), **options)
+        """Build from a ``provider_config["fake"]`` mapping: the keys of
+        :attr:`settings_spec` (see the module docstring); other keys are not read."""
+        spec = cls.settings_spec
+        return cls(secrets=secrets_from(config, spec), **options_from(config, spec))
 
     # -- Provider API ----------------------------------------------------------------------
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
@@ -278,6 +284,6 @@ class FakeProvider(SimulatedService):
 def membership_register_providers(
     register: Callable[[Provider], None], config: Mapping[str, Mapping[str, Any]]
 ) -> None:
-    """Register the ``fake`` provider; it needs no settings."""
+    """Register the ``fake`` provider; it needs no settings (development only)."""
     provider: Provider = FakeProvider.from_config(config.get("fake", {}))
     register(provider)

@@ -39,12 +39,15 @@ from ..events import EventType, PurchaseState, SubscriptionSnapshot
 from ..hookspecs import hookimpl
 from ..membership import Status
 from .base import CheckoutRequest, CheckoutSession, Provider, Webhook
+from .settings import Setting, SettingsSpec
 from .simulated import (
     SimulatedPurchase,
     SimulatedService,
     SimulatedSubscription,
     add_interval,
+    options_from,
     secrets_from,
+    simulated_settings,
 )
 from .webhooks import DEFAULT_TOLERANCE, utcnow
 
@@ -93,6 +96,20 @@ class Invoice:
 class ManualProvider(SimulatedService):
     """Bank transfer / invoice payments, confirmed by an operator."""
 
+    settings_spec = SettingsSpec(
+        (
+            Setting("account_holder", "the name on the bank account readers pay into"),
+            Setting("iban", "the IBAN readers pay into"),
+            Setting("bic", "the bank's BIC"),
+            Setting("instructions_url", "a page explaining how to pay; {reference} is replaced"),
+            Setting("reference_prefix", 'prefix of invoice references ("INV-")'),
+            Setting("due_days", "days an invoice is due within (14)"),
+            # Confirmations reach the site as signed webhooks, so it needs a secret too.
+            *simulated_settings(DEV_SECRET),
+        ),
+        receives_webhooks=True,
+    )
+
     def __init__(
         self,
         *,
@@ -126,27 +143,12 @@ class ManualProvider(SimulatedService):
         self._by_key: dict[str, str] = {}
         self._references = 0
 
-    @property
-    def using_dev_secret(self) -> bool:
-        """Whether webhooks are signed with the public :data:`DEV_SECRET`."""
-        return DEV_SECRET in self.signer.secrets
-
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ManualProvider:
-        """Build from a ``provider_config["manual"]`` mapping (see the module docstring)."""
-        keys = (
-            "account_holder",
-            "iban",
-            "bic",
-            "instructions_url",
-            "reference_prefix",
-            "due_days",
-            "portal_url",
-            "tolerance",
-            "clock",
-        )
-        options: dict[str, Any] = {k: config[k] for k in keys if k in config}
-        return cls(secrets=secrets_from(config, DEV_SECRET), **options)
+        """Build from a ``provider_config["manual"]`` mapping: the keys of
+        :attr:`settings_spec` (see the module docstring); other keys are not read."""
+        spec = cls.settings_spec
+        return cls(secrets=secrets_from(config, spec), **options_from(config, spec))
 
     def instructions(self, invoice: Invoice) -> str:
         """What the reader is told to do to pay ``invoice``."""
@@ -332,7 +334,7 @@ class ManualProvider(SimulatedService):
 def membership_register_providers(
     register: Callable[[Provider], None], config: Mapping[str, Mapping[str, Any]]
 ) -> None:
-    """Register the ``manual`` provider; it needs no settings (bank details default to
-    placeholders)."""
+    """Register the ``manual`` provider; it needs no settings in development (bank details
+    default to placeholders, the webhook secret to a public one)."""
     provider: Provider = ManualProvider.from_config(config.get("manual", {}))
     register(provider)

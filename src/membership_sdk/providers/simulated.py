@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog import Interval
-from ..errors import ProviderError
+from ..errors import PluginError, ProviderError
 from ..events import (
     BillingEvent,
     EventType,
@@ -29,6 +29,7 @@ from ..events import (
 )
 from ..membership import Status
 from .base import ListedSubscription, SubscriptionPage, Webhook
+from .settings import Setting, SettingsSpec
 from .webhooks import DEFAULT_TOLERANCE, WebhookSigner, decode_event, encode_event, utcnow
 
 
@@ -129,6 +130,8 @@ class SimulatedService:
     """
 
     refetch_subscriptions = False
+    #: Set by each subclass: every key its ``from_config`` reads (see :func:`simulated_settings`).
+    settings_spec: SettingsSpec
     #: Attributes that make up the service's state, saved to ``state_file``.
     state_attributes: tuple[str, ...] = ("customers", "subscriptions", "purchases", "_ids")
 
@@ -161,6 +164,11 @@ class SimulatedService:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+    @property
+    def using_dev_secret(self) -> bool:
+        """Whether webhooks verify under a public development default of the spec."""
+        return not self.settings_spec.public_defaults().isdisjoint(self.signer.secrets)
 
     # -- state kept across restarts ----------------------------------------------------------
     def restore(self) -> None:
@@ -385,15 +393,53 @@ class SimulatedService:
         return self.portal.replace("{customer}", customer_id)
 
 
-def secrets_from(config: Mapping[str, Any], dev_secret: str) -> list[str]:
-    """The webhook secrets a provider's config names (``secrets`` list or one ``secret``),
-    or ``[dev_secret]`` when it names none."""
-    secrets = config.get("secrets")
-    if secrets is None:
-        secret = config.get("secret")
-        secrets = [secret] if secret else []
-    accepted = [str(s) for s in secrets if s]
-    return accepted or [dev_secret]
+def simulated_settings(dev_secret: str) -> tuple[Setting, ...]:
+    """The settings every simulated service reads: its webhook secret(s), which fall back
+    to the public ``dev_secret``, and ``portal_url``, ``tolerance`` and ``clock``."""
+    return (
+        Setting(
+            "secret",
+            "the webhook signing secret; a public development secret without one",
+            secret=True,
+            verifies_webhooks=True,
+            dev_default=dev_secret,
+        ),
+        Setting(
+            "secrets",
+            "several webhook signing secrets while one is rotated; the first signs",
+            secret=True,
+            many=True,
+            verifies_webhooks=True,
+            dev_default=dev_secret,
+        ),
+        Setting("portal_url", "a billing-portal address; {customer} is replaced"),
+        Setting("tolerance", "seconds a webhook signature stays valid (300)"),
+        Setting("clock", "a callable returning the current aware datetime (for tests)"),
+    )
+
+
+def secrets_from(config: Mapping[str, Any], spec: SettingsSpec) -> list[str]:
+    """The webhook secrets ``config`` sets under ``spec``'s webhook-secret keys (the
+    first signs), or the spec's public development defaults when it sets none.
+
+    :raises PluginError: a secret is not a string, or none is set and the spec declares
+        no development default.
+    """
+    configured = spec.webhook_secrets(config)
+    if configured:
+        return configured
+    defaults = [s.dev_default for s in spec.webhook_secret_settings() if s.dev_default]
+    if not defaults:
+        keys = ", ".join(s.key for s in spec.webhook_secret_settings()) or "none declared"
+        raise PluginError(f"no webhook secret is set; expected one of: {keys}")
+    return list(dict.fromkeys(defaults))
+
+
+def options_from(config: Mapping[str, Any], spec: SettingsSpec) -> dict[str, Any]:
+    """The settings ``config`` holds under ``spec``'s keys other than webhook secrets, as
+    keyword arguments for the provider's constructor (undeclared keys are not read)."""
+    secret_keys = {s.key for s in spec.webhook_secret_settings()}
+    return {k: config[k] for k in spec.declared_keys() if k in config and k not in secret_keys}
 
 
 def trial_end(start: datetime, trial_days: int) -> datetime | None:

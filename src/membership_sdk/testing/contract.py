@@ -19,10 +19,19 @@ in-memory store, a catalog whose ``gold-monthly`` price is sold under
 :attr:`ProviderContract.price_id`, and a
 :class:`~membership_sdk.testing.recorder.HookRecorder`, then drives the provider the way
 a site would.
+
+The provider's ``settings_spec`` is checked against what it does: each webhook-secret key
+it declares is really read, without a secret it verifies with its declared public
+development default (or, declaring none, refuses every webhook), and ``receives_webhooks``
+is true exactly when it accepts a correctly signed webhook. These tests build settings
+from :attr:`ProviderContract.provider_config` with every webhook-secret key removed and
+the one under test added; :meth:`ProviderContract.sign` MUST sign with the secret the
+given provider was built with.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -37,6 +46,7 @@ from ..membership import Membership, Status
 from ..plugins import Providers
 from ..program import MembershipProgram
 from ..providers.base import CheckoutSession, Provider, Webhook
+from ..providers.settings import Setting, SettingsSpec
 from .recorder import HookRecorder
 from .sample import SAMPLE_TIER, sample_catalog, sample_program
 
@@ -56,10 +66,10 @@ class ProviderContract:
     provider_name: ClassVar[str] = ""
     #: Settings for the provider, passed as ``provider_config[provider_name]``.
     provider_config: ClassVar[Mapping[str, Any]] = MappingProxyType({})
-    #: Settings that differ from :attr:`provider_config` only in the webhook secret.
-    other_secret_config: ClassVar[Mapping[str, Any]] = MappingProxyType(
-        {"secret": "a-secret-this-site-never-configured"}
-    )
+    #: Settings that differ from :attr:`provider_config` only in the webhook secret,
+    #: merged over it. ``None``: derived from the provider's ``settings_spec`` (its first
+    #: webhook-secret setting, holding a secret nobody configured).
+    other_secret_config: ClassVar[Mapping[str, Any] | None] = None
     #: The provider's id for a monthly price.
     price_id: ClassVar[str] = "price_contract_monthly"
     #: The plugin registering the provider, when it is not installed through its entry
@@ -124,6 +134,36 @@ class ProviderContract:
         (membership,) = program.store.memberships.for_member(member)
         return membership
 
+    def spec(self) -> SettingsSpec:
+        """The provider's declared settings (built from :attr:`provider_config`)."""
+        spec: SettingsSpec = self.provider(self.make_program()).settings_spec
+        return spec
+
+    def config_with_secret(self, setting: Setting | None, value: str = "") -> dict[str, Any]:
+        """:attr:`provider_config` without any webhook secret, plus ``value`` under
+        ``setting`` (in a list when it holds ``many``); ``None`` adds nothing."""
+        secret_keys = {s.key for s in self.spec().webhook_secret_settings()}
+        config = {k: v for k, v in self.provider_config.items() if k not in secret_keys}
+        if setting is not None:
+            config[setting.key] = [value] if setting.many else value
+        return config
+
+    def other_config(self) -> dict[str, Any]:
+        """Settings verifying with a secret the site never configured."""
+        if self.other_secret_config is not None:
+            return {**self.provider_config, **self.other_secret_config}
+        settings = self.spec().webhook_secret_settings()
+        if not settings:
+            pytest.fail(
+                f"{self.provider_name!r} declares no setting that verifies webhooks; declare "
+                "one in its settings_spec or set other_secret_config"
+            )
+        return self.config_with_secret(settings[0], "a-secret-this-site-never-configured")
+
+    def paid_body(self, program: MembershipProgram) -> bytes:
+        """The body of the webhook a paid checkout sends."""
+        return self.pay(self.provider(program), self.start(program)).body
+
     def assert_nothing_stored(self, program: MembershipProgram) -> None:
         assert program.store.memberships.for_member(MEMBER) == []
         assert program.store.grants.for_member(MEMBER) == []
@@ -145,6 +185,86 @@ class ProviderContract:
 
     def test_name_is_lower_case_and_url_safe(self) -> None:
         assert _NAME.match(self.provider(self.make_program()).name)
+
+    # -- declared settings -----------------------------------------------------------------
+    def test_declares_its_settings_in_a_settings_spec(self) -> None:
+        provider = self.provider(self.make_program())
+
+        assert isinstance(provider.settings_spec, SettingsSpec)
+        assert isinstance(type(provider).settings_spec, SettingsSpec), "a class attribute"
+
+    def test_receiving_webhooks_it_declares_a_setting_that_verifies_them(self) -> None:
+        spec = self.spec()
+        if not spec.receives_webhooks:
+            pytest.skip(f"{self.provider_name!r} declares that it receives no webhooks")
+
+        assert spec.webhook_secret_settings(), (
+            "a provider receiving webhooks must declare the setting holding their signing "
+            "secret (Setting(..., secret=True, verifies_webhooks=True))"
+        )
+
+    def test_every_declared_webhook_secret_is_read(self) -> None:
+        for setting in self.spec().webhook_secret_settings():
+            program = self.make_program(self.config_with_secret(setting, "s1"))
+            first = self.provider(program)
+            second = self.provider(self.make_program(self.config_with_secret(setting, "s2")))
+            signed = self.sign(first, self.paid_body(program))
+
+            assert first.parse_webhook(signed.headers, signed.body), (
+                f"a webhook signed with {setting.key!r} = 's1' did not verify under it"
+            )
+            with pytest.raises(SignatureError):
+                second.parse_webhook(signed.headers, signed.body)
+
+    def test_without_a_secret_it_verifies_with_its_public_dev_default(self) -> None:
+        spec = self.spec()
+        if not spec.has_dev_default():
+            pytest.skip(f"{self.provider_name!r} declares no public development secret")
+        bare = self.provider(self.make_program(self.config_with_secret(None)))
+        body = self.paid_body(self.make_program())
+
+        for setting in spec.webhook_secret_settings():
+            if setting.dev_default is None:
+                continue
+            public = self.provider(
+                self.make_program(self.config_with_secret(setting, setting.dev_default))
+            )
+            signed = self.sign(public, body)
+
+            assert bare.parse_webhook(signed.headers, signed.body), (
+                f"with no secret set, a webhook signed with {setting.key!r}'s dev_default "
+                "did not verify"
+            )
+
+    def test_without_a_secret_or_dev_default_it_refuses_every_webhook(self) -> None:
+        spec = self.spec()
+        if spec.has_dev_default():
+            pytest.skip(f"{self.provider_name!r} falls back to a public development secret")
+        bare = self.provider(self.make_program(self.config_with_secret(None)))
+        body = self.paid_body(self.make_program())
+        webhooks = [Webhook({"Content-Type": "application/json"}, body)]
+        for setting in spec.webhook_secret_settings():
+            signer = self.provider(self.make_program(self.config_with_secret(setting, "s1")))
+            webhooks.append(self.sign(signer, body))
+        # Failing to sign is what a provider without a secret should do; if it signs, it
+        # fell back to a secret nobody declared, and must not accept its own signature.
+        with contextlib.suppress(Exception):
+            webhooks.append(self.sign(bare, body))
+
+        for webhook in webhooks:
+            with pytest.raises(SignatureError):
+                bare.parse_webhook(webhook.headers, webhook.body)
+
+    def test_receives_webhooks_says_whether_it_accepts_a_signed_one(self) -> None:
+        program = self.make_program()
+        provider = self.provider(program)
+        signed = self.sign(provider, self.paid_body(program))
+
+        if provider.settings_spec.receives_webhooks:
+            assert provider.parse_webhook(signed.headers, signed.body)
+        else:
+            with pytest.raises(SignatureError):
+                provider.parse_webhook(signed.headers, signed.body)
 
     # -- checkout --------------------------------------------------------------------------
     def test_checkout_returns_a_session_naming_the_provider(self) -> None:
@@ -211,9 +331,7 @@ class ProviderContract:
     def test_signature_made_with_another_secret_raises_signature_error(self) -> None:
         program = self.make_program()
         webhook = self.pay(self.provider(program), self.start(program))
-        other = self.provider(
-            self.make_program({**self.provider_config, **self.other_secret_config})
-        )
+        other = self.provider(self.make_program(self.other_config()))
         forged = self.sign(other, webhook.body)
 
         with pytest.raises(SignatureError):

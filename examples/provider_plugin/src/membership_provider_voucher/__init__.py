@@ -5,8 +5,10 @@ a reader starts a checkout and redeems a code (:meth:`VoucherProvider.redeem`), 
 starts a subscription paid for the code's months. It does not renew: when the months
 are used up the publisher's back office calls :meth:`VoucherProvider.expire`.
 
-Settings (``provider_config["voucher"]``): ``secret`` signs webhooks (a development
-secret is used without one), ``redeem_url`` is the page where readers enter a code.
+Settings (``provider_config["voucher"]``), declared in :attr:`VoucherProvider.settings_spec`
+so a host can check them without knowing this provider: ``secret`` signs webhooks (the
+public :data:`DEV_SECRET` is used without one), ``redeem_url`` is the page where readers
+enter a code.
 """
 
 from __future__ import annotations
@@ -26,10 +28,18 @@ from membership_sdk import (
     SubscriptionSnapshot,
     hookimpl,
 )
-from membership_sdk.providers import CheckoutRequest, CheckoutSession, Provider, Webhook
+from membership_sdk.providers import (
+    CheckoutRequest,
+    CheckoutSession,
+    Provider,
+    Setting,
+    SettingsSpec,
+    Webhook,
+)
 from membership_sdk.providers.webhooks import WebhookSigner, decode_event, encode_event
 
 NAME = "voucher"
+#: The signing secret used when none is set. Development only: it is public.
 DEV_SECRET = "voucher-dev-only-secret"
 
 
@@ -81,6 +91,19 @@ class VoucherProvider:
 
     name = NAME
     refetch_subscriptions = False
+    settings_spec = SettingsSpec(
+        (
+            Setting(
+                "secret",
+                "signs the webhooks the voucher back office sends",
+                secret=True,
+                verifies_webhooks=True,
+                dev_default=DEV_SECRET,
+            ),
+            Setting("redeem_url", "the page where readers enter a code"),
+        ),
+        receives_webhooks=True,
+    )
 
     def __init__(self, secret: str = DEV_SECRET, redeem_url: str | None = None) -> None:
         self.signer = WebhookSigner(secret, header="Voucher-Signature")

@@ -21,6 +21,7 @@ from ...errors import PluginError
 from ...hookspecs import hookimpl
 from ..base import Provider
 from .provider import (
+    LIVE_KEY_PREFIXES,
     WEBHOOK_EVENTS,
     ProrationLine,
     ProrationPreview,
@@ -30,6 +31,7 @@ from .provider import (
 from .translate import STATUS_MAP, map_status
 
 __all__ = [
+    "LIVE_KEY_PREFIXES",
     "STATUS_MAP",
     "WEBHOOK_EVENTS",
     "ProrationLine",
