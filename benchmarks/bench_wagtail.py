@@ -115,7 +115,8 @@ def _site() -> dict[str, Any]:
 @contextmanager
 def _paywall_off() -> Iterator[None]:
     from wagtail import hooks
-    from wagtail_paywall.gating import paywall_before_serve_page
+
+    from wagtail_paywall.wagtail_hooks import paywall_before_serve_page
 
     registered = hooks._hooks["before_serve_page"]
     entries = [e for e in registered if e[0] is paywall_before_serve_page]

@@ -14,7 +14,7 @@ and the Stripe providers. The worker measures, for a batch of distinct events ea
 * ``ingest stripe``: the same for ``customer.subscription.updated`` events signed with
   Stripe's scheme and verified by the Stripe provider (no network: the provider fetches
   from Stripe only when processing);
-* ``process fake``: :func:`wagtail_paywall.inbox.process` of the stored fake webhooks:
+* ``process fake``: :func:`wagtail_paywall.billing.inbox.process` of the stored fake webhooks:
   each creates a membership, records the event and fires the lifecycle hooks.
 
 Every case runs ``ROUNDS`` times, taking turns, on ``BENCH_WEBHOOK_EVENTS`` events (500
@@ -103,8 +103,9 @@ def _worker(database: str, url: str | None) -> list[Row]:
 
 def run() -> list[Row]:
     try:
-        import stripe  # noqa: F401
         import wagtail  # noqa: F401
+
+        import stripe  # noqa: F401
     except ImportError:
         print("bench_webhooks: skipped: needs the wagtail and stripe extras", file=sys.stderr)
         return []
@@ -197,7 +198,7 @@ def _rounds(database: str, client: Any) -> list[Row]:
     from django.test import override_settings
     from tests.stripe.replay import load_objects
 
-    from wagtail_paywall import inbox
+    from wagtail_paywall.billing import inbox
     from wagtail_paywall.models import Membership, Price, Tier, WebhookEvent
     from wagtail_paywall.program import get_program, reset_program
 

@@ -12,7 +12,8 @@ application = get_wsgi_application()
 
 if settings.PAYWALL_OFF:
     from wagtail import hooks
-    from wagtail_paywall.gating import paywall_before_serve_page
+
+    from wagtail_paywall.wagtail_hooks import paywall_before_serve_page
 
     hooks.search_for_hooks()  # import every wagtail_hooks module first, then drop the gate
     registered = hooks._hooks["before_serve_page"]

@@ -1,21 +1,13 @@
 """Access for one request: the member context, resolved lazily and at most once.
 
-:func:`member_context` costs at most **one** query for a signed-in member (memberships,
-grants and meter usage in one ``UNION ALL``), and **none** when the Django cache holds
-the member's rows. The cached entry is keyed by the member and a generation token;
-:func:`invalidate_member` replaces the token the moment a grant or membership changes,
-so no stale entry is ever read again (even one written by a request that raced the
-change). The rows are cached, not the resolved context: resolving is pure and cheap,
-and is redone at each request's own ``now``, so grants that end simply stop counting.
+:func:`member_context` costs at most one query per signed-in member (memberships, grants and
+meter usage in one ``UNION ALL``), and none when the cache holds the member's rows. The rows,
+not the resolved context, are cached under a generation token that
+:func:`~wagtail_paywall.caching.invalidate_member` replaces on every change, so a stale entry
+is never read again. Each process also keeps a copy (:class:`LocalRows`), used only while its
+token is still the one in the shared cache. Anonymous visitors: :mod:`.metering`.
 
-Each process also keeps the rows of the members it served recently
-(:class:`LocalRows`, ``PAYWALL["LOCAL_CACHE_SIZE"]`` members), under the same generation
-token. The shared cache stays the authority: every request still reads the member's
-token from it, together with the catalog's, in one round trip, so a change made through
-any process is honoured on the next request everywhere. What the local copy saves is
-the second round trip and the unpickling of the rows.
-
-Anonymous visitors are metered from a signed cookie (see :mod:`.metering`).
+See ``docs/deployment.md`` (How a change reaches every server).
 """
 
 from __future__ import annotations
@@ -45,10 +37,9 @@ from membership_sdk import (
 from membership_sdk import membership as core
 
 from . import conf, metering
-from .program import cache, get_program, get_program_reading
-
-GEN_KEY = "paywall:member:{member}:gen"
-ROWS_KEY = "paywall:member:{member}:{gen}"
+from .caching import GEN_KEY, ROWS_KEY, cache, invalidate_member
+from .models import Grant, Membership, MeterUsage
+from .program import get_program, get_program_reading
 
 #: One row shape for the three tables: (source, t1, t2, t3, d1, d2, d3).
 Row = tuple[str, str | None, str | None, str | None, Any, Any, Any]
@@ -109,15 +100,8 @@ def member_id_for(request: HttpRequest) -> str | None:
     return str(user.pk)
 
 
-def invalidate_member(member_id: str) -> None:
-    """Make the next request of ``member_id`` load its access from the database."""
-    cache().set(GEN_KEY.format(member=member_id), uuid.uuid4().hex, None)
-
-
 def _load_rows(member_id: str, since: datetime) -> list[Row]:
     """Memberships, grants and recent meter usage of one member, in ONE query."""
-    from .models import Grant, Membership, MeterUsage
-
     text_null = Value(None, output_field=TextField())
     when_null = Value(None, output_field=DateTimeField())
     columns = ("src", "t1", "t2", "t3", "d1", "d2", "d3")
@@ -312,3 +296,22 @@ def check_access(request: HttpRequest, resource: Resource) -> Decision:
             ctx, decision.charge, resource.key, now
         )
     return decision
+
+
+def merge_cookie_reads(request: HttpRequest, member_id: str) -> int:
+    """Move the anonymous meter cookie's reads into ``member_id``'s usage; returns how many.
+
+    Called when a visitor signs in or signs up, so reads made before do not reset. The
+    cookie is deleted on the response.
+    """
+    usage = metering.take_cookie_usage(request)
+    meters = get_program().store.meters
+    count = 0
+    for meter, uses in usage.items():
+        for key, when in uses.items():
+            meters.record(member_id, meter, key, when)
+            count += 1
+    request._paywall_context = None  # type: ignore[attr-defined]
+    if count:
+        invalidate_member(member_id)
+    return count

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from wagtail.blocks.stream_block import StreamValue
-
 from wagtail import blocks
+from wagtail.blocks.stream_block import StreamValue
 
 
 class PaywallBreakBlock(blocks.StaticBlock):

@@ -1,20 +1,11 @@
 """Django system checks for settings that would let content or money slip through.
 
-=====================  ====================================================================
-``wagtail_paywall.E001``  a configured provider has no webhook secret: forged webhooks
-                          could grant access.
-``wagtail_paywall.E002``  ``WAGTAILDOCS_SERVE_METHOD`` is not ``"serve_view"``: documents
-                          would be served without passing ``before_serve_document``.
-``wagtail_paywall.E003``  ``PaywallMiddleware`` is missing: gated pages could be cached
-                          publicly and anonymous meters never counted.
-``wagtail_paywall.E004``  ``DEFAULT_PROVIDER`` is not among ``PROVIDERS``.
-``wagtail_paywall.E005``  ``DEBUG`` is on while a provider holds live (real money) keys:
-                          error pages would show them and members' data to anyone.
-``wagtail_paywall.W001``  the cache is per process or a dummy: invalidations do not reach
-                          other processes, so revoked access may linger until it expires.
-``wagtail_paywall.W002``  the URLconf serves ``MEDIA_URL`` with Django's static view: gated
-                          documents are downloadable from their raw media URL.
-=====================  ====================================================================
+Ids ``wagtail_paywall.E001`` to ``E007`` and ``W001`` to ``W002``, each described in the docs
+page below. Provider checks read what each provider declares about its own settings
+(:class:`membership_sdk.providers.SettingsSpec`), so a third-party provider is checked exactly
+like a built-in one.
+
+See ``docs/wagtail.md`` (System checks).
 """
 
 from __future__ import annotations
@@ -23,40 +14,124 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
+from django.views.static import serve
+
+from membership_sdk import MembershipError
+from membership_sdk.providers import SettingsSpec
 
 from . import conf
+from .program import site_providers
 
-#: Providers that receive no webhooks, so need no secret.
-NO_WEBHOOKS = frozenset({"manual"})
-#: Providers for development, which fall back to a public secret; checked only without DEBUG.
-DEV_ONLY = frozenset({"fake"})
-#: Settings keys a provider may keep its webhook signing secret(s) under.
-SECRET_KEYS = ("webhook_secret", "secret", "secrets")
 MIDDLEWARE = "wagtail_paywall.middleware.PaywallMiddleware"
-#: How live (real money) credentials begin: Stripe's secret and restricted keys.
-LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
 
 
-@checks.register(checks.Tags.security)
-def check_webhook_secrets(**kwargs: Any) -> list[checks.CheckMessage]:
-    errors: list[checks.CheckMessage] = []
-    for name, config in conf.providers().items():
-        if name in NO_WEBHOOKS or any(config.get(k) for k in SECRET_KEYS):
+def _unbuildable(exc: MembershipError) -> checks.CheckMessage:
+    return checks.Error(
+        _('The payment providers cannot be built from PAYWALL["PROVIDERS"]: %(error)s')
+        % {"error": exc},
+        hint=_("Fix the provider settings or the plugin the message names."),
+        id="wagtail_paywall.E006",
+    )
+
+
+def _declared() -> tuple[list[tuple[str, dict[str, Any], SettingsSpec]], list[checks.CheckMessage]]:
+    """Each configured provider with its settings and its declaration, and the errors
+    of those that cannot be built or are not installed."""
+    configured = conf.providers()
+    try:
+        providers = site_providers()
+    except MembershipError as exc:
+        return [], [_unbuildable(exc)]
+    found, errors = [], []
+    for name, config in configured.items():
+        provider = providers.get(name)
+        if provider is None:
+            errors.append(
+                checks.Error(
+                    _("Payment provider %(name)r is configured but not installed.")
+                    % {"name": name},
+                    hint=_(
+                        "Install the package that provides it, or remove it from "
+                        'PAYWALL["PROVIDERS"]. Installed: %(installed)s.'
+                    )
+                    % {"installed": ", ".join(sorted(providers)) or "-"},
+                    id="wagtail_paywall.E007",
+                )
+            )
             continue
-        if name in DEV_ONLY and settings.DEBUG:
-            continue  # its public development secret is fine on a developer's machine
+        found.append((name, config, provider.settings_spec))
+    return found, errors
+
+
+def _where_secrets_go(name: str, spec: SettingsSpec) -> str:
+    """``PAYWALL["PROVIDERS"]["x"]["secret"]`` (or ``["secrets"]``, a list), as declared."""
+    keys = [
+        f'PAYWALL["PROVIDERS"]["{name}"]["{s.key}"]' + (" (a list)" if s.many else "")
+        for s in spec.webhook_secret_settings()
+    ]
+    return " or ".join(keys)
+
+
+def _secret_problem(config: dict[str, Any], spec: SettingsSpec) -> str | None:
+    """Why the provider's webhooks are not safely verified, or ``None``.
+
+    Its public development default is allowed only while ``DEBUG`` is on.
+    """
+    if not spec.receives_webhooks:
+        return None
+    if settings.DEBUG:
+        lacking = spec.lacks_webhook_secret(config) and not spec.has_dev_default()
+        return _("has no webhook secret") if lacking else None
+    if spec.lacks_webhook_secret(config):
+        return _("has no webhook secret")
+    if spec.verifies_with_public_secret(config):
+        return _("verifies webhooks with its public development secret")
+    return None
+
+
+def _provider_errors(
+    name: str, config: dict[str, Any], spec: SettingsSpec
+) -> list[checks.CheckMessage]:
+    errors = []
+    problem = _secret_problem(config, spec)
+    if problem is not None:
         errors.append(
             checks.Error(
-                _("Payment provider %(name)r has no webhook secret.") % {"name": name},
+                _("Payment provider %(name)r receives webhooks but %(problem)s.")
+                % {"name": name, "problem": problem},
                 hint=_(
-                    'Set PAYWALL["PROVIDERS"][%(name)r]["webhook_secret"]; without it '
-                    "webhooks cannot be verified and forged ones could grant access."
+                    "Set %(where)s to the webhook signing secret; without it webhooks "
+                    "cannot be verified, and forged ones could grant access."
                 )
-                % {"name": name},
+                % {"where": _where_secrets_go(name, spec)},
                 id="wagtail_paywall.E001",
             )
         )
+    if settings.DEBUG and spec.is_live(config):
+        errors.append(
+            checks.Error(
+                _("DEBUG is on while payment provider %(name)r holds live keys.") % {"name": name},
+                hint=_(
+                    "Set DEBUG = False wherever real money moves: debug error pages show "
+                    "settings, requests and members' data. Develop with test keys."
+                ),
+                id="wagtail_paywall.E005",
+            )
+        )
+    return errors
+
+
+@checks.register(checks.Tags.security)
+def check_providers(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E001 and E005 to E007, from each provider's own declaration."""
+    declared, errors = _declared()
+    for name, config, spec in declared:
+        try:
+            errors.extend(_provider_errors(name, config, spec))
+        except MembershipError as exc:  # a setting of the wrong type, say
+            errors.append(_unbuildable(exc))
     return errors
 
 
@@ -112,33 +187,6 @@ def check_default_provider(**kwargs: Any) -> list[checks.CheckMessage]:
     ]
 
 
-def _live(config: dict[str, Any]) -> bool:
-    """Whether a provider's settings hold live keys (or say ``"livemode": True``)."""
-    if config.get("livemode") is True:
-        return True
-    return any(isinstance(v, str) and v.startswith(LIVE_KEY_PREFIXES) for v in config.values())
-
-
-@checks.register(checks.Tags.security)
-def check_debug_with_live_keys(**kwargs: Any) -> list[checks.CheckMessage]:
-    if not settings.DEBUG:
-        return []
-    live = sorted(name for name, config in conf.providers().items() if _live(config))
-    if not live:
-        return []
-    return [
-        checks.Error(
-            _("DEBUG is on while payment provider(s) %(names)s hold live keys.")
-            % {"names": ", ".join(repr(n) for n in live)},
-            hint=_(
-                "Set DEBUG = False wherever real money moves: debug error pages show "
-                "settings, requests and members' data. Develop with test keys."
-            ),
-            id="wagtail_paywall.E005",
-        )
-    ]
-
-
 @checks.register(checks.Tags.caches)
 def check_shared_cache(**kwargs: Any) -> list[checks.CheckMessage]:
     if settings.DEBUG:
@@ -167,9 +215,6 @@ def check_media_not_served(**kwargs: Any) -> list[checks.CheckMessage]:
     media_url = getattr(settings, "MEDIA_URL", "") or ""
     if not media_url.startswith("/"):
         return []  # another host (a CDN, a bucket) serves it; nothing to see from here
-    from django.urls import Resolver404, resolve
-    from django.views.static import serve
-
     try:
         match = resolve(f"{media_url.rstrip('/')}/documents/paywall-check.pdf")
     except Resolver404:

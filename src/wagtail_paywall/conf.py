@@ -1,24 +1,11 @@
 """The paywall's settings, read lazily from ``settings.PAYWALL``.
 
-Every value is looked up when it is used, never at import time, so tests may override
-``PAYWALL`` with ``override_settings`` and the change is seen at once.
+``PAYWALL`` is a dict and every key is optional; :data:`DEFAULTS` holds each default. Values
+are looked up when used, never at import time, so ``override_settings(PAYWALL=...)`` in a test
+is seen at once. A new key needs a default here (:func:`get` refuses unknown names) and a row
+in the settings reference.
 
-``PAYWALL`` is a dict; every key is optional::
-
-    PAYWALL = {
-        "PROVIDERS": {"stripe": {"api_key": "...", "webhook_secret": "whsec_..."}},
-        "DEFAULT_PROVIDER": "stripe",
-        "GRACE_DAYS": 3,
-        "CACHE_ALIAS": "default",
-        "CACHE_TIMEOUT": 300,
-        "LOCAL_CACHE_SIZE": 1000,
-        "METER_COOKIE": "paywall_meter",
-        "METER_COOKIE_MAX_AGE": 60 * 60 * 24 * 400,
-        "USAGE_LOOKBACK_DAYS": 366,
-        "INBOX_MAX_ATTEMPTS": 10,
-        "INBOX_RETRY_BASE": 30.0,
-        "INBOX_RETRY_MAX": 21600.0,
-    }
+See ``docs/wagtail.md`` (Settings reference).
 """
 
 from __future__ import annotations
@@ -46,7 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "METER_COOKIE_MAX_AGE": 60 * 60 * 24 * 400,
     # How far back meter and quota usage is loaded; covers a yearly quota.
     "USAGE_LOOKBACK_DAYS": 366,
-    # Extra pluggy plugins (dotted paths) to register on the program's plugin manager.
+    # Extra pluggy plugins to register on the program's plugin manager: dotted paths of
+    # modules, or of objects in modules.
     "PLUGINS": (),
     # Webhook inbox retries: a failed event is due again after INBOX_RETRY_BASE seconds,
     # doubling per attempt up to INBOX_RETRY_MAX; after INBOX_MAX_ATTEMPTS it is "dead".

@@ -1,20 +1,12 @@
 """Gated downloads: access fields for a custom Wagtail document model.
 
-Wagtail lets a site swap its document model (``WAGTAILDOCS_DOCUMENT_MODEL``), and every
-download of it passes the ``before_serve_document`` hook. Mix
-:class:`PaywallDocumentMixin` into that model::
+Mix :class:`PaywallDocumentMixin` into the site's document model
+(``WAGTAILDOCS_DOCUMENT_MODEL``) and add :data:`PAYWALL_DOCUMENT_FIELDS` to its admin form.
+Every download passes Wagtail's ``before_serve_document`` hook, where
+:mod:`wagtail_paywall.gating` checks it against the rule kept in the document's own row (no
+extra query).
 
-    from wagtail.documents.models import AbstractDocument, Document
-
-    class PaywalledDocument(PaywallDocumentMixin, AbstractDocument):
-        admin_form_fields = Document.admin_form_fields + PAYWALL_DOCUMENT_FIELDS
-
-and :mod:`wagtail_paywall.gating` checks each download against its rule. A quota on the
-entitlement (``downloads: 10 per month``) counts each document once per period.
-
-A custom model (rather than a table mapping documents to rules) keeps the rule in the
-document's own row: serving it needs no extra query, the rule is edited in the document's
-own form, and it is deleted with the document.
+See ``docs/gating.md`` (Downloads).
 """
 
 from __future__ import annotations
@@ -22,9 +14,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from membership_sdk import Resource, Rule
+from membership_sdk import Resource
 
-from .pages import RuleKind, build_rule
+from .rules import PaywallAccessFields, RuleKind
 
 #: The form fields to add to a paywalled document's ``admin_form_fields``.
 PAYWALL_DOCUMENT_FIELDS = (
@@ -34,32 +26,27 @@ PAYWALL_DOCUMENT_FIELDS = (
     "paywall_purchase_item",
 )
 
-DOCUMENT_RULE_CHOICES = [
-    choice
-    for choice in RuleKind.choices
-    if choice[0] in (RuleKind.PUBLIC, RuleKind.REGISTERED, RuleKind.TIER, RuleKind.ENTITLEMENT,
-                     RuleKind.PURCHASE)
-]  # fmt: skip
+#: The kinds a download may have (metering, drip and embargo are for pages).
+DOCUMENT_RULE_KINDS = (
+    RuleKind.PUBLIC,
+    RuleKind.REGISTERED,
+    RuleKind.TIER,
+    RuleKind.ENTITLEMENT,
+    RuleKind.PURCHASE,
+)
+DOCUMENT_RULE_CHOICES = [choice for choice in RuleKind.choices if choice[0] in DOCUMENT_RULE_KINDS]
 
 
-class PaywallDocumentMixin(models.Model):
+class PaywallDocumentMixin(PaywallAccessFields):
     """Who may download a document: everyone, members, tiers, an entitlement, buyers."""
+
+    paywall_key_prefix = "doc"
 
     paywall_rule = models.CharField(
         _("who may download it"),
         max_length=16,
         choices=DOCUMENT_RULE_CHOICES,
         default=RuleKind.PUBLIC,
-    )
-    paywall_min_tier = models.ForeignKey(
-        "wagtail_paywall.Tier",
-        to_field="slug",
-        verbose_name=_("minimum tier"),
-        help_text=_("Members of this tier or of any higher-ranked tier."),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
     )
     paywall_entitlement = models.CharField(
         _("entitlement"),
@@ -79,18 +66,6 @@ class PaywallDocumentMixin(models.Model):
 
     class Meta:
         abstract = True
-
-    @property
-    def paywall_key(self) -> str:
-        return f"doc:{self.pk}"
-
-    def paywall_rule_object(self) -> Rule:
-        return build_rule(
-            self.paywall_rule,
-            min_tier=self.paywall_min_tier_id,  # type: ignore[attr-defined]
-            entitlement=self.paywall_entitlement,
-            purchase_item=self.paywall_purchase_item,
-        )
 
     def paywall_resource(self) -> Resource:
         """This document as the core sees it: key ``doc:<pk>`` and its rule.

@@ -1,35 +1,28 @@
-"""Gating through Wagtail's own hook points: pages and documents.
+"""Gating the two things Wagtail serves itself: pages and documents.
 
-``before_serve_page``
-    For a page with :class:`~wagtail_paywall.pages.PaywallPageMixin`, asks
-    :func:`~wagtail_paywall.access.check_access` (which records a metered read and marks
-    the response private). Without access, the page's premium part is removed from the
-    in-memory page (:meth:`~wagtail_paywall.pages.PaywallPageMixin.paywall_withhold`)
-    and the hook returns ``None``: Wagtail goes on serving the page as usual, through
-    every other hook and view restriction, but the template only ever sees the teaser,
-    and ``paywall_decision`` in its context for the offers.
+:func:`gate_page` (Wagtail's ``before_serve_page`` hook) asks
+:func:`~wagtail_paywall.access.check_access` for a page with
+:class:`~wagtail_paywall.pages.PaywallPageMixin` and, without access, withholds its premium
+part in memory; Wagtail then serves the page as usual, so the template only sees the teaser.
+:func:`gate_document` (``before_serve_document``) answers a visitor without access with a 403
+page of offers. The hooks are registered in :mod:`wagtail_paywall.wagtail_hooks`.
 
-``before_serve_document``
-    For a document model with :class:`~wagtail_paywall.documents.PaywallDocumentMixin`,
-    a visitor without access gets a 403 page listing the offers instead of the file. A
-    quota is charged once per document per period.
+See ``docs/gating.md`` (How a page is gated).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import post_save
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
 from membership_sdk import Decision, Public
-from wagtail import hooks
 
 from .access import check_access
 from .documents import PaywallDocumentMixin
-from .pages import PaywallPageMixin, rule_memo
+from .pages import PaywallPageMixin
 
 DOCUMENT_DENIED_TEMPLATE = "wagtail_paywall/document_denied.html"
 
@@ -52,17 +45,11 @@ def gate_page(page: Any, request: HttpRequest) -> Decision | None:
     return decision
 
 
-@hooks.register("before_serve_page")
-def paywall_before_serve_page(
-    page: Any, request: HttpRequest, serve_args: Any, serve_kwargs: Any
-) -> None:
-    gate_page(page, request)
-    # Never a response of our own: Wagtail's later hooks (view restrictions) still apply.
-    return None
+def gate_document(document: Any, request: HttpRequest) -> HttpResponse | None:
+    """``None`` to serve ``document`` to ``request``'s visitor, else the 403 page of offers.
 
-
-@hooks.register("before_serve_document")
-def paywall_before_serve_document(document: Any, request: HttpRequest) -> HttpResponse | None:
+    A quota on the rule's entitlement is charged once per document per period.
+    """
     if not isinstance(document, PaywallDocumentMixin):
         return None
     resource = document.paywall_resource()
@@ -79,11 +66,3 @@ def paywall_before_serve_document(document: Any, request: HttpRequest) -> HttpRe
     )
     add_never_cache_headers(response)
     return response
-
-
-def _forget_rules(**kwargs: Any) -> None:
-    rule_memo.clear()
-
-
-# A tier's slug or a course's rule may have changed: rebuild the rules that depend on them.
-post_save.connect(_forget_rules, sender="wagtail_paywall.Tier", dispatch_uid="paywall-rules")

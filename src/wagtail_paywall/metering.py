@@ -3,7 +3,8 @@
 The cookie holds ``{meter: {resource key: latest charge (unix seconds)}}``, signed with the
 site's ``SECRET_KEY`` so a visitor cannot reset or forge it (deleting it is possible,
 as with any cookie-based meter; registering moves the count into the database for good).
-When a visitor signs in, :func:`merge_into_member` carries the count over.
+When a visitor signs in, :func:`wagtail_paywall.access.merge_cookie_reads` carries the
+count over.
 """
 
 from __future__ import annotations
@@ -68,28 +69,16 @@ def record_cookie_use(request: HttpRequest, meter: str, key: str, when: datetime
     request._paywall_cookie_dirty = True  # type: ignore[attr-defined]
 
 
-def merge_into_member(request: HttpRequest, member_id: str) -> int:
-    """Move the cookie's reads into ``member_id``'s database usage; returns how many.
+def take_cookie_usage(request: HttpRequest) -> Usage:
+    """The cookie's reads, removed from the request: the response deletes the cookie.
 
-    Called when a visitor signs in or signs up, so reads made before do not reset.
-    The cookie is deleted on the response.
+    For :func:`wagtail_paywall.access.merge_cookie_reads`, which moves them into a
+    member's account when the visitor signs in.
     """
-    from .access import invalidate_member
-    from .program import get_program
-
     usage = cookie_usage(request)
-    meters = get_program().store.meters
-    count = 0
-    for meter, uses in usage.items():
-        for key, when in uses.items():
-            meters.record(member_id, meter, key, when)
-            count += 1
     request._paywall_cookie_usage = {}  # type: ignore[attr-defined]
     request._paywall_cookie_clear = True  # type: ignore[attr-defined]
-    request._paywall_context = None  # type: ignore[attr-defined]
-    if count:
-        invalidate_member(member_id)
-    return count
+    return usage
 
 
 def write_cookie(request: HttpRequest, response: HttpResponse) -> None:

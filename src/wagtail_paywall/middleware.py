@@ -1,15 +1,13 @@
 """``PaywallMiddleware``: the response side of the paywall.
 
-Add it to ``MIDDLEWARE`` after ``AuthenticationMiddleware``. It
+Add it to ``MIDDLEWARE`` after ``AuthenticationMiddleware``. It writes the anonymous meter
+cookie (and deletes it once the reads moved into a member's account); marks responses that
+went through a gate ``Cache-Control: private`` and ``Vary: Cookie``, with ``no-store`` for a
+member or an allowed gated read, leaving public pages cacheable; and opens
+:func:`~wagtail_paywall.program.request_scope`, so the catalog is checked at most once per
+request.
 
-* writes the anonymous meter cookie when a metered read was counted, and deletes it
-  after the reads moved into a member's account;
-* marks responses that went through a gate (``request.paywall_gated``) as
-  ``Cache-Control: private`` and ``Vary: Cookie``, so no shared cache (a CDN, Varnish,
-  Django's cache middleware) can hand one visitor's page to another, and ``no-store``
-  too for a signed-in member or an allowed gated read. Public pages are left untouched
-  and stay cacheable;
-* checks the catalog at most once per request (:func:`~wagtail_paywall.program.request_scope`).
+See ``docs/channels.md`` (Caches).
 """
 
 from __future__ import annotations

@@ -1,23 +1,18 @@
 """Page mixins that put a Wagtail page behind the paywall.
 
-:class:`PaywallPageMixin` adds the access fields, an "Access" panel and
-:meth:`~PaywallPageMixin.paywall_resource`, which turns the fields into the core's
-:class:`~membership_sdk.Resource`. :class:`CoursePageMixin` and :class:`LessonPageMixin`
-make a course of lesson child pages: a lesson inherits its course's rule unless it sets
-its own, and may open only a number of days after the member joined (drip).
+:class:`PaywallPageMixin` adds the access fields
+(:class:`~wagtail_paywall.rules.PaywallAccessFields` and the page's own), :class:`AccessPanel`
+and :meth:`~PaywallPageMixin.paywall_withhold`, the one method that removes a page's premium
+part for a visitor without access (override it to withhold more). :class:`CoursePageMixin`
+and :class:`LessonPageMixin` make a course of lesson child pages, with drip. Gating itself is
+:mod:`wagtail_paywall.gating`.
 
-Gating itself happens in :mod:`wagtail_paywall.gating` (Wagtail's ``before_serve_page``
-hook), which asks :meth:`~PaywallPageMixin.paywall_resource` for the rule and calls
-:meth:`~PaywallPageMixin.paywall_withhold` on a visitor without access, so the premium
-part of the page is removed before any template sees it.
+See ``docs/gating.md`` (Pages: the mixin).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -25,155 +20,68 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalManyToManyField
-from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
-
-from membership_sdk import (
-    AnyOf,
-    AnyTier,
-    Decision,
-    Drip,
-    Embargo,
-    HasEntitlement,
-    Metered,
-    MinTier,
-    Period,
-    Public,
-    Purchase,
-    Registered,
-    Resource,
-    Rule,
-    Window,
-    decide,
+from wagtail.admin.panels import (
+    FieldPanel,
+    FieldRowPanel,
+    MultiFieldPanel,
+    ObjectList,
+    TabbedInterface,
 )
+from wagtail.models import Page
 
+from membership_sdk import Decision, Drip, Period, Public, Registered, Resource, Rule, decide
+
+from .access import member_context
 from .blocks import teaser_part
+from .middleware import mark_private
+from .rules import (
+    INHERIT,
+    LESSON_RULE_CHOICES,
+    PaywallAccessFields,
+    RuleKind,
+    rule_memo,
+)
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
-
-
-class RuleKind(models.TextChoices):
-    """Who may see a page (or a document). Stored in ``paywall_rule``."""
-
-    PUBLIC = "public", _("Public: everyone")
-    REGISTERED = "registered", _("Registered: any signed-in member")
-    TIER = "tier", _("Tiers: members of the tiers below")
-    ENTITLEMENT = "entitlement", _("Entitlement: members holding the entitlement below")
-    METERED = "metered", _("Metered: a few free reads, then the tiers below")
-    PURCHASE = "purchase", _("Purchase: those who bought it (or hold the tiers below)")
-    DRIP = "drip", _("Drip: the tiers below, some days after joining")
-    EMBARGO = "embargo", _("Embargo: the tiers below until a date, then everyone")
-
-
-#: Lessons may also follow their course, which is the default.
-INHERIT = "inherit"
-LESSON_RULE_CHOICES = [(INHERIT, _("Same as the course")), *RuleKind.choices]
-
-_PUBLIC = Public()
-
-
-def requirement(
-    min_tier: str | None, tiers: Iterable[str] = (), entitlement: str = ""
-) -> Rule | None:
-    """The tier or entitlement requirement a rule kind builds on, or ``None`` if unset.
-
-    Exactly-these ``tiers`` win over a ``min_tier`` (that tier or any ranked above it),
-    which wins over an ``entitlement``.
-    """
-    slugs = frozenset(tiers)
-    if slugs:
-        return AnyTier(slugs)
-    if min_tier:
-        return MinTier(min_tier)
-    if entitlement:
-        return HasEntitlement(entitlement)
-    return None
-
-
-def build_rule(
-    kind: str,
-    *,
-    min_tier: str | None = None,
-    tiers: Iterable[str] = (),
-    entitlement: str = "",
-    meter_free: int = 0,
-    meter_period: str = Period.MONTH,
-    purchase_item: str = "",
-    drip_days: int = 0,
-    embargo_until: datetime | None = None,
-) -> Rule:
-    """Turn the access fields of a page or document into a core :class:`~membership_sdk.Rule`.
-
-    A kind whose requirement is missing fails closed: a "tier" rule with no tier lets
-    nobody in (and offers nothing) rather than everybody.
-    """
-    base = requirement(min_tier, tiers, entitlement)
-    if kind == RuleKind.PUBLIC:
-        return _PUBLIC
-    if kind == RuleKind.REGISTERED:
-        return Registered()
-    if kind == RuleKind.TIER:
-        return base if base is not None else AnyTier(())
-    if kind == RuleKind.ENTITLEMENT:
-        return HasEntitlement(entitlement) if entitlement else AnyTier(())
-    gate = base if base is not None else Registered()
-    if kind == RuleKind.METERED:
-        return Metered(gate, meter_free, Window.calendar(meter_period))
-    if kind == RuleKind.PURCHASE:
-        purchase = Purchase(purchase_item or None)
-        return AnyOf(purchase, base) if base is not None else purchase
-    if kind == RuleKind.DRIP:
-        return Drip(gate, drip_days)
-    if kind == RuleKind.EMBARGO:
-        if embargo_until is None:
-            return gate
-        return Embargo(embargo_until, gate)
-    # An unknown kind (a removed choice still stored in a row) lets nobody in.
-    return AnyTier(())
-
-
-# -- a small per-process memo of rules that need queries to build ------------------------------
-class _RuleMemo:
-    """Rules whose fields live in other rows (a lesson's course), per page.
-
-    Entries expire after ``ttl`` seconds so that another process's edit is seen soon;
-    this process drops an entry at once when the page or any tier is saved.
-    """
-
-    def __init__(self, ttl: float = 30.0, size: int = 2048) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._lock = threading.Lock()
-        self._rules: dict[tuple[Any, ...], tuple[float, Rule]] = {}
-
-    def get(self, key: tuple[Any, ...]) -> Rule | None:
-        hit = self._rules.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            return None
-        return hit[1]
-
-    def put(self, key: tuple[Any, ...], rule: Rule) -> Rule:
-        with self._lock:
-            if len(self._rules) >= self.size:
-                self._rules.clear()
-            self._rules[key] = (time.monotonic() + self.ttl, rule)
-        return rule
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()
-
-
-rule_memo = _RuleMemo()
 
 
 class WithheldContentError(RuntimeError):
     """Raised when a page whose premium part was withheld for a visitor is saved."""
 
 
-# -- pages --------------------------------------------------------------------------------------
-class PaywallPageMixin(models.Model):
-    """Access fields, an "Access" panel and the page's :class:`~membership_sdk.Resource`.
+def access_field_panels() -> list[Any]:
+    """The panels of every access field of :class:`PaywallPageMixin`."""
+    return [
+        FieldPanel("paywall_rule"),
+        FieldPanel("paywall_min_tier"),
+        FieldPanel("paywall_tiers", widget=forms.CheckboxSelectMultiple),
+        FieldPanel("paywall_entitlement"),
+        FieldRowPanel([FieldPanel("paywall_meter_free"), FieldPanel("paywall_meter_period")]),
+        FieldPanel("paywall_purchase_item"),
+        FieldPanel("paywall_drip_days"),
+        FieldPanel("paywall_embargo_until"),
+        FieldPanel("paywall_teaser"),
+    ]
+
+
+class AccessPanel(MultiFieldPanel):
+    """The "Access" panel of a paywalled page: who may read it, and its teaser.
+
+    Put it wherever the page's editor should find it::
+
+        content_panels = Page.content_panels + [FieldPanel("body"), AccessPanel()]
+    """
+
+    def __init__(self, children: Sequence[Any] | None = None, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("heading", _("Access"))
+        super().__init__(
+            list(children) if children is not None else access_field_panels(), *args, **kwargs
+        )
+
+
+class PaywallPageMixin(PaywallAccessFields):
+    """Access fields, the :class:`AccessPanel` and withholding, for a Wagtail page.
 
     Put it before ``Page`` in the bases::
 
@@ -188,22 +96,6 @@ class PaywallPageMixin(models.Model):
     :attr:`paywall_premium_fields` names any other fields emptied for them.
     """
 
-    paywall_rule = models.CharField(
-        _("who may read it"),
-        max_length=16,
-        choices=RuleKind.choices,
-        default=RuleKind.PUBLIC,
-    )
-    paywall_min_tier = models.ForeignKey(
-        "wagtail_paywall.Tier",
-        to_field="slug",  # the rule needs the slug only: no join when a page is served
-        verbose_name=_("minimum tier"),
-        help_text=_("Members of this tier or of any higher-ranked tier."),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
     paywall_tiers = ParentalManyToManyField(
         "wagtail_paywall.Tier",
         verbose_name=_("exactly these tiers"),
@@ -213,12 +105,6 @@ class PaywallPageMixin(models.Model):
     )
     # The chosen tiers' slugs, kept in step on save so serving a page needs no join.
     paywall_tier_slugs = models.CharField(max_length=1024, blank=True, editable=False)
-    paywall_entitlement = models.CharField(
-        _("entitlement"),
-        max_length=128,
-        blank=True,
-        help_text=_("An entitlement key such as 'content.premium'."),
-    )
     paywall_meter_free = models.PositiveIntegerField(
         _("free reads"),
         default=3,
@@ -234,15 +120,6 @@ class PaywallPageMixin(models.Model):
             (Period.YEAR.value, _("year")),
         ],
         default=Period.MONTH.value,
-    )
-    paywall_purchase_item = models.CharField(
-        _("purchase item"),
-        max_length=255,
-        blank=True,
-        help_text=_(
-            "Purchase: the item key its price sells; leave empty to sell this page alone "
-            "(key 'page:<id>'). Prices are set up under Paywall > Prices."
-        ),
     )
     paywall_drip_days = models.PositiveIntegerField(
         _("opens after (days)"),
@@ -267,24 +144,8 @@ class PaywallPageMixin(models.Model):
     paywall_body_fields: Sequence[str] = ("body",)
     paywall_premium_fields: Sequence[str] = ()
 
-    paywall_panels = [
-        MultiFieldPanel(
-            [
-                FieldPanel("paywall_rule"),
-                FieldPanel("paywall_min_tier"),
-                FieldPanel("paywall_tiers", widget=forms.CheckboxSelectMultiple),
-                FieldPanel("paywall_entitlement"),
-                FieldRowPanel(
-                    [FieldPanel("paywall_meter_free"), FieldPanel("paywall_meter_period")]
-                ),
-                FieldPanel("paywall_purchase_item"),
-                FieldPanel("paywall_drip_days"),
-                FieldPanel("paywall_embargo_until"),
-                FieldPanel("paywall_teaser"),
-            ],
-            heading=_("Access"),
-        )
-    ]
+    paywall_key_prefix = "page"
+    paywall_panels = [AccessPanel()]
 
     class Meta:
         abstract = True
@@ -298,9 +159,6 @@ class PaywallPageMixin(models.Model):
         settings_panels: Sequence[Any] | None = None,
     ) -> Any:
         """A tabbed editor: Content, Access, Promote, Settings."""
-        from wagtail.admin.panels import ObjectList, TabbedInterface
-        from wagtail.models import Page
-
         return TabbedInterface(
             [
                 ObjectList(list(content_panels), heading=_("Content")),
@@ -355,36 +213,19 @@ class PaywallPageMixin(models.Model):
         rule_memo.clear()
 
     # -- the rule ---------------------------------------------------------------------------
-    @property
-    def paywall_key(self) -> str:
-        return f"page:{self.pk}"
+    def paywall_rule_options(self) -> dict[str, Any]:
+        return {
+            **super().paywall_rule_options(),
+            "tiers": self.paywall_tier_slugs.split(),
+            "meter_free": self.paywall_meter_free,
+            "meter_period": self.paywall_meter_period,
+            "drip_days": self.paywall_drip_days,
+            "embargo_until": self.paywall_embargo_until,
+        }
 
     def paywall_own_rule(self) -> Rule:
         """The rule of this page's own access fields (built without a query)."""
-        if self.paywall_rule == RuleKind.PUBLIC:
-            return _PUBLIC
-        return self._build(self.paywall_tier_slugs.split())
-
-    def _build(self, tiers: Iterable[str]) -> Rule:
-        return build_rule(
-            self.paywall_rule,
-            min_tier=self.paywall_min_tier_id,
-            tiers=tiers,
-            entitlement=self.paywall_entitlement,
-            meter_free=self.paywall_meter_free,
-            meter_period=self.paywall_meter_period,
-            purchase_item=self.paywall_purchase_item,
-            drip_days=self.paywall_drip_days,
-            embargo_until=self.paywall_embargo_until,
-        )
-
-    def paywall_rule_object(self) -> Rule:
-        """The rule guarding this page (lessons may take theirs from the course)."""
-        return self.paywall_own_rule()
-
-    def paywall_resource(self) -> Resource:
-        """This page as the core sees it: key ``page:<pk>`` and its rule."""
-        return Resource(self.paywall_key, self.paywall_rule_object())
+        return PaywallAccessFields.paywall_rule_object(self)
 
     # -- withholding ------------------------------------------------------------------------
     def paywall_withhold(self, decision: Decision) -> None:
@@ -419,8 +260,6 @@ class PaywallPageMixin(models.Model):
         before any middleware marks it, so the marking happens here too. The template is
         rendered here, so that an ``{% entitled %}`` block in it counts as a gate as well.
         """
-        from .middleware import mark_private
-
         response: HttpResponse = super().serve(  # type: ignore[misc]
             request, *args, **kwargs
         )
@@ -444,8 +283,6 @@ class CoursePageMixin(PaywallPageMixin):
 
     def paywall_lessons(self, request: HttpRequest) -> list[tuple[Any, Decision]]:
         """The live lessons under this course, each with the visitor's decision."""
-        from .access import member_context
-
         ctx = member_context(request)
         lessons = []
         for page in self.get_children().live().specific():  # type: ignore[attr-defined]

@@ -4,11 +4,12 @@ The catalog comes from the :class:`~wagtail_paywall.models.Tier` and
 :class:`~wagtail_paywall.models.Price` rows. It is kept in the Django cache under a
 generation token that every tier or price change replaces, so each process rebuilds
 its catalog the first time it notices the change, and a fresh process usually needs
-no query at all to get it.
+no query at all to get it. See ``docs/wagtail.md`` (Storage and migrations) and ``docs/plugins.md``.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,14 +18,15 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import caches
-from django.core.cache.backends.base import BaseCache
 from django.utils.module_loading import import_string
 
-from membership_sdk import Catalog, MembershipProgram, get_plugin_manager, hookimpl
+from membership_sdk import Catalog, MembershipProgram, Providers, get_plugin_manager, hookimpl
 from membership_sdk.plugins import DEFAULT_PLUGINS
 
 from . import conf
+from .caching import cache, invalidate_member
+from .models import Price, Tier
+from .store import DjangoStore
 
 CATALOG_GEN_KEY = "paywall:catalog:gen"
 CATALOG_KEY = "paywall:catalog:{gen}"
@@ -39,25 +41,16 @@ _request_cell: ContextVar[list[MembershipProgram | None] | None] = ContextVar(
 )
 
 
-def cache() -> BaseCache:
-    """The cache holding the catalog and resolved member contexts."""
-    return caches[conf.get("CACHE_ALIAS")]
-
-
 class CacheInvalidation:
     """Drops a member's cached access context whenever the core reports a change."""
 
     @hookimpl
     def membership_access_changed(self, member_id: str) -> None:
-        from .access import invalidate_member
-
         invalidate_member(member_id)
 
 
 def load_catalog() -> Catalog:
     """Build the catalog from the database (two queries)."""
-    from .models import Price, Tier
-
     tiers = list(Tier.objects.all())
     slugs = {t.pk: t.slug for t in tiers}
     prices = list(Price.objects.all())
@@ -91,11 +84,41 @@ def _unconfigured_built_ins() -> list[str]:
     return [name for name, _module in DEFAULT_PLUGINS if name not in configured]
 
 
-def _plugins() -> list[Any]:
-    from . import emails  # lifecycle emails; blocked by naming "wagtail_paywall.emails"
+#: The adapter's own plugin modules, registered on every site's program by their module
+#: path, as the core registers its built-in providers; block one by that path in
+#: ``MEMBERSHIP_SDK_DISABLED_PLUGINS``.
+ADAPTER_PLUGINS = ("wagtail_paywall.billing.emails",)
 
-    extra = [import_string(path) for path in conf.get("PLUGINS")]
-    return [CacheInvalidation(), emails, *(p for p in extra if p is not emails)]
+
+def _load_plugin(path: str) -> Any:
+    """The module, or the object in a module, that the dotted ``path`` names."""
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        if exc.name != path:
+            raise  # the module exists but imports something missing: say so
+        return import_string(path)
+
+
+def _plugins() -> list[Any]:
+    own = [importlib.import_module(path) for path in ADAPTER_PLUGINS]
+    extra = [_load_plugin(path) for path in conf.get("PLUGINS")]
+    return [CacheInvalidation(), *own, *(p for p in extra if p not in own)]
+
+
+def plugin_manager() -> Any:
+    """The site's plugin manager: the core's built-ins the site configured, installed
+    providers, the adapter's own plugins and ``PAYWALL["PLUGINS"]``."""
+    return get_plugin_manager(plugins=_plugins(), blocked=_unconfigured_built_ins())
+
+
+def site_providers() -> Providers:
+    """The providers the site's settings build, without a program (no database query):
+    what the system checks examine.
+
+    :raises PluginError: a plugin or a provider's settings do not fit.
+    """
+    return Providers(plugin_manager(), conf.providers())
 
 
 def get_program() -> MembershipProgram:
@@ -136,8 +159,6 @@ def request_scope() -> Iterator[None]:
 
 def _checked_program(keys: tuple[str, ...] = ()) -> tuple[MembershipProgram, dict[str, Any]]:
     global _program, _catalog_gen
-    from .store import DjangoStore
-
     values: dict[str, Any] = cache().get_many([CATALOG_GEN_KEY, *keys])
     gen = values.pop(CATALOG_GEN_KEY, None)
     program = _program
@@ -149,7 +170,7 @@ def _checked_program(keys: tuple[str, ...] = ()) -> tuple[MembershipProgram, dic
             _program = MembershipProgram(
                 catalog,
                 DjangoStore(),
-                pm=get_plugin_manager(plugins=_plugins(), blocked=_unconfigured_built_ins()),
+                pm=plugin_manager(),
                 provider_config=conf.providers(),
                 grace=timedelta(days=conf.get("GRACE_DAYS")),
             )

@@ -15,10 +15,11 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from . import metering
-from .access import invalidate_member
+from .access import merge_cookie_reads
+from .caching import invalidate_member
 from .models import Grant, Membership, Price, Tier
 from .program import catalog_changed
+from .rules import rule_memo
 
 
 @receiver(post_save, sender=Grant, dispatch_uid="paywall_grant_saved")
@@ -40,6 +41,8 @@ def access_row_changed(sender: type, instance: Grant | Membership, **kwargs: Any
 def catalog_row_changed(sender: type, **kwargs: Any) -> None:
     catalog_changed()
     transaction.on_commit(catalog_changed)
+    # A tier's slug may have changed: rebuild the page rules that depend on it.
+    rule_memo.clear()
 
 
 @receiver(user_logged_in, dispatch_uid="paywall_merge_meter_cookie")
@@ -48,4 +51,4 @@ def carry_over_anonymous_reads(
 ) -> None:
     """Reads counted in the anonymous cookie count for the member who signs in or up."""
     if request is not None and hasattr(request, "COOKIES"):
-        metering.merge_into_member(request, str(user.pk))
+        merge_cookie_reads(request, str(user.pk))

@@ -45,6 +45,15 @@ class DjangoMemberships:
     def for_member(self, member_id: str) -> Sequence[core.Membership]:
         return [m.to_core() for m in models.Membership.objects.filter(member_id=member_id)]
 
+    def live_subscription_ids(self, provider: str) -> set[str]:
+        return set(
+            models.Membership.objects.filter(provider=provider)
+            .exclude(status__in=[str(s) for s in core.TERMINAL])
+            .exclude(provider_subscription_id__isnull=True)
+            .exclude(provider_subscription_id="")
+            .values_list("provider_subscription_id", flat=True)
+        )
+
     def save(self, membership: core.Membership) -> None:
         models.Membership.objects.update_or_create(
             pk=membership.id, defaults=models.Membership.fields_from_core(membership)

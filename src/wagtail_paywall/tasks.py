@@ -1,16 +1,13 @@
 """Webhook delivery: verify and store first, apply later in a django-tasks task.
 
-:func:`deliver` is what the webhook endpoint (and the fake provider's payment page) does
-with a provider's request: :func:`~wagtail_paywall.inbox.receive` verifies and stores it,
-then :data:`process_webhook_event` is enqueued to apply it. The endpoint answers as soon as
-the row is stored, so a slow database lock or a lifecycle hook sending mail never makes
-the provider time out and retry.
+:func:`deliver` is what the webhook endpoint (and the fake provider's payment page) does:
+:func:`~wagtail_paywall.billing.inbox.receive` stores the row, then
+:data:`process_webhook_event` is enqueued, so the provider's request never waits for the event
+to be applied (with django-tasks' ``ImmediateBackend`` the task runs in the request). If the
+task cannot be enqueued, the row stays ``received`` for the inbox workers
+(``manage.py paywall_process_inbox``) or the admin's "Retry".
 
-With django-tasks' ``ImmediateBackend`` (its default, and the demo's) the task runs in the
-request; with the ``DatabaseBackend`` a worker (``manage.py db_worker``) runs it. If the
-task cannot even be enqueued, the row stays ``received``:
-:func:`~wagtail_paywall.inbox.process_pending` (``manage.py paywall_process_inbox``) or
-the admin's "Retry" picks it up; a failed row is retried there after its backoff.
+See ``docs/journey.md`` (Webhooks).
 """
 
 from __future__ import annotations
@@ -20,12 +17,10 @@ from collections.abc import Mapping
 
 from django_tasks import task
 
-from . import inbox
+from .billing import inbox
 from .models import WebhookEvent
 
 logger = logging.getLogger(__name__)
-
-_TO_PROCESS = (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED)
 
 
 @task()
@@ -48,7 +43,7 @@ def deliver(provider: str, headers: Mapping[str, str], body: bytes) -> WebhookEv
     :raises UnknownProvider: no provider has that name.
     """
     row = inbox.receive(provider, headers, body)
-    if row.status in _TO_PROCESS:
+    if row.status in inbox.TO_PROCESS:
         try:
             process_webhook_event.enqueue(row.pk)
         except Exception:

@@ -10,27 +10,28 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import feeds, search, views
+from .channels import feeds, search
+from .views import account, checkout, fake_checkout, pricing, webhooks
 
 app_name = "paywall"
 
 urlpatterns = [
-    path("pricing/", views.pricing, name="pricing"),
-    path("checkout/", views.checkout, name="checkout"),
-    path("checkout/success/", views.checkout_success, name="checkout_success"),
-    path("checkout/cancel/", views.checkout_cancel, name="checkout_cancel"),
-    path("account/", views.account, name="account"),
-    path("account/cancel/", views.cancel, name="cancel"),
-    path("account/resume/", views.resume, name="resume"),
-    path("account/change-plan/", views.change_plan, name="change_plan"),
-    path("account/portal/", views.portal, name="portal"),
-    path("webhooks/<slug:provider>/", views.webhook, name="webhook"),
-    path("fake/checkout/<str:session_id>/", views.fake_checkout, name="fake_checkout"),
+    path("pricing/", pricing.pricing, name="pricing"),
+    path("checkout/", checkout.checkout, name="checkout"),
+    path("checkout/success/", checkout.checkout_success, name="checkout_success"),
+    path("checkout/cancel/", checkout.checkout_cancel, name="checkout_cancel"),
+    path("account/", account.account, name="account"),
+    path("account/cancel/", account.cancel, name="cancel"),
+    path("account/resume/", account.resume, name="resume"),
+    path("account/change-plan/", account.change_plan, name="change_plan"),
+    path("account/portal/", account.portal, name="portal"),
+    path("account/feed/", account.issue_feed_token, name="feed_token_issue"),
+    path("account/feed/revoke/", account.revoke_feed_token, name="feed_token_revoke"),
+    path("webhooks/<slug:provider>/", webhooks.webhook, name="webhook"),
+    path("fake/checkout/<str:session_id>/", fake_checkout.fake_checkout, name="fake_checkout"),
     path("search/", search.search_view, name="search"),
     path("feeds/rss/", feeds.public_rss, name="feed_rss"),
     path("feeds/atom/", feeds.public_atom, name="feed_atom"),
     path("feeds/member/<str:token>/rss/", feeds.member_rss, name="member_feed_rss"),
     path("feeds/member/<str:token>/atom/", feeds.member_atom, name="member_feed_atom"),
-    path("account/feed/", feeds.issue_feed_token, name="feed_token_issue"),
-    path("account/feed/revoke/", feeds.revoke_feed_token, name="feed_token_revoke"),
 ]

@@ -7,7 +7,7 @@ subscription is the ground truth. :func:`schedule` turns the webhooks into deliv
 the way a bad network would: every event 1-5 times, shuffled, some first copies dropped
 and redelivered at the end. :func:`run_worker` is one worker process: it posts its share
 of the deliveries to the real webhook view (Django's test client), and drains the inbox
-with :func:`wagtail_paywall.inbox.process_due`, while :class:`Faults` makes the first
+with :func:`wagtail_paywall.billing.inbox.process_due`, while :class:`Faults` makes the first
 attempt at a chosen subset of events fail with a database error in the middle of the
 handler (after the membership row was written). :func:`check` compares the database
 with the ground truth.
@@ -384,7 +384,7 @@ def deliver_all(client: Any, deliveries: Sequence[Delivery], report: WorkerRepor
 def drain(report: WorkerReport, *, until: Any, deadline: float, batch: int = 20) -> None:
     """Process due rows until ``until()`` says every worker is done delivering and no row
     is waiting (due now or after its backoff), or until ``deadline`` (monotonic)."""
-    from wagtail_paywall import inbox
+    from wagtail_paywall.billing import inbox
     from wagtail_paywall.models import WebhookEvent
 
     waiting = (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED)

@@ -28,8 +28,8 @@ from django.conf import settings
 from django.db import connection, connections
 from django.test import Client, override_settings
 
-from wagtail_paywall import inbox
 from wagtail_paywall import program as program_module
+from wagtail_paywall.billing import inbox
 
 from . import harness
 

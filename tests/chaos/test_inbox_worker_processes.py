@@ -17,8 +17,8 @@ pytest.importorskip("wagtail")
 
 from django.db import connection
 
-from wagtail_paywall import inbox
 from wagtail_paywall import program as program_module
+from wagtail_paywall.billing import inbox
 from wagtail_paywall.models import Membership, WebhookEvent
 
 from . import harness

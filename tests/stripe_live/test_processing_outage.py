@@ -17,8 +17,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
 from tests.stripe.replay import sign
-from wagtail_paywall import inbox
 from wagtail_paywall import program as program_module
+from wagtail_paywall.billing import inbox
 from wagtail_paywall.models import Membership, WebhookEvent
 
 from .conftest import WEBHOOK_SECRET, LocalStripe, closed_port, stripe_settings

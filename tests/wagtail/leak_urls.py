@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from django.urls import include, path, re_path
 from django.views.decorators.cache import cache_page
+from wagtail import views as wagtail_views
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents.views import serve as documents
-
-from wagtail import views as wagtail_views
 from wagtail.urls import serve_pattern
 
 cached = cache_page(600, key_prefix="leak-matrix-cache-page")

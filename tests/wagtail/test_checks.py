@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.core import checks
 from django.test import override_settings
 
+from membership_sdk.providers.fake import DEV_SECRET as FAKE_DEV_SECRET
 from wagtail_paywall import checks as paywall_checks
 
 
@@ -20,26 +23,84 @@ def test_the_test_settings_pass_every_check() -> None:
     ]
 
 
-@override_settings(PAYWALL={"PROVIDERS": {"fake": {"secret": "s"}, "stripe": {"api_key": "sk"}}})
-def test_a_provider_without_a_webhook_secret_is_an_error() -> None:
-    messages = paywall_checks.check_webhook_secrets()
+def _provider_messages() -> list[checks.CheckMessage]:
+    return paywall_checks.check_providers()
+
+
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"secret": "s"}, "manual": {}}})
+def test_a_provider_receiving_webhooks_without_a_secret_is_an_error() -> None:
+    messages = _provider_messages()
     assert _ids(messages) == ["wagtail_paywall.E001"]
-    assert "'stripe'" in messages[0].msg
+    assert "'manual'" in messages[0].msg
+
+
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {}}})
+def test_the_hint_names_the_settings_the_provider_reads() -> None:
+    (message,) = _provider_messages()
+    assert 'PAYWALL["PROVIDERS"]["fake"]["secret"]' in message.hint
+    assert 'PAYWALL["PROVIDERS"]["fake"]["secrets"] (a list)' in message.hint
+    assert "webhook_secret" not in message.hint
 
 
 @override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"fake": {}}})
 def test_the_fake_provider_may_use_its_development_secret_while_debugging() -> None:
-    assert paywall_checks.check_webhook_secrets() == []
+    assert _provider_messages() == []
 
 
 @override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {}}})
 def test_the_fake_provider_without_a_secret_is_an_error_in_production() -> None:
-    assert _ids(paywall_checks.check_webhook_secrets()) == ["wagtail_paywall.E001"]
+    assert _ids(_provider_messages()) == ["wagtail_paywall.E001"]
 
 
-@override_settings(PAYWALL={"PROVIDERS": {"manual": {}}, "DEFAULT_PROVIDER": "manual"})
-def test_the_manual_provider_needs_no_webhook_secret() -> None:
-    assert paywall_checks.check_webhook_secrets() == []
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"secret": FAKE_DEV_SECRET}}})
+def test_a_secret_set_to_the_public_development_one_is_an_error_in_production() -> None:
+    (message,) = _provider_messages()
+    assert message.id == "wagtail_paywall.E001"
+    assert "public development secret" in message.msg
+
+
+@override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"fake": {"secret": FAKE_DEV_SECRET}}})
+def test_the_public_development_secret_spelt_out_is_fine_while_debugging() -> None:
+    assert _provider_messages() == []
+
+
+@override_settings(
+    DEBUG=False, PAYWALL={"PROVIDERS": {"manual": {"secret": "s"}}, "DEFAULT_PROVIDER": "manual"}
+)
+def test_the_manual_provider_with_its_secret_passes() -> None:
+    assert _provider_messages() == []
+
+
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"secrets": ["new", "old"]}}})
+def test_a_list_of_secrets_counts_as_a_secret() -> None:
+    assert _provider_messages() == []
+
+
+@override_settings(PAYWALL={"PROVIDERS": {"fake": {"secret": "s"}, "mollie": {"key": "x"}}})
+def test_a_configured_provider_that_is_not_installed_is_an_error() -> None:
+    messages = _provider_messages()
+    assert _ids(messages) == ["wagtail_paywall.E007"]
+    assert "'mollie'" in messages[0].msg
+
+
+@override_settings(PAYWALL={"PROVIDERS": {"stripe": {"api_key": "not-a-stripe-key"}}})
+def test_providers_that_cannot_be_built_are_an_error_naming_why() -> None:
+    messages = _provider_messages()
+    assert _ids(messages) == ["wagtail_paywall.E006"]
+    # Without the stripe package the message says to install it; with it, the bad key.
+    assert "stripe" in messages[0].msg.lower()
+
+
+@override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"fake": {"secret": "s", "livemode": True}}})
+def test_debug_with_a_provider_in_livemode_is_an_error() -> None:
+    messages = _provider_messages()
+    assert _ids(messages) == ["wagtail_paywall.E005"]
+    assert "'fake'" in messages[0].msg
+
+
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"secret": "s", "livemode": True}}})
+def test_livemode_without_debug_passes() -> None:
+    assert _provider_messages() == []
 
 
 @pytest.mark.parametrize("method", ["redirect", "direct", None])
@@ -76,35 +137,6 @@ def test_a_shared_cache_passes() -> None:
     assert paywall_checks.check_shared_cache() == []
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        {"api_key": "sk_live_51abc", "webhook_secret": "whsec_x"},
-        {"api_key": "rk_live_51abc", "webhook_secret": "whsec_x"},
-        {"secret": "s", "livemode": True},
-    ],
-)
-def test_debug_with_live_keys_is_an_error(config: dict[str, object]) -> None:
-    with override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"stripe": config}}):
-        messages = paywall_checks.check_debug_with_live_keys()
-    assert _ids(messages) == ["wagtail_paywall.E005"]
-    assert "'stripe'" in messages[0].msg
-
-
-@override_settings(
-    DEBUG=True, PAYWALL={"PROVIDERS": {"stripe": {"api_key": "sk_test_51abc", "secret": "s"}}}
-)
-def test_debug_with_test_keys_passes() -> None:
-    assert paywall_checks.check_debug_with_live_keys() == []
-
-
-@override_settings(
-    DEBUG=False, PAYWALL={"PROVIDERS": {"stripe": {"api_key": "sk_live_51abc", "secret": "s"}}}
-)
-def test_live_keys_without_debug_pass() -> None:
-    assert paywall_checks.check_debug_with_live_keys() == []
-
-
 def test_media_served_by_djangos_static_view_is_a_warning() -> None:
     from types import ModuleType
 
@@ -121,3 +153,42 @@ def test_media_served_by_djangos_static_view_is_a_warning() -> None:
 
 def test_media_not_served_by_django_passes() -> None:
     assert paywall_checks.check_media_not_served() == []
+
+
+# -- a third-party provider is checked from its own declaration ---------------------------------
+VOUCHER_SRC = Path(__file__).resolve().parents[2] / "examples" / "provider_plugin" / "src"
+
+
+@pytest.fixture
+def voucher_plugin(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The example plugin (examples/provider_plugin), registered as PAYWALL["PLUGINS"]."""
+    monkeypatch.syspath_prepend(str(VOUCHER_SRC))
+    return "membership_provider_voucher"
+
+
+def test_a_third_party_provider_without_its_declared_secret_is_an_error(
+    voucher_plugin: str,
+) -> None:
+    paywall = {"PROVIDERS": {"fake": {"secret": "s"}, "voucher": {}}, "PLUGINS": [voucher_plugin]}
+    with override_settings(DEBUG=False, PAYWALL=paywall):
+        messages = _provider_messages()
+    assert _ids(messages) == ["wagtail_paywall.E001"]
+    assert "'voucher'" in messages[0].msg
+    assert 'PAYWALL["PROVIDERS"]["voucher"]["secret"]' in messages[0].hint
+
+
+def test_a_third_party_provider_with_its_declared_secret_passes(voucher_plugin: str) -> None:
+    paywall = {
+        "PROVIDERS": {"fake": {"secret": "s"}, "voucher": {"secret": "v"}},
+        "PLUGINS": [voucher_plugin],
+    }
+    with override_settings(DEBUG=False, PAYWALL=paywall):
+        assert _provider_messages() == []
+
+
+def test_a_third_party_provider_may_use_its_development_secret_while_debugging(
+    voucher_plugin: str,
+) -> None:
+    paywall = {"PROVIDERS": {"fake": {}, "voucher": {}}, "PLUGINS": [voucher_plugin]}
+    with override_settings(DEBUG=True, PAYWALL=paywall):
+        assert _provider_messages() == []

@@ -8,8 +8,7 @@ import pytest
 from django.http import HttpResponse
 
 from membership_sdk import Metered, MinTier, Reason, Resource, Window
-from wagtail_paywall import metering
-from wagtail_paywall.access import check_access
+from wagtail_paywall.access import check_access, merge_cookie_reads
 from wagtail_paywall.middleware import PaywallMiddleware
 from wagtail_paywall.models import MeterUsage
 
@@ -126,5 +125,5 @@ def test_reads_made_before_signing_in_carry_over(
 def test_merging_an_empty_cookie_records_nothing(
     request_for: Any, reader: Any, program: Any
 ) -> None:
-    assert metering.merge_into_member(request_for(), str(reader.pk)) == 0
+    assert merge_cookie_reads(request_for(), str(reader.pk)) == 0
     assert not MeterUsage.objects.exists()

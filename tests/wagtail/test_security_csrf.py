@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from wagtail_paywall.journey_models import CancellationFeedback
-from wagtail_paywall.models import FeedToken, Membership
+from wagtail_paywall.models import CancellationFeedback, FeedToken, Membership
 
 pytest_plugins = ["tests.wagtail.journey_fixtures"]
 

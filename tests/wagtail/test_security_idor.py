@@ -20,8 +20,7 @@ from membership_sdk import Resource, decide
 from membership_sdk.providers.fake import FakeProvider
 from tests.wagtail.testapp.models import PaywalledDocument
 from wagtail_paywall.access import member_context
-from wagtail_paywall.journey_models import CancellationFeedback
-from wagtail_paywall.models import Membership
+from wagtail_paywall.models import CancellationFeedback, Membership
 
 pytest_plugins = ["tests.wagtail.journey_fixtures", "tests.wagtail.gating_fixtures"]
 

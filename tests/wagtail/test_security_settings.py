@@ -45,6 +45,7 @@ def deployment(tmp_path: Path) -> dict[str, str]:
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "news.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "MANUAL_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         # Only named: the checks never connect.
         "REDIS_URL": "redis://127.0.0.1:6379/0",
     }
@@ -80,6 +81,14 @@ def test_a_stripe_key_without_its_webhook_secret_refuses_to_start(tmp_path: Path
     result = manage("check", **env)
     assert result.returncode != 0
     assert "needs the environment variable STRIPE_WEBHOOK_SECRET" in result.stderr
+
+
+def test_the_manual_provider_without_its_webhook_secret_refuses_to_start(tmp_path: Path) -> None:
+    env = deployment(tmp_path)
+    del env["MANUAL_WEBHOOK_SECRET"]
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "needs the environment variable MANUAL_WEBHOOK_SECRET" in result.stderr
 
 
 def test_the_production_settings_hold_no_literal_secret() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import models
 from django.utils import timezone
+from wagtail import blocks
 from wagtail.admin.panels import FieldPanel
 from wagtail.api import APIField
 from wagtail.documents.models import AbstractDocument, Document
@@ -20,7 +21,6 @@ from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
 from wagtail.search import index
 
-from wagtail import blocks
 from wagtail_paywall.blocks import PaywallBreakBlock
 from wagtail_paywall.documents import PAYWALL_DOCUMENT_FIELDS, PaywallDocumentMixin
 from wagtail_paywall.pages import CoursePageMixin, LessonPageMixin, PaywallPageMixin

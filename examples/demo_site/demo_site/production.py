@@ -6,7 +6,8 @@ Optional: ``REDIS_URL`` (a shared cache; without it ``wagtail_paywall.W001`` war
 SMTP settings (``EMAIL_HOST``, ``EMAIL_PORT``, ``EMAIL_HOST_USER``,
 ``EMAIL_HOST_PASSWORD``), ``DEFAULT_FROM_EMAIL``, ``WAGTAILADMIN_BASE_URL``, and the payment
 provider: ``STRIPE_API_KEY`` + ``STRIPE_WEBHOOK_SECRET`` for Stripe, else the ``manual``
-provider (invoices settled by staff). The ``fake`` provider is never configured here.
+provider (invoices settled by staff), which then needs ``MANUAL_WEBHOOK_SECRET``. The
+``fake`` provider is never configured here.
 
 ``python manage.py check --deploy --settings=demo_site.production`` is clean with these set.
 """
@@ -81,5 +82,10 @@ if os.environ.get("STRIPE_API_KEY"):
         "DEFAULT_PROVIDER": "stripe",
     }
 else:
-    PAYWALL = {"PROVIDERS": {"manual": {}}, "DEFAULT_PROVIDER": "manual"}
+    # Staff confirm bank transfers as signed webhooks: the secret keeps anyone else from
+    # posting a "confirmed" transfer.
+    PAYWALL = {
+        "PROVIDERS": {"manual": {"secret": required("MANUAL_WEBHOOK_SECRET")}},
+        "DEFAULT_PROVIDER": "manual",
+    }
 PAYWALL["GRACE_DAYS"] = int(os.environ.get("PAYWALL_GRACE_DAYS", "3"))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import include, path
+from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.api.v2.router import WagtailAPIRouter
 from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
-from wagtail import urls as wagtail_urls
-from wagtail_paywall.api import PaywalledPagesAPIViewSet
+from wagtail_paywall.channels.api import PaywalledPagesAPIViewSet
 
 api_router = WagtailAPIRouter("wagtailapi")
 api_router.register_endpoint("pages", PaywalledPagesAPIViewSet)

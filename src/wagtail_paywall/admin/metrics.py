@@ -1,10 +1,8 @@
 """The figures of the admin's "Membership metrics" report, from the stored memberships.
 
-The numbers come from :mod:`membership_sdk.metrics`; this module only feeds it the rows.
-Each figure streams its own query (``values_list`` of the columns the core reads, then
-``iterator()``), narrowed in the database to a superset of the rows the core counts, so
-memory stays flat however many memberships a site holds. The result is cached for
-:data:`CACHE_SECONDS` per window: the report says when it was computed.
+The numbers come from :mod:`membership_sdk.metrics`; this module streams it the rows it
+reads, narrowed in the database, and caches the result for :data:`CACHE_SECONDS` per
+window. See ``docs/wagtail.md`` (The admin) for what each figure means.
 """
 
 from __future__ import annotations
@@ -19,9 +17,11 @@ from django.utils import timezone
 
 from membership_sdk import MembershipError, metrics
 from membership_sdk import membership as core
+from membership_sdk.membership import GRANTING, PAYING, TERMINAL
 
-from . import models
-from .program import cache, get_program
+from .. import models
+from ..caching import cache
+from ..program import get_program
 
 #: The churn windows a publisher can pick, in days; the first is the default.
 WINDOWS = (30, 90, 365)
@@ -41,11 +41,11 @@ _COLUMNS = (
     "trial_end",
     "canceled_at",
 )
-_PAYING = [s.value for s in metrics.PAYING]
-_ENDED = [s.value for s in metrics.ENDED]
+_PAYING = [s.value for s in PAYING]
+_ENDED = [s.value for s in TERMINAL]
+# Never counted as live by the core's metrics: a membership that never started, or whose
+# status nobody knows.
 _NEVER_LIVE = [core.Status.INCOMPLETE.value, core.Status.UNKNOWN.value]
-#: Statuses counted as members of a tier on the report.
-CURRENT = (core.Status.ACTIVE, core.Status.PAST_DUE, core.Status.TRIALING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ class Figures:
     #: Currency -> MRR in minor units; empty when ``mrr_error`` says why it is missing.
     mrr: dict[str, int]
     mrr_error: str
-    #: Tier slug -> status value -> number of memberships, for :data:`CURRENT` statuses.
+    #: Tier slug -> status value -> number of memberships, for statuses granting access.
     members: dict[str, dict[str, int]]
     churn: metrics.Churn
     trials: metrics.TrialConversion
@@ -118,7 +118,7 @@ def compute(window_days: int, now: datetime | None = None) -> Figures:
 
     members: dict[str, dict[str, int]] = {}
     current = (
-        rows.filter(status__in=[s.value for s in CURRENT])
+        rows.filter(status__in=[s.value for s in GRANTING])
         .values_list("tier", "status")
         .annotate(n=Count("id"))
         .order_by("tier", "status")

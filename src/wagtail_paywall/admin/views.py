@@ -1,10 +1,9 @@
 """Views of the paywall's Wagtail admin: members and their grants, inbox retries, and
 the "Membership metrics" report.
 
-Tiers, prices and the inbox list use Wagtail's generic model views (see :mod:`.viewsets`);
-the views here act through the site's :class:`~membership_sdk.MembershipProgram`, so every
-comp, extension and revocation fires the same hooks (and drops the same cached access)
-as one made in code.
+They act through the site's :class:`~membership_sdk.MembershipProgram`, so every comp,
+extension and revocation fires the same hooks (and drops the same cached access) as one
+made in code. See ``docs/publisher-guide.md``.
 """
 
 from __future__ import annotations
@@ -30,9 +29,10 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from membership_sdk import GrantKind, MembershipError
 from membership_sdk.currency import format_amount
 
-from . import inbox, metrics
-from .models import Grant, Membership, WebhookEvent
-from .program import get_program
+from ..billing import inbox
+from ..models import Grant, Membership, WebhookEvent
+from ..program import get_program
+from . import metrics
 
 VIEW_PERMISSION = "wagtail_paywall.view_grant"
 CHANGE_PERMISSION = "wagtail_paywall.change_grant"

@@ -1,6 +1,8 @@
-"""The paywall's Wagtail admin: one "Paywall" menu with tiers, prices, members and the
-webhook inbox, and a "Membership metrics" report in the Reports menu. Importing this
-module registers them (``wagtail_hooks`` imports it)."""
+"""The paywall's Wagtail admin viewsets, all under one "Paywall" menu
+(:class:`PaywallViewSetGroup`): tiers, prices, members, the webhook inbox, cancellations
+and feed tokens. :mod:`wagtail_paywall.wagtail_hooks` registers the group and the
+"Membership metrics" report. See ``docs/publisher-guide.md``.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +15,11 @@ from wagtail.admin.ui.tables import Column, StatusTagColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.permission_policies import ModelPermissionPolicy
 
-from wagtail import hooks
-
-from . import admin_views, inbox
-from .models import Price, Tier, WebhookEvent
+from ..billing import inbox
+from ..models import CancellationFeedback, FeedToken, Price, Tier, WebhookEvent
+from . import views as admin_views
 
 
 class TierViewSet(ModelViewSet):
@@ -143,16 +145,76 @@ class WebhookEventViewSet(ModelViewSet):
         return patterns
 
 
+class ReadOnlyPolicy(ModelPermissionPolicy):
+    """Anyone allowed to view the answers may read them; nobody adds, edits or deletes."""
+
+    def user_has_permission(self, user: Any, action: str) -> bool:
+        if action in ("add", "change", "delete"):
+            return False
+        return bool(super().user_has_permission(user, action))
+
+    def user_has_any_permission(self, user: Any, actions: Any) -> bool:
+        return any(self.user_has_permission(user, action) for action in actions)
+
+
+try:
+    from wagtail.permissions import register_permission_policy
+except ImportError:  # Wagtail 7.4: the viewset carries the policy itself (see below)
+    REGISTERED = False
+else:
+    # Registered at import (wagtail_hooks), before any view asks for the model's policy.
+    register_permission_policy(CancellationFeedback, ReadOnlyPolicy(CancellationFeedback))
+    REGISTERED = True
+
+
+class CancellationFeedbackViewSet(ModelViewSet):
+    """Why members left, for the publisher: read-only (the answers are the members' own
+    words); filter by reason or tier, search the comments, inspect one, or export."""
+
+    model = CancellationFeedback
+    name = "paywall_cancellations"
+    icon = "comment"
+    menu_label = _("Cancellations")
+    list_display = ["created_at", "reason", "tier", "member_id", "comment"]
+    list_filter = ["reason", "tier"]
+    search_fields = ["comment", "member_id"]
+    list_export = ["created_at", "reason", "tier", "member_id", "membership_id", "comment"]
+    export_filename = "cancellation-feedback"
+    inspect_view_enabled = True
+    inspect_view_fields = ["created_at", "reason", "comment", "tier", "member_id", "membership_id"]
+    form_fields = ["reason", "comment"]  # required by ModelViewSet; the policy refuses edits
+    copy_view_enabled = False
+    if not REGISTERED:
+        permission_policy = ReadOnlyPolicy(CancellationFeedback)
+
+
+class FeedTokenViewSet(ModelViewSet):
+    """Members' private feed addresses, to revoke one: setting "revoked at" (or deleting
+    the row) stops the address at once. The token itself is never stored nor listed."""
+
+    model = FeedToken
+    name = "paywall_feed_tokens"
+    icon = "link"
+    menu_label = _("Feed tokens")
+    list_display = ["member_id", "created_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["member_id"]
+    form_fields = ["member_id", "revoked_at"]
+    copy_view_enabled = False
+
+
 class PaywallViewSetGroup(ViewSetGroup):
     menu_label = _("Paywall")
     menu_icon = "lock"
     menu_order = 250
-    items = (TierViewSet, PriceViewSet, MemberViewSet, WebhookEventViewSet)
-
-
-@hooks.register("register_admin_viewset")
-def register_paywall_admin() -> ViewSetGroup:
-    return PaywallViewSetGroup()
+    items = (
+        TierViewSet,
+        PriceViewSet,
+        MemberViewSet,
+        WebhookEventViewSet,
+        CancellationFeedbackViewSet,
+        FeedTokenViewSet,
+    )
 
 
 class MetricsMenuItem(MenuItem):
@@ -160,17 +222,3 @@ class MetricsMenuItem(MenuItem):
 
     def is_shown(self, request: Any) -> bool:
         return bool(request.user.has_perm(admin_views.VIEW_PERMISSION))
-
-
-@hooks.register("register_admin_urls")
-def register_metrics_url() -> list[Any]:
-    return [
-        path("paywall-metrics/", admin_views.MetricsReportView.as_view(), name="paywall_metrics")
-    ]
-
-
-@hooks.register("register_reports_menu_item")
-def register_metrics_menu_item() -> MenuItem:
-    return MetricsMenuItem(
-        _("Membership metrics"), reverse("paywall_metrics"), icon_name="table", order=900
-    )

@@ -1,15 +1,10 @@
-"""Lifecycle emails, sent through the core's hooks: welcome, payment failed, canceled,
-trial ending.
+"""Lifecycle emails (welcome, payment failed, canceled, trial ending), sent through the
+core's hooks after the change they report has committed.
 
-This module is a pluggy plugin, registered on the site's program by default (see
-:mod:`wagtail_paywall.program`). Each email is rendered from two templates,
-``wagtail_paywall/email/<kind>_subject.txt`` and ``wagtail_paywall/email/<kind>.txt``
-(override them in your project's templates), and sent with :func:`django.core.mail.send_mail`
-to the member's user's address, after the transaction that stored the change commits,
-so a change that is rolled back (and retried) never sends mail.
-
-To stop these emails, block the plugin by its name:
-``MEMBERSHIP_SDK_DISABLED_PLUGINS=wagtail_paywall.emails``.
+A pluggy plugin registered on every site's program
+(:data:`wagtail_paywall.program.ADAPTER_PLUGINS`); stop it with
+``MEMBERSHIP_SDK_DISABLED_PLUGINS=wagtail_paywall.billing.emails``. Templates and their
+context: ``docs/journey.md`` (emails).
 """
 
 from __future__ import annotations
@@ -25,8 +20,11 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from wagtail.models import Site
 
 from membership_sdk import BillingEvent, Membership, hookimpl
+
+from ..program import get_program
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +46,11 @@ def _user(member_id: str) -> Any:
 
 def _site_url(path: str) -> str:
     """``path`` on the default Wagtail site (emails are sent outside any request)."""
-    from wagtail.models import Site
-
     site = Site.objects.filter(is_default_site=True).first()
     return f"{site.root_url.rstrip('/')}{path}" if site is not None else path
 
 
 def _tier_name(slug: str) -> str:
-    from .program import get_program
-
     try:
         return get_program().catalog.tier(slug).name
     except LookupError:

@@ -1,27 +1,13 @@
 """The webhook inbox: store a verified webhook first, apply it after.
 
-:func:`receive` verifies a webhook with its provider and stores it as a
-:class:`~wagtail_paywall.models.WebhookEvent`, together with the canonical events it
-translates to, and returns fast. :func:`process` applies those events through the
-program: a failure is recorded on the row (``attempts``, ``last_error``, status
-``failed``) and nothing of it is kept. A row is never marked processed unless every one
-of its events was applied.
+:func:`receive` verifies a webhook and stores the row before anything is applied;
+:func:`process` applies its events in one transaction and never marks a row processed unless
+all were applied. A failure is rolled back and the row retried after an exponential backoff
+(``INBOX_RETRY_BASE`` doubling up to ``INBOX_RETRY_MAX``); after ``INBOX_MAX_ATTEMPTS`` it is
+``dead`` until "Retry" in the admin. :func:`claim` hands out due rows with ``SELECT ... FOR
+UPDATE SKIP LOCKED`` and :func:`process` takes the same row lock, so no row is applied twice.
 
-Retries: a failed row is due again after an exponential backoff
-(``PAYWALL["INBOX_RETRY_BASE"]`` seconds, doubled per attempt up to
-``PAYWALL["INBOX_RETRY_MAX"]``), kept in ``next_attempt_at``; any exception retries,
-including a :class:`~membership_sdk.ProviderError` (a provider that is unreachable while
-the event is applied). After ``PAYWALL["INBOX_MAX_ATTEMPTS"]`` failures the row is
-``dead``: no worker takes it again, the admin shows it and its "Retry" button still works.
-
-Workers: :func:`claim` hands out due rows under a row lock. On PostgreSQL it is
-``SELECT ... FOR UPDATE SKIP LOCKED``, so several workers (``manage.py
-paywall_process_inbox`` in several processes or on several machines) share the inbox
-and never take the same row; the lock is held until the row's outcome is committed. On
-SQLite there are no row locks: the database's single writer lock serialises workers,
-and :func:`process` re-reads the row's status before applying it, so a row done by
-another worker is left alone. :func:`process` takes the same row lock itself, so the
-webhook task, the admin's "Retry" and a worker never apply one row at the same time.
+See ``docs/reliability.md`` (Inbox workers).
 """
 
 from __future__ import annotations
@@ -33,118 +19,21 @@ import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from membership_sdk import (
-    BillingEvent,
-    EventType,
-    Outcome,
-    PurchaseSnapshot,
-    PurchaseState,
-    Status,
-    SubscriptionSnapshot,
-)
+from membership_sdk import BillingEvent, Outcome
 
-from . import conf
-from .models import WebhookEvent
-from .program import get_program
+from .. import conf
+from ..models import WebhookEvent
+from ..program import get_program
 
 logger = logging.getLogger(__name__)
 
 #: Headers worth keeping for an audit trail (signatures are kept; cookies never are).
 _DROP_HEADERS = frozenset({"cookie", "authorization"})
-
-
-# -- event (de)serialisation ------------------------------------------------------------------
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parse_dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def event_to_json(event: BillingEvent) -> dict[str, Any]:
-    """A JSON-safe dict of ``event`` (its free-form ``data`` is not kept)."""
-    out: dict[str, Any] = {
-        "provider": event.provider,
-        "id": event.id,
-        "type": event.type.value,
-        "occurred_at": _dt(event.occurred_at),
-        "member_id": event.member_id,
-        "livemode": event.livemode,
-    }
-    if event.subscription is not None:
-        s = event.subscription
-        out["subscription"] = {
-            "id": s.id,
-            "customer_id": s.customer_id,
-            "price": s.price,
-            "status": s.status.value,
-            "version": s.version,
-            "current_period_end": _dt(s.current_period_end),
-            "started_at": _dt(s.started_at),
-            "trial_end": _dt(s.trial_end),
-            "cancel_at_period_end": s.cancel_at_period_end,
-            "canceled_at": _dt(s.canceled_at),
-            "raw_status": s.raw_status,
-        }
-    if event.purchase is not None:
-        p = event.purchase
-        out["purchase"] = {
-            "id": p.id,
-            "customer_id": p.customer_id,
-            "price": p.price,
-            "state": p.state.value,
-            "version": p.version,
-            "paid_at": _dt(p.paid_at),
-        }
-    return out
-
-
-def event_from_json(data: Mapping[str, Any]) -> BillingEvent:
-    subscription = purchase = None
-    if data.get("subscription"):
-        s = data["subscription"]
-        subscription = SubscriptionSnapshot(
-            id=s["id"],
-            customer_id=s["customer_id"],
-            price=s["price"],
-            status=Status.parse(s["status"]),
-            version=int(s["version"]),
-            current_period_end=_parse_dt(s.get("current_period_end")),
-            started_at=_parse_dt(s.get("started_at")),
-            trial_end=_parse_dt(s.get("trial_end")),
-            cancel_at_period_end=bool(s.get("cancel_at_period_end")),
-            canceled_at=_parse_dt(s.get("canceled_at")),
-            raw_status=s.get("raw_status", ""),
-        )
-    if data.get("purchase"):
-        p = data["purchase"]
-        purchase = PurchaseSnapshot(
-            id=p["id"],
-            customer_id=p["customer_id"],
-            price=p["price"],
-            state=PurchaseState(p["state"]),
-            version=int(p["version"]),
-            paid_at=_parse_dt(p.get("paid_at")),
-        )
-    occurred = _parse_dt(data["occurred_at"])
-    assert occurred is not None
-    return BillingEvent(
-        provider=data["provider"],
-        id=data["id"],
-        type=EventType(data["type"]),
-        occurred_at=occurred,
-        subscription=subscription,
-        purchase=purchase,
-        member_id=data.get("member_id"),
-        livemode=bool(data.get("livemode")),
-    )
 
 
 # -- receive and process ----------------------------------------------------------------------
@@ -175,7 +64,7 @@ def receive(provider: str, headers: Mapping[str, str], body: bytes) -> WebhookEv
         status=WebhookEvent.Status.RECEIVED if events else WebhookEvent.Status.IGNORED,
         headers={k: v for k, v in headers.items() if k.lower() not in _DROP_HEADERS},
         body=body,
-        events=[event_to_json(e) for e in events],
+        events=[e.to_dict() for e in events],
         detail="" if events else "the provider ignores this event type",
     )
     try:
@@ -188,9 +77,10 @@ def receive(provider: str, headers: Mapping[str, str], body: bytes) -> WebhookEv
 
 
 _DONE = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED)
-_TO_PROCESS = (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED)
+#: Statuses a worker applies (a failed row once its backoff has passed).
+TO_PROCESS = (WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED)
 #: Statuses the admin's "Retry" may process again (a worker never takes a ``dead`` row).
-RETRYABLE = (*_TO_PROCESS, WebhookEvent.Status.DEAD)
+RETRYABLE = (*TO_PROCESS, WebhookEvent.Status.DEAD)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -208,7 +98,7 @@ def due(now: datetime | None = None) -> QuerySet[WebhookEvent]:
     now = now or timezone.now()
     return WebhookEvent.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        status__in=_TO_PROCESS,
+        status__in=TO_PROCESS,
     ).order_by("received_at", "pk")
 
 
@@ -273,7 +163,7 @@ def _process_locked(row: WebhookEvent) -> WebhookEvent:
     try:
         with transaction.atomic():
             for data in row.events:
-                result = program.apply(event_from_json(data))
+                result = program.apply(BillingEvent.from_dict(data))
                 outcomes.append(result.outcome)
                 if result.detail:
                     details.append(result.detail)

@@ -1,28 +1,12 @@
 """Wagtail API v2 with the paywall: :class:`PaywalledPagesAPIViewSet`.
 
-Register it in place of Wagtail's ``PagesAPIViewSet``::
+Register it in place of Wagtail's ``PagesAPIViewSet``. Every page it serialises first goes
+through :func:`~wagtail_paywall.channels.visibility.visible_page` (teaser blocks only, premium
+fields emptied) and carries its decision in ``meta.paywall``. A detail read spends a metered
+read, a listing never does; ``search`` matches a locked page on its visible text only
+(:mod:`wagtail_paywall.channels.search`). Responses with a gated page are ``private``.
 
-    from wagtail.api.v2.router import WagtailAPIRouter
-    from wagtail_paywall.api import PaywalledPagesAPIViewSet
-
-    api_router = WagtailAPIRouter("wagtailapi")
-    api_router.register_endpoint("pages", PaywalledPagesAPIViewSet)
-    urlpatterns = [path("api/v2/", api_router.urls), ...]
-
-Every page it serialises (listing with ``fields=*``, detail, ``find``, ``search``)
-first goes through :func:`~wagtail_paywall.channels.visible_page`: for a visitor
-without access the body fields keep only the blocks above the paywall break and the
-premium fields are emptied, exactly as on the page itself. Each item's ``meta``
-carries the decision::
-
-    "paywall": {"allowed": false, "reason": "tier_required", "teaser": true,
-                "unlock_at": null, "offers": [{"kind": "tier", "slug": "premium", ...}]}
-
-A detail read spends a metered read as opening the page does; a listing never does
-(a metered page it would charge shows its teaser). A ``search`` matches a page a
-visitor may not read only on the text that visitor may read (see
-:mod:`wagtail_paywall.search`). Responses are ``Cache-Control: private`` and
-``Vary: Cookie`` whenever a gated page is among them.
+See ``docs/channels.md`` (Wagtail API v2).
 """
 
 from __future__ import annotations
@@ -35,7 +19,8 @@ from wagtail.api.v2.filters import SearchFilter
 from wagtail.api.v2.serializers import PageSerializer
 from wagtail.api.v2.views import PagesAPIViewSet
 
-from .channels import decision_json, mark_private, visible_page
+from .search import SearchHits, visible_hits
+from .visibility import decision_json, mark_if_gated, visible_page
 
 
 class PaywalledPageSerializer(PageSerializer):
@@ -66,8 +51,6 @@ class PaywallSearchFilter(SearchFilter):
         results = super().filter_queryset(request, queryset, view)
         if "search" not in request.GET:
             return results
-        from .search import SearchHits, visible_hits
-
         operator = request.GET.get("search_operator") or None
         django_request = getattr(request, "_request", request)
         hits = visible_hits(django_request, results, request.GET["search"], operator=operator)
@@ -88,5 +71,5 @@ class PaywalledPagesAPIViewSet(PagesAPIViewSet):
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         # The DRF request wraps the Django one, which the channels marked.
-        mark_private(getattr(request, "_request", request), response)
+        mark_if_gated(getattr(request, "_request", request), response)
         return response

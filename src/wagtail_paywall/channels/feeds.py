@@ -1,23 +1,13 @@
 """RSS and Atom feeds of the site's paywalled pages.
 
-``/paywall/feeds/rss/`` and ``/paywall/feeds/atom/`` (``paywall:feed_rss``,
-``paywall:feed_atom``)
-    The public feeds: each page as an anonymous visitor who has spent nothing may
-    read it (a gated page: its teaser text, the blocks above the paywall break and a
-    link; a free page: its whole body). The same for everyone, so they stay cacheable.
+The public feeds (``paywall:feed_rss``, ``paywall:feed_atom``) show each page as an anonymous
+visitor who spent nothing may read it, the same for everyone, so they stay cacheable. A
+member's private feeds (``paywall:member_feed_rss``, ``paywall:member_feed_atom``) are opened
+by a :class:`~wagtail_paywall.models.FeedToken` and decide each item for that member *now*:
+a revoked or unknown token is a 404, responses are ``private, no-store``, and a feed never
+spends a metered read. Members manage the address in :mod:`wagtail_paywall.views.account`.
 
-``/paywall/feeds/member/<token>/rss/`` and ``.../atom/`` (``paywall:member_feed_rss``,
-``paywall:member_feed_atom``)
-    A member's private feeds. The token (a :class:`~wagtail_paywall.models.FeedToken`)
-    names the member; each item is decided for that member *now*, so full text stops the
-    moment their access ends. A revoked or unknown token is a 404. Responses are
-    ``Cache-Control: private, no-store``. A feed reader never spends a metered read: a
-    metered page shows its teaser unless the member already read it this period.
-
-The member gets, renews and revokes the address on the account page
-(``paywall:feed_token_issue``, ``paywall:feed_token_revoke``, both POST); editors
-revoke one in the Wagtail admin (Paywall > Feed tokens). Only the token's digest is
-stored, so the address is shown once: on the page that answers the post making it.
+See ``docs/channels.md`` (Feeds).
 """
 
 from __future__ import annotations
@@ -26,28 +16,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.views import redirect_to_login
 from django.contrib.syndication.views import Feed
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 from wagtail.blocks.stream_block import StreamValue
 from wagtail.models import Page, Site
 
 from membership_sdk import AccessContext
 
-from .access import context_for_member
-from .channels import anonymous_context, visible_page
-from .feed_models import FeedToken
-from .pages import PaywallPageMixin
+from ..access import context_for_member
+from ..models import FeedToken
+from ..pages import PaywallPageMixin
+from .visibility import anonymous_context, visible_page
 
 FEED_LENGTH = 20
 
@@ -185,41 +169,3 @@ public_rss = PageFeed()
 public_atom = AtomPageFeed()
 member_rss = MemberPageFeed()
 member_atom = MemberAtomPageFeed()
-
-
-def member_feed_urls(request: HttpRequest, token: str) -> dict[str, str]:
-    """The absolute RSS and Atom URLs of the feed ``token`` opens."""
-    return {
-        "rss": request.build_absolute_uri(reverse("paywall:member_feed_rss", args=[token])),
-        "atom": request.build_absolute_uri(reverse("paywall:member_feed_atom", args=[token])),
-    }
-
-
-@never_cache
-@require_POST
-def issue_feed_token(request: HttpRequest) -> HttpResponseBase:
-    """Give the signed-in member a (new) private feed address; the old one stops.
-
-    The answer shows the address, the only time it is ever shown: the database keeps
-    the token's digest alone, and the token is kept nowhere else (no session, no
-    redirect carrying it), so reloading the page asks to post again, for a new one.
-    """
-    if not request.user.is_authenticated:
-        return redirect_to_login(reverse("paywall:account"))
-    _row, token = FeedToken.issue(str(request.user.pk))
-    return render(
-        request,
-        "wagtail_paywall/member_feed_issued.html",
-        {"member": True, "feed_live": True, "feed_urls": member_feed_urls(request, token)},
-    )
-
-
-@require_POST
-def revoke_feed_token(request: HttpRequest) -> HttpResponseBase:
-    """Stop the signed-in member's private feed address."""
-    if not request.user.is_authenticated:
-        return redirect_to_login(reverse("paywall:account"))
-    for row in FeedToken.objects.filter(member_id=str(request.user.pk), revoked_at=None):
-        row.revoke()
-    messages.success(request, _("Your private feed address no longer works."))
-    return redirect("paywall:account")

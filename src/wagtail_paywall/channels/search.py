@@ -1,24 +1,12 @@
 """Site search that shows each visitor only what they may read.
 
-A search backend indexes a page's whole body, premium part included, so a plain
-``Page.objects.search(q)`` answers "yes, this page says that" to anyone, and its
-snippets quote it. :func:`search_pages` runs the same backend search, then keeps a page
-the visitor may not read only when the query matches the text they may read of it
-(:func:`~wagtail_paywall.channels.visible_text`: title, search description, teaser text
-and the blocks above the paywall break). A query matching only premium text finds
-nothing, and the result count does not give the page away either. Snippets come from
-the visible text alone.
+A backend indexes a page's whole body, so :func:`search_pages` runs the backend's search and
+then keeps a page the visitor may not read only when the query matches its visible text
+(:func:`~wagtail_paywall.channels.visibility.visible_text`); snippets come from that text
+alone. Use it in a site's own search view, or link to the ``paywall:search`` view; the API's
+``?search=`` goes through the same filter.
 
-Indexing a page with the mixin::
-
-    class ArticlePage(PaywallPageMixin, Page):
-        search_fields = [*Page.search_fields, index.SearchField("body")]
-
-The backend may index everything: what a visitor is shown is filtered here, on
-every search. Use :func:`search_pages` in your own search view, or the paywall's view
-``paywall:search`` (``/paywall/search/?q=...``, template
-``wagtail_paywall/search.html``). The API's ``?search=`` goes through the same filter
-(:class:`~wagtail_paywall.api.PaywalledPagesAPIViewSet`).
+See ``docs/channels.md`` (Site search).
 """
 
 from __future__ import annotations
@@ -36,7 +24,7 @@ from wagtail.search.backends import get_search_backend
 
 from membership_sdk import Decision
 
-from .channels import mark_private, visible_page, visible_text
+from .visibility import mark_if_gated, visible_page, visible_text
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 SNIPPET_WORDS = 30
@@ -138,5 +126,5 @@ def search_view(request: HttpRequest) -> HttpResponse:
         {"query": query, "hits": page_obj.object_list, "page_obj": page_obj},
     )
     request.paywall_gated = True  # type: ignore[attr-defined]
-    mark_private(request, response)
+    mark_if_gated(request, response)
     return response

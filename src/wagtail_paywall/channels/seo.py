@@ -1,23 +1,12 @@
 """Meta description, OpenGraph and JSON-LD built from a page's teaser only.
 
-``{% load paywall_channels %}{% paywall_meta page %}`` in a page template's ``<head>``
-renders :func:`paywall_meta_html`. Whoever asks (a visitor, a member, a crawler, a
-link-preview bot), the description is the page's search description, else its teaser
-text, else the blocks above its paywall break: never premium text, so a page's
-``<head>`` is the same for everyone and can be shared safely.
+:func:`paywall_meta_html` (the ``{% paywall_meta page %}`` tag) renders the same ``<head>``
+for every visitor, never premium text. On a gated page
+(:func:`~wagtail_paywall.channels.visibility.is_gated`) the JSON-LD says
+``"isAccessibleForFree": false`` with a ``hasPart`` selecting ``.paywall-content``, the class
+the gated part renders in for a visitor with access; a free page carries neither.
 
-On a gated page (one that withholds something from an anonymous visitor: see
-:func:`~wagtail_paywall.channels.is_gated`) the JSON-LD follows Google's markup for
-paywalled content::
-
-    "isAccessibleForFree": false,
-    "hasPart": {"@type": "WebPageElement", "isAccessibleForFree": false,
-                "cssSelector": ".paywall-content"}
-
-and the gated part of the page renders inside ``<div class="paywall-content">`` for a
-visitor with access (``{% paywall_body page.body %}``, and premium fields in an element
-with the same class), which is exactly what a visitor without access does not receive.
-A free page carries neither.
+See ``docs/channels.md`` (Meta description, OpenGraph and JSON-LD).
 """
 
 from __future__ import annotations
@@ -31,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
-from .channels import is_gated, specific_page, teaser_text
+from .visibility import is_gated, specific_page, teaser_text
 
 #: The class of the element(s) holding what the paywall withholds.
 PAYWALL_CONTENT_CLASS = "paywall-content"

@@ -1,26 +1,12 @@
-"""What the side channels show of a page: the API, site search, feeds and SEO markup.
+"""What every side channel (the API, site search, feeds, SEO markup) shows of a page.
 
-Page serving (:mod:`.gating`) is one channel; every other one goes through here, so
-each asks the same :func:`~membership_sdk.decide` for the same page and shows the same
-teaser:
+Page serving (:mod:`wagtail_paywall.gating`) is one channel; every other one goes through
+here, so each asks the same :func:`~membership_sdk.decide` and shows the same teaser:
+:func:`page_decision` (``None`` for a page the paywall leaves open), :func:`visible_page`,
+:func:`visible_text` and :func:`mark_if_gated` (the cache headers). A channel showing many
+pages at once never spends a metered read: such a page counts as locked (reason ``metered``).
 
-:func:`page_decision`
-    The visitor's decision for a page, or ``None`` for a page the paywall leaves open.
-    A channel showing many pages at once (a listing, search results, a feed) never
-    spends a metered read: a metered page it would have to charge counts as locked
-    (reason ``metered``, teaser shown) until the visitor opens the page itself.
-
-:func:`visible_page`
-    The page with its premium part withheld when the decision denies it.
-
-:func:`visible_text`
-    The plain text of what a visitor without access may read of a page (title,
-    search description, teaser text and the blocks above the paywall break), which
-    search snippets, feed items and meta descriptions are built from.
-
-:func:`mark_private`
-    ``Cache-Control: private`` (and ``no-store`` for a member or an allowed read) and
-    ``Vary: Cookie`` on a response that depends on who asked.
+See ``docs/channels.md`` (the introduction, and Caches).
 """
 
 from __future__ import annotations
@@ -42,10 +28,11 @@ from membership_sdk import (
     resolve_context,
 )
 
-from .access import check_access, member_context
-from .blocks import teaser_part
-from .pages import PaywallPageMixin
-from .program import get_program
+from ..access import check_access, member_context
+from ..blocks import teaser_part
+from ..middleware import mark_private
+from ..pages import PaywallPageMixin
+from ..program import get_program
 
 
 def specific_page(page: Any) -> Any:
@@ -216,14 +203,12 @@ def decision_json(decision: Decision | None) -> dict[str, Any]:
     }
 
 
-def mark_private(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+def mark_if_gated(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
     """Keep ``response`` out of shared caches when it went through a gate.
 
     ``private`` and ``Vary: Cookie``; ``no-store`` as well for a member or an allowed
     read (see :func:`wagtail_paywall.middleware.mark_private`).
     """
     if getattr(request, "paywall_gated", False):
-        from .middleware import mark_private as mark
-
-        mark(response, request)
+        mark_private(response, request)
     return response

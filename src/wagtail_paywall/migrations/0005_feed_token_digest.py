@@ -14,7 +14,7 @@ import secrets
 from django.db import migrations, models
 from django.utils import timezone
 
-import wagtail_paywall.feed_models
+import wagtail_paywall.models.feeds
 
 BATCH = 500
 
@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
             model_name="feedtoken",
             name="token_digest",
             field=models.CharField(
-                default=wagtail_paywall.feed_models.unheld_digest,
+                default=wagtail_paywall.models.feeds.unheld_digest,
                 editable=False,
                 max_length=64,
                 unique=True,

@@ -1,6 +1,6 @@
-"""A member's private feed address: :class:`FeedToken`.
+"""A member's private feed address: :class:`FeedToken`, of which only a digest is stored.
 
-Imported at the end of :mod:`wagtail_paywall.models`, so Django finds it in the app.
+See ``docs/channels.md`` (Feeds).
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-MEMBER_ID_LENGTH = 64
-
-__all__ = ["FeedToken"]
+from .fields import member_id_field
 
 
 def new_token() -> str:
@@ -49,7 +47,7 @@ class FeedToken(models.Model):
     revokes the old.
     """
 
-    member_id = models.CharField(_("member"), max_length=MEMBER_ID_LENGTH, db_index=True)
+    member_id = member_id_field(db_index=True)
     token_digest = models.CharField(
         _("token digest"), max_length=64, unique=True, default=unheld_digest, editable=False
     )
@@ -57,7 +55,6 @@ class FeedToken(models.Model):
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
-        app_label = "wagtail_paywall"
         ordering = ["-created_at"]
         verbose_name = _("feed token")
         verbose_name_plural = _("feed tokens")

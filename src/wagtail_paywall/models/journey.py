@@ -1,6 +1,5 @@
-"""Models of the member's journey: why members cancel, and which trials were reminded.
-
-Imported at the end of :mod:`wagtail_paywall.models`, so Django finds them in the app.
+"""The member's journey: why members cancel (:class:`CancellationFeedback`), and which
+trials were reminded (:class:`TrialReminder`). See ``docs/journey.md``.
 """
 
 from __future__ import annotations
@@ -8,9 +7,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-MEMBER_ID_LENGTH = 64
-
-__all__ = ["CancellationFeedback", "TrialReminder"]
+from .fields import member_id_field
 
 
 class CancellationFeedback(models.Model):
@@ -30,14 +27,13 @@ class CancellationFeedback(models.Model):
         OTHER = "other", _("Something else")
 
     membership_id = models.CharField(_("membership"), max_length=64, db_index=True)
-    member_id = models.CharField(_("member"), max_length=MEMBER_ID_LENGTH, db_index=True)
+    member_id = member_id_field(db_index=True)
     tier = models.CharField(_("tier"), max_length=64, blank=True)
     reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
     comment = models.TextField(_("comment"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
-        app_label = "wagtail_paywall"
         ordering = ["-created_at"]
         verbose_name = _("cancellation feedback")
         verbose_name_plural = _("cancellation feedback")
@@ -55,7 +51,6 @@ class TrialReminder(models.Model):
     sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
 
     class Meta:
-        app_label = "wagtail_paywall"
         verbose_name = _("trial reminder")
         verbose_name_plural = _("trial reminders")
         constraints = [

@@ -1,7 +1,7 @@
-"""Django models implementing the core's storage ports, and the admin-managed catalog.
+"""Members' access as stored: :class:`Membership`, :class:`Grant`, :class:`CustomerLink` and
+:class:`MeterUsage`, the rows behind the core's storage ports (see :mod:`wagtail_paywall.store`).
 
-Member ids are ``str(user.pk)``: the tables keep them as strings so a site may swap its
-user model (or bill organisations) without a migration of the paywall's tables.
+See ``docs/concepts.md`` for memberships, grants and meters.
 """
 
 from __future__ import annotations
@@ -11,133 +11,32 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from membership_sdk import catalog as core_catalog
 from membership_sdk import membership as core
 from membership_sdk.entitlements import Entitlement
 
-MEMBER_ID_LENGTH = 64
+from .fields import choices_of, lines, member_id_field
 
 
-def _split_lines(text: str) -> tuple[str, ...]:
-    return tuple(line.strip() for line in text.splitlines() if line.strip())
-
-
-# -- catalog --------------------------------------------------------------------------------
-class Tier(models.Model):
-    """A membership level, edited in the Wagtail admin and turned into a core ``Tier``."""
-
-    slug = models.SlugField(_("slug"), max_length=64, unique=True)
-    name = models.CharField(_("name"), max_length=255)
-    rank = models.PositiveIntegerField(
-        _("rank"), default=0, help_text=_("Higher ranks include the access of lower ones.")
-    )
-    description = models.TextField(_("description"), blank=True)
-    entitlements = models.TextField(
-        _("entitlements"),
-        blank=True,
-        help_text=_("One per line, e.g. 'content.premium' or 'downloads: 10 per month'."),
-    )
-
-    class Meta:
-        ordering = ["rank", "slug"]
-        verbose_name = _("tier")
-        verbose_name_plural = _("tiers")
-
-    def __str__(self) -> str:
-        return self.name
-
-    def to_core(self) -> core_catalog.Tier:
-        return core_catalog.Tier(
-            slug=self.slug,
-            name=self.name,
-            rank=self.rank,
-            entitlements=_split_lines(self.entitlements),  # type: ignore[arg-type]
-            description=self.description,
-        )
-
-
-class Price(models.Model):
-    """What a tier, or a single item, costs; ``key`` is the core's price id."""
-
-    class Interval(models.TextChoices):
-        MONTH = "month", _("Monthly")
-        YEAR = "year", _("Yearly")
-        ONE_OFF = "one_off", _("One-off")
-
-    key = models.SlugField(_("price id"), max_length=64, unique=True)
-    tier = models.ForeignKey(
-        Tier,
-        verbose_name=_("tier"),
-        on_delete=models.PROTECT,
-        related_name="prices",
-        null=True,
-        blank=True,
-    )
-    item = models.CharField(
-        _("item"),
-        max_length=255,
-        blank=True,
-        help_text=_("For a one-off purchase of one resource, its key (e.g. 'doc:7')."),
-    )
-    item_name = models.CharField(_("item name"), max_length=255, blank=True)
-    amount = models.PositiveIntegerField(
-        _("amount"), help_text=_("In minor units of the currency (cents for EUR).")
-    )
-    currency = models.CharField(_("currency"), max_length=3, default="EUR")
-    interval = models.CharField(
-        _("interval"), max_length=16, choices=Interval.choices, default=Interval.MONTH
-    )
-    trial_days = models.PositiveIntegerField(_("trial days"), default=0)
-    provider_ids = models.JSONField(
-        _("provider ids"),
-        default=dict,
-        blank=True,
-        help_text=_('Each provider\'s id for this price, e.g. {"stripe": "price_123"}.'),
-    )
-    nickname = models.CharField(_("nickname"), max_length=255, blank=True)
-    archived = models.BooleanField(
-        _("archived"), default=False, help_text=_("Archived prices are no longer sold.")
-    )
-
-    class Meta:
-        ordering = ["tier__rank", "amount", "key"]
-        verbose_name = _("price")
-        verbose_name_plural = _("prices")
-
-    def __str__(self) -> str:
-        return self.nickname or self.key
-
-    def to_core(self, tier_slug: str | None) -> core_catalog.Price:
-        return core_catalog.Price(
-            id=self.key,
-            amount=self.amount,
-            currency=self.currency,
-            interval=core_catalog.Interval(self.interval),
-            tier=tier_slug,
-            item=self.item or None,
-            trial_days=self.trial_days,
-            provider_ids=dict(self.provider_ids or {}),
-            archived=self.archived,
-            nickname=self.nickname,
-        )
-
-
-# -- memberships and grants -----------------------------------------------------------------
 class Membership(models.Model):
     """A member's subscription as last reported by its provider (core ``Membership``)."""
 
-    class Status(models.TextChoices):
-        INCOMPLETE = "incomplete", _("Incomplete")
-        TRIALING = "trialing", _("Trialing")
-        ACTIVE = "active", _("Active")
-        PAST_DUE = "past_due", _("Past due")
-        PAUSED = "paused", _("Paused")
-        CANCELED = "canceled", _("Canceled")
-        EXPIRED = "expired", _("Expired")
-        UNKNOWN = "unknown", _("Unknown")
+    Status = choices_of(
+        core.Status,
+        {
+            core.Status.INCOMPLETE: _("Incomplete"),
+            core.Status.TRIALING: _("Trialing"),
+            core.Status.ACTIVE: _("Active"),
+            core.Status.PAST_DUE: _("Past due"),
+            core.Status.PAUSED: _("Paused"),
+            core.Status.CANCELED: _("Canceled"),
+            core.Status.EXPIRED: _("Expired"),
+            core.Status.UNKNOWN: _("Unknown"),
+        },
+        qualname="Membership.Status",
+    )
 
     id = models.CharField(_("id"), max_length=64, primary_key=True)
-    member_id = models.CharField(_("member"), max_length=MEMBER_ID_LENGTH, db_index=True)
+    member_id = member_id_field(db_index=True)
     tier = models.CharField(_("tier"), max_length=64)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices)
     provider = models.CharField(_("provider"), max_length=64)
@@ -213,16 +112,21 @@ class Membership(models.Model):
 class Grant(models.Model):
     """Access a member holds for a while: comp, gift, trial, purchase or team seat."""
 
-    class Kind(models.TextChoices):
-        MEMBERSHIP = "membership", _("Membership")
-        TRIAL = "trial", _("Trial")
-        COMP = "comp", _("Comp")
-        GIFT = "gift", _("Gift")
-        PURCHASE = "purchase", _("Purchase")
-        TEAM_SEAT = "team_seat", _("Team seat")
+    Kind = choices_of(
+        core.GrantKind,
+        {
+            core.GrantKind.MEMBERSHIP: _("Membership"),
+            core.GrantKind.TRIAL: _("Trial"),
+            core.GrantKind.COMP: _("Comp"),
+            core.GrantKind.GIFT: _("Gift"),
+            core.GrantKind.PURCHASE: _("Purchase"),
+            core.GrantKind.TEAM_SEAT: _("Team seat"),
+        },
+        qualname="Grant.Kind",
+    )
 
     id = models.CharField(_("id"), max_length=64, primary_key=True)
-    member_id = models.CharField(_("member"), max_length=MEMBER_ID_LENGTH, db_index=True)
+    member_id = member_id_field(db_index=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
@@ -250,7 +154,7 @@ class Grant(models.Model):
             starts_at=self.starts_at,
             ends_at=self.ends_at,
             tier=self.tier or None,
-            entitlements=tuple(Entitlement.parse(e) for e in _split_lines(self.entitlements)),
+            entitlements=tuple(Entitlement.parse(e) for e in lines(self.entitlements)),
             item=self.item or None,
             source=self.source,
             revoked_at=self.revoked_at,
@@ -278,7 +182,7 @@ class CustomerLink(models.Model):
 
     provider = models.CharField(_("provider"), max_length=64)
     customer_id = models.CharField(_("customer id"), max_length=255)
-    member_id = models.CharField(_("member"), max_length=MEMBER_ID_LENGTH)
+    member_id = member_id_field()
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -303,7 +207,7 @@ class MeterUsage(models.Model):
     by the core from ``used_at``.
     """
 
-    member_id = models.CharField(_("member"), max_length=MEMBER_ID_LENGTH)
+    member_id = member_id_field()
     meter = models.CharField(_("meter"), max_length=128)
     resource_key = models.CharField(_("resource"), max_length=255)
     day = models.DateField(_("day"))
@@ -322,58 +226,3 @@ class MeterUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter}: {self.resource_key}"
-
-
-# -- webhook inbox --------------------------------------------------------------------------
-class WebhookEvent(models.Model):
-    """A verified provider webhook, stored before it is applied, so none is ever lost."""
-
-    class Status(models.TextChoices):
-        RECEIVED = "received", _("Received")
-        PROCESSED = "processed", _("Processed")
-        FAILED = "failed", _("Failed")
-        IGNORED = "ignored", _("Ignored")
-        # Failed INBOX_MAX_ATTEMPTS times: no worker retries it; the admin's "Retry" can.
-        DEAD = "dead", _("Dead")
-
-    provider = models.CharField(_("provider"), max_length=64)
-    event_id = models.CharField(_("event id"), max_length=255)
-    event_type = models.CharField(_("event type"), max_length=64, blank=True)
-    status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED
-    )
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
-    detail = models.TextField(_("detail"), blank=True)
-    headers = models.JSONField(_("headers"), default=dict, blank=True)
-    body = models.BinaryField(_("raw body"), default=b"")
-    # The canonical events the verified body translated to, so a retry needs no
-    # re-verification (a provider's signature may have expired by then).
-    events = models.JSONField(_("events"), default=list, blank=True)
-    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
-    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
-    # When a failed row is due again (exponential backoff); null: due now.
-    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
-
-    class Meta:
-        ordering = ["-received_at"]
-        verbose_name = _("webhook event")
-        verbose_name_plural = _("webhook events")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["provider", "event_id"], name="paywall_webhook_unique_event"
-            )
-        ]
-        indexes = [models.Index(fields=["status", "received_at"], name="paywall_webhook_status")]
-
-    def __str__(self) -> str:
-        return f"{self.provider}:{self.event_id}"
-
-    @property
-    def body_text(self) -> str:
-        return bytes(self.body).decode("utf-8", errors="replace")
-
-
-# The member journey's models (cancellation survey, trial reminders) live in their own module.
-from .feed_models import *  # noqa: E402,F403  (members' private feed URLs)
-from .journey_models import *  # noqa: E402,F403

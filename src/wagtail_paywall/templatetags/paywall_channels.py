@@ -1,29 +1,13 @@
 """Template tags of the side channels: SEO markup, the gated part's wrapper, member feeds.
 
-``{% load paywall_channels %}``, then
+``{% load paywall_channels %}``, then:
 
-``{% paywall_meta page %}``
-    In ``<head>``: the meta description, OpenGraph tags and JSON-LD of ``page``, built
-    from its teaser only (see :mod:`wagtail_paywall.seo`). A gated page says
-    ``"isAccessibleForFree": false`` with a ``hasPart`` naming the CSS class
-    ``paywall-content``; a free page carries no paywall markup.
+- ``{% paywall_meta page %}``: meta description, OpenGraph and JSON-LD, from the teaser only;
+- ``{% paywall_body page.body %}``: ``include_block``, the gated blocks in ``.paywall-content``;
+- ``{% paywall_parts page.body as body %}``: the same split, as ``body.teaser``/``.premium``;
+- ``{% paywall_member_feed %}``: the account page's controls of the member's private feed.
 
-``{% paywall_body page.body %}``
-    A paywall-aware ``{% include_block %}``: the blocks above the break as they are,
-    and the gated blocks inside ``<div class="paywall-content">`` for a visitor with
-    access. A visitor without access gets the teaser blocks only (the rest was
-    withheld on the server); a free page renders as ``include_block`` would.
-
-``{% paywall_parts page.body as body %}``
-    The same split for templates that render blocks one by one: ``body.teaser`` and,
-    for a visitor with access to a gated page, ``body.premium`` to render inside
-    ``<div class="paywall-content">``.
-
-``{% paywall_member_feed %}``
-    On the account page: the signed-in member's private feed, with buttons to get,
-    renew or stop it. Its address is shown only once, on the page that answers getting
-    or renewing it (only the token's digest is stored); this tag says whether the feed
-    is on and that renewing it shows a new address.
+See ``docs/channels.md`` (Meta description, OpenGraph and JSON-LD; Feeds).
 """
 
 from __future__ import annotations
@@ -36,9 +20,9 @@ from django.utils.safestring import SafeString, mark_safe
 from wagtail.blocks.stream_block import StreamValue
 
 from ..blocks import split_at_break
-from ..channels import is_gated
-from ..feed_models import FeedToken
-from ..seo import PAYWALL_CONTENT_CLASS, paywall_meta_html
+from ..channels.seo import PAYWALL_CONTENT_CLASS, paywall_meta_html
+from ..channels.visibility import is_gated
+from ..models import FeedToken
 
 register = template.Library()
 

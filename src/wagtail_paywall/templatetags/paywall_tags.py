@@ -1,20 +1,12 @@
 """Template tags: the paywall partial, a teaser, and an ``entitled`` condition.
 
-``{% load paywall_tags %}``, then
+``{% load paywall_tags %}``, then:
 
-``{% paywall_upsell %}``
-    The paywall partial (``wagtail_paywall/paywall.html``) for the page's
-    ``paywall_decision``: why the rest is locked and the offers that unlock it. Renders
-    nothing when the visitor has access. Pass a decision to use another one.
+- ``{% paywall_upsell %}``: the paywall partial for the page's decision (or one passed in);
+- ``{% paywall_teaser page %}``: the teaser text and the partial, for a visitor without access;
+- ``{% entitled "key" %}...{% else %}...{% endentitled %}``: never uses up a quota.
 
-``{% paywall_teaser page %}``
-    The page's teaser text followed by the paywall partial, only for a visitor without
-    access.
-
-``{% entitled "content.premium" %}...{% else %}...{% endentitled %}``
-    The first part for a visitor holding the entitlement (through any tier or grant),
-    the ``else`` part otherwise. It asks the same :func:`~membership_sdk.decide` as
-    every other channel, and never uses up a quota.
+See ``docs/gating.md`` (Template tags).
 """
 
 from __future__ import annotations

@@ -184,7 +184,7 @@ def test_a_failed_event_shows_a_retry_button(admin_client: Any, program: Any) ->
 def test_retrying_a_failed_event_applies_it(
     admin_client: Any, program: Any, reader: Any, request_for: Any
 ) -> None:
-    from wagtail_paywall import inbox
+    from wagtail_paywall.billing import inbox
 
     fake = program.providers["fake"]
     session = program.start_checkout(

@@ -122,7 +122,7 @@ def test_the_emails_plugin_can_be_blocked_by_name(
     subscribe: Callable[..., Membership],
     committed: Any,
 ) -> None:
-    monkeypatch.setenv("MEMBERSHIP_SDK_DISABLED_PLUGINS", "wagtail_paywall.emails")
+    monkeypatch.setenv("MEMBERSHIP_SDK_DISABLED_PLUGINS", "wagtail_paywall.billing.emails")
     program_module.reset_program()
 
     with committed():

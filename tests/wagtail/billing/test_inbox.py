@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from membership_sdk import SignatureError, hookimpl
-from wagtail_paywall import inbox
+from membership_sdk import BillingEvent, SignatureError, hookimpl
+from wagtail_paywall.billing import inbox
 from wagtail_paywall.models import Membership, WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -115,5 +115,5 @@ def test_pending_events_are_processed_oldest_first(paid_webhook: Any) -> None:
 
 def test_an_event_survives_a_round_trip_through_json(program: Any, paid_webhook: Any) -> None:
     (event,) = program.providers["fake"].parse_webhook(paid_webhook.headers, paid_webhook.body)
-    restored = inbox.event_from_json(inbox.event_to_json(event))
+    restored = BillingEvent.from_dict(event.to_dict())
     assert restored == event

@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from membership_sdk import ProviderError, hookimpl
-from wagtail_paywall import inbox
+from wagtail_paywall.billing import inbox
 from wagtail_paywall.models import Membership, WebhookEvent
 
 pytestmark = pytest.mark.django_db

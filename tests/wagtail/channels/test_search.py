@@ -1,4 +1,4 @@
-"""Site search (``paywall:search``, :func:`wagtail_paywall.search.search_pages`).
+"""Site search (``paywall:search``, :func:`wagtail_paywall.channels.search.search_pages`).
 
 Results and snippets show only what the visitor may read: a query matching only a
 gated page's premium text finds nothing for a visitor without access, and everything
@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 from tests.wagtail.gating_helpers import PREMIUM, TEASER
-from wagtail_paywall.search import search_pages
+from wagtail_paywall.channels.search import search_pages
 
 pytest_plugins = ["tests.wagtail.gating_fixtures"]
 pytestmark = pytest.mark.django_db

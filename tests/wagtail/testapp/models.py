@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from wagtail import blocks
 from wagtail.admin.panels import FieldPanel
 from wagtail.api import APIField
 from wagtail.documents.models import AbstractDocument, Document
@@ -10,7 +11,6 @@ from wagtail.fields import StreamField
 from wagtail.models import Page
 from wagtail.search import index
 
-from wagtail import blocks
 from wagtail_paywall.blocks import PaywallBreakBlock
 from wagtail_paywall.documents import PAYWALL_DOCUMENT_FIELDS, PaywallDocumentMixin
 from wagtail_paywall.pages import CoursePageMixin, LessonPageMixin, PaywallPageMixin

@@ -1,15 +1,12 @@
 """``manage.py paywall_process_inbox``: a worker applying the webhook inbox's due rows.
 
-Each run is one worker process; start as many as you like, on one machine or several
-sharing one PostgreSQL database: rows are claimed with ``SELECT ... FOR UPDATE SKIP
-LOCKED`` (see :mod:`wagtail_paywall.inbox`), so no row is applied twice. Failed rows
-come back after their backoff; rows that failed ``INBOX_MAX_ATTEMPTS`` times are
-``dead`` and wait for someone to press "Retry" in the admin.
+Each run is one worker; start as many as you like, on one machine or several sharing one
+PostgreSQL database: rows are claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` (see
+:mod:`wagtail_paywall.billing.inbox`), so no row is applied twice. Without options it drains
+what is due and stops; ``--once`` does one batch; ``--forever`` keeps polling. SIGTERM or
+SIGINT stops it after the batch in hand.
 
-Without options it drains the inbox and stops when nothing is due; ``--once`` claims one
-batch and stops; ``--forever`` keeps polling, sleeping ``--sleep`` seconds (at most 60)
-whenever nothing is due. SIGTERM or SIGINT stops it after the batch in hand (at most
-``--batch`` rows).
+See ``docs/reliability.md`` (Inbox workers).
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
-from ... import inbox
+from ...billing import inbox
 
 MAX_SLEEP = 60.0
 

@@ -1,0 +1,4 @@
+"""The paywall's Wagtail admin: :mod:`.viewsets` (one "Paywall" menu), :mod:`.views`
+(members, inbox retries, the metrics report) and :mod:`.metrics` (the report's figures).
+Registered in :mod:`wagtail_paywall.wagtail_hooks`. See ``docs/publisher-guide.md``.
+"""

@@ -1,0 +1,1 @@
+"""Billing: the webhook inbox, lifecycle emails and reconciling with providers."""

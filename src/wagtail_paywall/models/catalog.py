@@ -1,0 +1,118 @@
+"""The catalog as publishers edit it: :class:`Tier` and :class:`Price`, turned into the
+core's :class:`~membership_sdk.Tier` and :class:`~membership_sdk.Price`.
+
+See ``docs/wagtail.md`` (The admin) for how they are set up.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from membership_sdk import catalog as core_catalog
+
+from .fields import choices_of, lines
+
+
+class Tier(models.Model):
+    """A membership level, edited in the Wagtail admin and turned into a core ``Tier``."""
+
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=255)
+    rank = models.PositiveIntegerField(
+        _("rank"), default=0, help_text=_("Higher ranks include the access of lower ones.")
+    )
+    description = models.TextField(_("description"), blank=True)
+    entitlements = models.TextField(
+        _("entitlements"),
+        blank=True,
+        help_text=_("One per line, e.g. 'content.premium' or 'downloads: 10 per month'."),
+    )
+
+    class Meta:
+        ordering = ["rank", "slug"]
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_core(self) -> core_catalog.Tier:
+        return core_catalog.Tier(
+            slug=self.slug,
+            name=self.name,
+            rank=self.rank,
+            entitlements=lines(self.entitlements),  # type: ignore[arg-type]
+            description=self.description,
+        )
+
+
+class Price(models.Model):
+    """What a tier, or a single item, costs; ``key`` is the core's price id."""
+
+    Interval = choices_of(
+        core_catalog.Interval,
+        {
+            core_catalog.Interval.MONTH: _("Monthly"),
+            core_catalog.Interval.YEAR: _("Yearly"),
+            core_catalog.Interval.ONE_OFF: _("One-off"),
+        },
+        qualname="Price.Interval",
+    )
+
+    key = models.SlugField(_("price id"), max_length=64, unique=True)
+    tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("tier"),
+        on_delete=models.PROTECT,
+        related_name="prices",
+        null=True,
+        blank=True,
+    )
+    item = models.CharField(
+        _("item"),
+        max_length=255,
+        blank=True,
+        help_text=_("For a one-off purchase of one resource, its key (e.g. 'doc:7')."),
+    )
+    item_name = models.CharField(_("item name"), max_length=255, blank=True)
+    amount = models.PositiveIntegerField(
+        _("amount"), help_text=_("In minor units of the currency (cents for EUR).")
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    interval = models.CharField(
+        _("interval"), max_length=16, choices=Interval.choices, default=Interval.MONTH
+    )
+    trial_days = models.PositiveIntegerField(_("trial days"), default=0)
+    provider_ids = models.JSONField(
+        _("provider ids"),
+        default=dict,
+        blank=True,
+        help_text=_('Each provider\'s id for this price, e.g. {"stripe": "price_123"}.'),
+    )
+    nickname = models.CharField(_("nickname"), max_length=255, blank=True)
+    archived = models.BooleanField(
+        _("archived"), default=False, help_text=_("Archived prices are no longer sold.")
+    )
+
+    class Meta:
+        ordering = ["tier__rank", "amount", "key"]
+        verbose_name = _("price")
+        verbose_name_plural = _("prices")
+
+    def __str__(self) -> str:
+        return self.nickname or self.key
+
+    def to_core(self, tier_slug: str | None) -> core_catalog.Price:
+        return core_catalog.Price(
+            id=self.key,
+            amount=self.amount,
+            currency=self.currency,
+            interval=core_catalog.Interval(self.interval),
+            tier=tier_slug,
+            item=self.item or None,
+            trial_days=self.trial_days,
+            provider_ids=dict(self.provider_ids or {}),
+            archived=self.archived,
+            nickname=self.nickname,
+        )

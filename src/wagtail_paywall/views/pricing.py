@@ -1,0 +1,126 @@
+"""The pricing page: tiers side by side, in one currency and interval.
+
+See ``docs/journey.md`` (Pricing).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render, resolve_url
+from django.views.decorators.http import require_GET
+
+from membership_sdk import Catalog, Price
+
+from ..access import member_context
+from ..program import get_program
+from .base import amount, safe_next
+
+
+@dataclass(frozen=True)
+class PriceOption:
+    price: Price
+    amount: str
+    selected: bool
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class TierColumn:
+    slug: str
+    name: str
+    description: str
+    entitlements: tuple[str, ...]
+    prices: tuple[PriceOption, ...]
+    held: bool
+    free: bool
+
+
+def _choose(value: str, options: Sequence[str], default: str) -> str:
+    return value if value in options else default
+
+
+def _pricing_context(request: HttpRequest) -> dict[str, Any]:
+    catalog: Catalog = get_program().catalog
+    ctx = member_context(request)
+    for_sale = [p for p in catalog.prices if not p.archived]
+    wanted = request.GET.get("price", "")
+    highlighted = next((p for p in for_sale if p.id == wanted), None)
+
+    currencies = sorted({p.currency for p in for_sale})
+    preferred = highlighted.currency if highlighted else ("EUR" if "EUR" in currencies else "")
+    currency = _choose(
+        request.GET.get("currency", "").upper(),
+        currencies,
+        preferred or (currencies[0] if currencies else ""),
+    )
+    recurring = [p for p in for_sale if p.recurring and p.tier and p.currency == currency]
+    intervals = [i for i in ("month", "year") if any(p.interval == i for p in recurring)]
+    default_interval = (
+        highlighted.interval.value
+        if highlighted is not None and highlighted.recurring
+        else (intervals[0] if intervals else "month")
+    )
+    interval = _choose(request.GET.get("interval", ""), intervals, default_interval)
+
+    priced = {p.tier for p in catalog.prices if p.tier}
+    held_rank = ctx.rank if ctx.authenticated else None
+    columns = []
+    for tier in catalog.tiers:
+        options = tuple(
+            PriceOption(p, amount(p), p is highlighted)
+            for p in recurring
+            if p.tier == tier.slug and p.interval == interval
+        )
+        free = tier.slug not in priced
+        if not options and not free:
+            continue  # not sold in this currency and interval
+        columns.append(
+            TierColumn(
+                slug=tier.slug,
+                name=tier.name,
+                description=tier.description,
+                entitlements=tuple(str(e) for e in tier.entitlements),
+                prices=options,
+                held=held_rank is not None and tier.slug in ctx.tiers and tier.rank == held_rank,
+                free=free,
+            )
+        )
+    items = [
+        PriceOption(p, amount(p), p is highlighted, catalog.items.get(p.item, "") or p.item)
+        for p in for_sale
+        if p.item and p.currency == currency
+    ]
+    # This page without its ``next``: where to come back to when ``next`` is not ours.
+    params = request.GET.copy()
+    params.pop("next", None)
+    here = request.path + (f"?{params.urlencode()}" if params else "")
+    return {
+        "currencies": currencies,
+        "currency": currency,
+        "intervals": intervals,
+        "interval": interval,
+        "tiers": columns,
+        "items": items,
+        "purchased": ctx.purchases,
+        "authenticated": ctx.authenticated,
+        "next": safe_next(request, request.GET.get("next"), here),
+        "attempt": uuid.uuid4().hex,
+        "login_url": f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': here})}",
+    }
+
+
+@require_GET
+def pricing(request: HttpRequest) -> HttpResponse:
+    """Tiers side by side with their entitlements and prices, for one currency and
+    interval (``?currency=PLN&interval=year``); the tier the member holds is marked."""
+    response = render(request, "wagtail_paywall/pricing.html", _pricing_context(request))
+    if request.user.is_authenticated:
+        response["Cache-Control"] = "private"
+    return response
