@@ -115,7 +115,7 @@ class DjangoInbox:
     """The core's event inbox on :class:`~wagtail_paywall.models.WebhookEvent`.
 
     An event is *seen* once it was processed (or ignored); a received or failed row is
-    not, so :func:`wagtail_paywall.inbox.process` can apply it (again).
+    not, so :func:`wagtail_paywall.billing.inbox.process` can apply it (again).
     """
 
     def seen(self, provider: str, event_id: str) -> bool:
