@@ -161,9 +161,12 @@ class BillingEvent:
         """The event :meth:`to_dict` made ``data`` from (``data`` comes back empty).
 
         A status the SDK does not know reads as ``Status.UNKNOWN``, as from a provider.
+        ``livemode`` and ``subscription.cancel_at_period_end`` must be ``true`` or
+        ``false``; a row stored without them reads as ``false``.
 
-        :raises MalformedEvent: a field is missing or has the wrong type; the message
-            names it (``'subscription.version'``).
+        :raises MalformedEvent: a field is missing or has the wrong type (an empty
+            ``occurred_at``, the string ``"false"`` for a flag); the message names it
+            (``'subscription.version'``) and the value.
         """
         fields = _Fields(data, "")
         subscription = purchase = None
@@ -175,11 +178,11 @@ class BillingEvent:
                 price=s.text("price"),
                 status=Status.parse(s.text("status")),
                 version=s.integer("version"),
-                current_period_end=s.time("current_period_end", required=False),
-                started_at=s.time("started_at", required=False),
-                trial_end=s.time("trial_end", required=False),
-                cancel_at_period_end=bool(s.get("cancel_at_period_end")),
-                canceled_at=s.time("canceled_at", required=False),
+                current_period_end=s.optional_time("current_period_end"),
+                started_at=s.optional_time("started_at"),
+                trial_end=s.optional_time("trial_end"),
+                cancel_at_period_end=s.flag("cancel_at_period_end"),
+                canceled_at=s.optional_time("canceled_at"),
                 raw_status=s.text("raw_status", default=""),
             )
         if fields.get("purchase"):
@@ -190,10 +193,9 @@ class BillingEvent:
                 price=p.text("price"),
                 state=p.choice("state", PurchaseState),
                 version=p.integer("version"),
-                paid_at=p.time("paid_at", required=False),
+                paid_at=p.optional_time("paid_at"),
             )
         occurred = fields.time("occurred_at")
-        assert occurred is not None  # required=True never returns None
         member_id = fields.get("member_id")
         if member_id is not None and not isinstance(member_id, str):
             raise fields.bad("member_id", "a string or null", member_id)
@@ -205,7 +207,7 @@ class BillingEvent:
             subscription=subscription,
             purchase=purchase,
             member_id=member_id,
-            livemode=bool(fields.get("livemode")),
+            livemode=fields.flag("livemode"),
         )
 
 
@@ -263,16 +265,28 @@ class _Fields:
         except ValueError:
             raise self.bad(key, "an integer", value) from None
 
-    def time(self, key: str, *, required: bool = True) -> datetime | None:
-        value = self.required(key) if required else self.data.get(key)
-        if not value:
-            return None
-        if not isinstance(value, str):
+    def flag(self, key: str) -> bool:
+        """A boolean; an absent key (a row stored without it) reads as ``False``."""
+        value = self.data.get(key, False)
+        # Never bool(value): the string "false" would read as True.
+        if not isinstance(value, bool):
+            raise self.bad(key, "true or false", value)
+        return value
+
+    def time(self, key: str) -> datetime:
+        value = self.required(key)
+        if not isinstance(value, str) or not value:
             raise self.bad(key, "an ISO 8601 time", value)
         try:
             return datetime.fromisoformat(value)
         except ValueError:
             raise self.bad(key, "an ISO 8601 time", value) from None
+
+    def optional_time(self, key: str) -> datetime | None:
+        """A time, or ``None`` when the key is absent, null or empty."""
+        if not self.data.get(key):
+            return None
+        return self.time(key)
 
     def choice(self, key: str, enum: type[_E]) -> _E:
         value = self.required(key)

@@ -64,6 +64,8 @@ GRANTING = frozenset({_S.TRIALING, _S.ACTIVE, _S.PAST_DUE})
 PAYING = frozenset({_S.ACTIVE, _S.PAST_DUE})
 #: Ended for good; a canceled one keeps access until the period it paid for ends.
 TERMINAL = frozenset({_S.CANCELED, _S.EXPIRED})
+#: Never counted as a member in metrics: it never started, or nobody knows its status.
+UNCOUNTED = frozenset({_S.INCOMPLETE, _S.UNKNOWN})
 
 
 def check_transition(current: Status, target: Status) -> None:

@@ -32,6 +32,8 @@ class MemoryMemberships:
         return [m for m in self.rows.values() if m.member_id == member_id]
 
     def live_subscription_ids(self, provider: str) -> set[str]:
+        """Not ended: every status but ``TERMINAL``, ``UNKNOWN`` included (wider than
+        ``LIVE``); see :meth:`~membership_sdk.ports.MembershipStore.live_subscription_ids`."""
         return {
             m.provider_subscription_id
             for m in self.rows.values()

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from .catalog import Catalog, Interval
 from .errors import MembershipError
-from .membership import PAYING, TERMINAL, Membership, Status
+from .membership import PAYING, TERMINAL, UNCOUNTED, Membership, Status
 
 
 def ended_at(membership: Membership) -> datetime | None:
@@ -34,7 +34,7 @@ def ended_at(membership: Membership) -> datetime | None:
 
 def _live_at(membership: Membership, at: datetime) -> bool:
     """Whether the membership had begun and not yet ended at ``at``."""
-    if membership.status in (Status.INCOMPLETE, Status.UNKNOWN):
+    if membership.status in UNCOUNTED:
         return False
     if membership.started_at is None or membership.started_at > at:
         return False
@@ -130,7 +130,8 @@ def trial_conversion(memberships: Iterable[Membership], at: datetime) -> TrialCo
         trials += 1
         period_end = membership.current_period_end
         if (
-            membership.status not in (Status.TRIALING, Status.INCOMPLETE, Status.UNKNOWN)
+            membership.status != Status.TRIALING
+            and membership.status not in UNCOUNTED
             and period_end is not None
             and period_end > trial_end
         ):

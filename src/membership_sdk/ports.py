@@ -25,9 +25,14 @@ class MembershipStore(Protocol):
     def for_member(self, member_id: str) -> Sequence[Membership]: ...
 
     def live_subscription_ids(self, provider: str) -> set[str]:
-        """The subscription ids of ``provider``'s memberships that have not ended: status
-        not in :data:`~membership_sdk.membership.TERMINAL`, with a non-empty
-        ``provider_subscription_id``. Reconciling compares them with the provider's listing."""
+        """The subscription ids of ``provider``'s memberships that have not ended, with a
+        non-empty ``provider_subscription_id``. Reconciling compares them with the
+        provider's listing.
+
+        "Not ended" means every status but :data:`~membership_sdk.membership.TERMINAL`,
+        ``UNKNOWN`` included, since a subscription whose status nobody knows must still be
+        asked about: wider than :data:`~membership_sdk.membership.LIVE`, which leaves
+        ``UNKNOWN`` out."""
         ...
 
     def save(self, membership: Membership) -> None:

@@ -74,9 +74,10 @@ class Finding:
 class ReconcileState:
     """Where a run stands: the provider, the cursor of the next page, counts so far.
 
-    ``unlisted_checked`` and ``refused`` describe this run only and are not saved:
-    whether live memberships were compared with a complete listing, and why vanished
-    subscriptions were left alone (empty when they were not).
+    ``unlisted_checked``, ``too_many_vanished`` and ``refused`` describe this run only
+    and are not saved: whether live memberships were compared with a complete listing,
+    how many vanished subscriptions were left alone for being more than ``max_vanished``
+    (0 when they were not), and why, in words for any caller (empty when they were not).
     """
 
     provider: str
@@ -84,6 +85,7 @@ class ReconcileState:
     seen: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     unlisted_checked: bool = False
+    too_many_vanished: int = 0
     refused: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -254,7 +256,8 @@ def check_all_unlisted(
     progress: Progress | None,
 ) -> None:
     """Ask about each live membership's unlisted subscription, then end the vanished
-    ones; more than ``max_vanished`` end none and set ``state.refused``."""
+    ones; more than ``max_vanished`` end none and set ``state.too_many_vanished`` and
+    ``state.refused``."""
     provider = state.provider
     state.unlisted_checked = True
     if progress is not None and subscription_ids:
@@ -274,11 +277,13 @@ def check_all_unlisted(
         report(finding)
     if len(vanished) > max_vanished:
         # So many at once is more likely a wrong API key or account than lost webhooks.
+        # No command-line flag here: each caller names its own way to raise the limit.
+        state.too_many_vanished = len(vanished)
         state.refused = (
             f"{len(vanished)} live membership(s) have no subscription at {provider}, "
-            f"more than --max-vanished {max_vanished}; none was ended. Check that the "
-            f"provider's settings name the right account, then run again with "
-            f"--max-vanished {len(vanished)}"
+            f"more than the limit of {max_vanished}; none was ended. Check that the "
+            f"provider's settings name the right account, then run again with a limit "
+            f"of at least {len(vanished)}"
         )
     for finding in vanished:
         if state.refused:
@@ -328,7 +333,8 @@ def reconcile(
     """Walk ``provider``'s subscriptions and repair drift; then, when this run listed
     them all itself (no ``resume_from``), end live memberships whose subscription the
     provider no longer has (at most ``max_vanished``; more end none and set
-    ``refused`` on the returned state). Returns the final state.
+    ``too_many_vanished`` and ``refused`` on the returned state). Returns the final
+    state.
 
     :param resume_from: a state saved by ``checkpoint``; listing continues at its cursor
         and its counts go on; a resumed run ends nothing.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -154,6 +155,7 @@ def test_a_dict_stored_before_optional_keys_existed_still_reads() -> None:
     assert event.subscription is not None
     assert event.subscription.version == 3
     assert (event.member_id, event.livemode, event.subscription.raw_status) == (None, False, "")
+    assert event.subscription.cancel_at_period_end is False
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -205,6 +207,38 @@ def test_a_version_that_is_not_an_integer_is_named() -> None:
 def test_a_time_that_is_not_iso_8601_is_named() -> None:
     with pytest.raises(MalformedEvent, match="'occurred_at' must be an ISO 8601 time"):
         BillingEvent.from_dict(stored(occurred_at="yesterday"))
+
+
+def test_an_empty_occurrence_time_is_named() -> None:
+    with pytest.raises(MalformedEvent, match="'occurred_at' must be an ISO 8601 time, got ''"):
+        BillingEvent.from_dict(stored(occurred_at=""))
+
+
+@pytest.mark.parametrize("value", ["false", "true", 0, 1, "", []])
+def test_a_livemode_that_is_not_a_boolean_is_named_with_its_value(value: object) -> None:
+    expected = rf"'livemode' must be true or false, got {re.escape(repr(value))}"
+    with pytest.raises(MalformedEvent, match=expected):
+        BillingEvent.from_dict(stored(livemode=value))
+
+
+@pytest.mark.parametrize("value", ["false", "true", 0, 1, "", []])
+def test_a_cancel_at_period_end_that_is_not_a_boolean_is_named_with_its_value(
+    value: object,
+) -> None:
+    expected = (
+        r"'subscription\.cancel_at_period_end' must be true or false, "
+        rf"got {re.escape(repr(value))}"
+    )
+    with pytest.raises(MalformedEvent, match=expected):
+        BillingEvent.from_dict(stored_subscription(cancel_at_period_end=value))
+
+
+def test_a_null_flag_is_refused_not_read_as_false() -> None:
+    data = stored()
+    data["livemode"] = None
+
+    with pytest.raises(MalformedEvent, match="'livemode' must be true or false, got None"):
+        BillingEvent.from_dict(data)
 
 
 def test_a_time_without_a_timezone_is_refused() -> None:

@@ -293,5 +293,18 @@ def test_a_secret_and_a_list_of_secrets_all_verify_and_the_single_one_signs() ->
     assert provider.signer.secrets == ("s_one", "s_new", "s_old")
 
 
+@pytest.mark.parametrize("cls", [FakeProvider, ManualProvider])
+def test_a_string_under_secrets_is_one_secret_not_a_list_of_characters(cls: Any) -> None:
+    provider = cls.from_config({"secrets": "s_one"})
+
+    assert provider.signer.secrets == ("s_one",)
+
+
+@pytest.mark.parametrize("cls", [FakeProvider, ManualProvider])
+def test_a_webhook_secret_that_is_not_a_string_is_refused_naming_its_key(cls: Any) -> None:
+    with pytest.raises(PluginError, match="setting 'secrets' must hold strings; got a int"):
+        cls.from_config({"secrets": [12345]})
+
+
 def test_a_secret_set_to_the_public_default_is_still_the_dev_secret() -> None:
     assert FakeProvider.from_config({"secrets": [FAKE_DEV_SECRET]}).using_dev_secret

@@ -180,10 +180,36 @@ def test_more_vanished_subscriptions_than_allowed_end_none(
 
     state, findings = run(program, max_vanished=1)
 
-    assert "more than --max-vanished 1; none was ended" in state.refused
+    assert state.too_many_vanished == 2
     assert [f.outcome for f in findings] == [NOT_REPAIRED, NOT_REPAIRED]
     assert all(f.detail.endswith("too many vanished") for f in findings)
     assert [status(program, sub) for sub in subs] == [Status.ACTIVE, Status.ACTIVE]
+
+
+def test_refusing_too_many_vanished_says_how_many_in_words_for_any_caller(
+    program: MembershipProgram, fake: FakeProvider
+) -> None:
+    for member in ("ann", "bob"):
+        del fake.subscriptions[subscribed(program, fake, member)]
+
+    state, _ = run(program, max_vanished=1)
+
+    assert state.refused == (
+        "2 live membership(s) have no subscription at fake, more than the limit of 1; "
+        "none was ended. Check that the provider's settings name the right account, "
+        "then run again with a limit of at least 2"
+    )
+    assert "--" not in state.refused, "a command-line flag is the command's to name"
+
+
+def test_vanished_within_the_limit_leave_the_refusal_empty(
+    program: MembershipProgram, fake: FakeProvider
+) -> None:
+    del fake.subscriptions[subscribed(program, fake, "ann")]
+
+    state, _ = run(program, max_vanished=1)
+
+    assert (state.too_many_vanished, state.refused) == (0, "")
 
 
 def test_a_dry_run_reports_what_would_change_and_changes_nothing(

@@ -1,4 +1,5 @@
-"""The named status groups say what their docs say: LIVE, GRANTING, PAYING, TERMINAL."""
+"""The named status groups say what their docs say: LIVE, GRANTING, PAYING, TERMINAL,
+UNCOUNTED; and what a store's "not ended" means beside them."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from datetime import timedelta
 import pytest
 from sdk_builders import NOW
 
-from membership_sdk import Membership, Status
-from membership_sdk.membership import GRANTING, LIVE, PAYING, TERMINAL, TRANSITIONS
+from membership_sdk import Membership, MemoryStore, Status
+from membership_sdk.membership import GRANTING, LIVE, PAYING, TERMINAL, TRANSITIONS, UNCOUNTED
+from membership_sdk.metrics import churn, trial_conversion
 
 
-def membership(status: Status) -> Membership:
+def membership(status: Status, **changes: object) -> Membership:
     return Membership(
         id="mem_1",
         member_id="alice",
@@ -19,7 +21,7 @@ def membership(status: Status) -> Membership:
         status=status,
         provider="acme",
         current_period_end=NOW + timedelta(days=10),
-    )
+    ).replace(**changes)
 
 
 @pytest.mark.parametrize("status", sorted(GRANTING))
@@ -60,3 +62,43 @@ def test_unknown_is_in_no_group_that_grants_or_counts() -> None:
 @pytest.mark.parametrize("status", sorted(TERMINAL))
 def test_a_terminal_membership_never_becomes_live_again(status: Status) -> None:
     assert not TRANSITIONS[status] & LIVE
+
+
+@pytest.mark.parametrize("status", sorted(UNCOUNTED))
+def test_no_uncounted_status_gives_access(status: Status) -> None:
+    assert not membership(status).grants_access(NOW)
+
+
+def test_no_uncounted_status_has_ended() -> None:
+    assert not UNCOUNTED & TERMINAL
+
+
+@pytest.mark.parametrize("status", sorted(UNCOUNTED))
+def test_an_uncounted_membership_is_not_counted_live_by_churn(status: Status) -> None:
+    started = membership(status, started_at=NOW - timedelta(days=30))
+
+    assert churn([started], NOW - timedelta(days=1), NOW).live_at_start == 0
+
+
+@pytest.mark.parametrize("status", sorted(UNCOUNTED))
+def test_an_uncounted_membership_never_converted_its_trial(status: Status) -> None:
+    after_trial = membership(status, trial_end=NOW - timedelta(days=1))
+
+    assert trial_conversion([after_trial], NOW).converted == 0
+
+
+@pytest.mark.parametrize("status", [Status.UNKNOWN, *sorted(LIVE)])
+def test_a_store_lists_every_subscription_not_ended_unknown_ones_too(status: Status) -> None:
+    """Wider than LIVE: a subscription whose status nobody knows must still be asked about."""
+    store = MemoryStore()
+    store.memberships.save(membership(status, provider_subscription_id="sub_1"))
+
+    assert store.memberships.live_subscription_ids("acme") == {"sub_1"}
+
+
+@pytest.mark.parametrize("status", sorted(TERMINAL))
+def test_a_store_leaves_ended_subscriptions_out(status: Status) -> None:
+    store = MemoryStore()
+    store.memberships.save(membership(status, provider_subscription_id="sub_1"))
+
+    assert store.memberships.live_subscription_ids("acme") == set()

@@ -9,8 +9,9 @@ out-of-order delivery.
 Configuration (``provider_config["fake"]``), every key optional:
 
 ``secret`` / ``secrets``
-    the webhook signing secret, or a list while rotating (the first signs). Without
-    one, :data:`DEV_SECRET` is used and :attr:`FakeProvider.using_dev_secret` is true.
+    the webhook signing secret, or a list while rotating (the first signs). With both
+    set, all verify and ``secret`` signs. Without one, :data:`DEV_SECRET` is used and
+    :attr:`FakeProvider.using_dev_secret` is true.
 ``checkout_url``
     where the fake payment page lives; a session's url is ``f"{checkout_url}{id}/"``.
 ``portal_url``

@@ -5,7 +5,9 @@ naming each key it reads from ``provider_config[name]``: which keys are credenti
 which verify webhook signatures, which public value it falls back to in development,
 and which values move real money. Hosts read the declaration instead of knowing
 providers by name: the Wagtail adapter's system checks refuse a webhook-receiving
-provider without a secret outside ``DEBUG``, and live keys with ``DEBUG`` on::
+provider without a secret (unless it declares a public development default and
+``DEBUG`` is on), a secret set to that public default outside ``DEBUG``, and live keys
+with ``DEBUG`` on::
 
     settings_spec = SettingsSpec(
         (
@@ -18,8 +20,9 @@ provider without a secret outside ``DEBUG``, and live keys with ``DEBUG`` on::
     )
 
 The contract suite (:mod:`membership_sdk.testing`) checks that a provider behaves as it
-declares: every webhook-secret key is really read, and a public development default
-verifies only what it should.
+declares: every webhook-secret key is really read, a public development default
+verifies only what it should, every required key is really required, and live prefixes
+tell live values from test ones.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ class Setting:
 
     :param key: the key, as a site writes it in its settings.
     :param help: one line for documentation and check hints.
-    :param secret: a credential: never shown; required outside development.
+    :param secret: a credential, for hosts to keep out of anything they show (the
+        Wagtail adapter never prints a provider's settings). It does not make the
+        setting required: ``required`` does, and hosts' checks require webhook secrets.
     :param many: the value is a list (for example several secrets while one is rotated).
     :param verifies_webhooks: a webhook signing secret. Implies ``secret``.
     :param required: the provider cannot be built without it.

@@ -27,7 +27,7 @@ from ..events import (
     PurchaseState,
     SubscriptionSnapshot,
 )
-from ..membership import Status
+from ..membership import TERMINAL, Status
 from .base import ListedSubscription, SubscriptionPage, Webhook
 from .settings import Setting, SettingsSpec
 from .webhooks import DEFAULT_TOLERANCE, WebhookSigner, decode_event, encode_event, utcnow
@@ -79,7 +79,7 @@ class SimulatedSubscription:
 
     @property
     def ended(self) -> bool:
-        return self.status in (Status.CANCELED, Status.EXPIRED)
+        return Status.parse(self.status) in TERMINAL
 
 
 @dataclass(slots=True)
@@ -406,7 +406,8 @@ def simulated_settings(dev_secret: str) -> tuple[Setting, ...]:
         ),
         Setting(
             "secrets",
-            "several webhook signing secrets while one is rotated; the first signs",
+            "several webhook signing secrets while one is rotated; all verify, the first "
+            "signs unless secret is set too (a string here is one secret)",
             secret=True,
             many=True,
             verifies_webhooks=True,
@@ -419,11 +420,17 @@ def simulated_settings(dev_secret: str) -> tuple[Setting, ...]:
 
 
 def secrets_from(config: Mapping[str, Any], spec: SettingsSpec) -> list[str]:
-    """The webhook secrets ``config`` sets under ``spec``'s webhook-secret keys (the
-    first signs), or the spec's public development defaults when it sets none.
+    """The webhook secrets to build a simulated service with: the first signs, all verify.
 
-    :raises PluginError: a secret is not a string, or none is set and the spec declares
-        no development default.
+    Returns the secrets ``config`` sets under ``spec``'s webhook-secret keys, in
+    declaration order, lists flattened, empty values and repeats dropped (see
+    :meth:`~membership_sdk.providers.SettingsSpec.webhook_secrets`); when it sets none,
+    the spec's public development defaults, without repeats. Under
+    :func:`simulated_settings` that means: with both ``secret`` and ``secrets`` set, all
+    of them verify and ``secret`` signs; a string under ``secrets`` is one secret.
+
+    :raises PluginError: a secret is not a string (the message names the key, never the
+        value), or none is set and the spec declares no development default.
     """
     configured = spec.webhook_secrets(config)
     if configured:

@@ -26,7 +26,9 @@ development default (or, declaring none, refuses every webhook), and ``receives_
 is true exactly when it accepts a correctly signed webhook. These tests build settings
 from :attr:`ProviderContract.provider_config` with every webhook-secret key removed and
 the one under test added; :meth:`ProviderContract.sign` MUST sign with the secret the
-given provider was built with.
+given provider was built with. Each ``required`` key is really required (the provider is
+not registered from :attr:`ProviderContract.provider_config` without it), and each
+setting's ``live_prefixes`` tell a live value from a test one.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any, ClassVar
 import pytest
 
 from ..access import MinTier, Resource
-from ..errors import MalformedEvent, ProviderError, SignatureError
+from ..errors import MalformedEvent, PluginError, ProviderError, SignatureError
 from ..events import Outcome
 from ..membership import Membership, Status
 from ..plugins import Providers
@@ -254,6 +256,49 @@ class ProviderContract:
         for webhook in webhooks:
             with pytest.raises(SignatureError):
                 bare.parse_webhook(webhook.headers, webhook.body)
+
+    def test_every_required_setting_is_required(self) -> None:
+        required = [s for s in self.spec().settings if s.required]
+        if not required:
+            pytest.skip(f"{self.provider_name!r} declares no required setting")
+        pm = self.make_program().pm
+
+        for setting in required:
+            config = {k: v for k, v in self.provider_config.items() if k != setting.key}
+            try:
+                providers = Providers(pm, {self.provider_name: config})
+            except PluginError:
+                continue  # refused, as a required setting should be
+            assert self.provider_name not in providers, (
+                f"{self.provider_name!r} was registered without its required setting "
+                f"{setting.key!r}; raise PluginError naming it (or drop required=True)"
+            )
+
+    def test_a_value_with_a_live_prefix_is_live(self) -> None:
+        spec = self.spec()
+        live = [s for s in spec.settings if s.live_prefixes]
+        if not live:
+            pytest.skip(f"{self.provider_name!r} declares no setting with live_prefixes")
+
+        for setting in live:
+            for prefix in setting.live_prefixes:
+                value = f"{prefix}contract"
+                assert spec.is_live({setting.key: [value] if setting.many else value}), (
+                    f"{setting.key!r} = {value!r} begins with a live prefix but is not live"
+                )
+
+    def test_a_value_without_a_live_prefix_is_not_live(self) -> None:
+        spec = self.spec()
+        live = [s for s in spec.settings if s.live_prefixes]
+        if not live:
+            pytest.skip(f"{self.provider_name!r} declares no setting with live_prefixes")
+
+        for setting in live:
+            value = "contract-test-value"
+            assert not spec.is_live({setting.key: [value] if setting.many else value}), (
+                f"{setting.key!r} = {value!r} is live; are its live_prefixes "
+                f"{setting.live_prefixes!r} too short (an empty one matches everything)?"
+            )
 
     def test_receives_webhooks_says_whether_it_accepts_a_signed_one(self) -> None:
         program = self.make_program()

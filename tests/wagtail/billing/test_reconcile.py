@@ -405,8 +405,10 @@ def test_more_vanished_subscriptions_than_allowed_end_none(
     for name in ("ann", "bob"):
         vanish(fake, subscribe(make_user(name)))
 
-    with pytest.raises(CommandError, match="more than --max-vanished 1; none was ended"):
+    with pytest.raises(CommandError, match="more than --max-vanished 1; none was ended") as error:
         reconcile("--max-vanished", "1")
+
+    assert "run again with --max-vanished 2" in str(error.value)
 
     assert set(Membership.objects.values_list("status", flat=True)) == {"active"}
 

@@ -148,5 +148,14 @@ class Command(BaseCommand):
                 "resumed run did not list every subscription itself. Run again without "
                 "--resume to find subscriptions that vanished."
             )
+        if state.too_many_vanished:
+            # The core's message names no way to raise the limit; this command's is a flag.
+            found = state.too_many_vanished
+            raise CommandError(
+                f"{found} live membership(s) have no subscription at {provider}, more than "
+                f"--max-vanished {options['max_vanished']}; none was ended. Check that "
+                f'PAYWALL["PROVIDERS"]["{provider}"] names the right account, then run '
+                f"again with --max-vanished {found}"
+            )
         if state.refused:
             raise CommandError(state.refused)
