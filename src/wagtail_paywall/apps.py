@@ -1,4 +1,8 @@
-"""Django app configuration of the Wagtail paywall."""
+"""Django app configuration of the Wagtail paywall: ``ready()`` connects the signal
+handlers, registers the system checks and the adapter's own plugins.
+
+See ``docs/wagtail.md`` (Install).
+"""
 
 from __future__ import annotations
 
@@ -13,5 +17,11 @@ class WagtailPaywallConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Connecting signals and registering checks is import-time work Django expects here.
+        # Connecting signals, registering checks and the adapter's own plugins is the
+        # import-time work Django expects here, once every app is loaded.
         from . import checks, signal_handlers  # noqa: F401
+        from .billing import emails
+        from .program import adapter_plugins
+
+        if emails not in adapter_plugins:
+            adapter_plugins.append(emails)

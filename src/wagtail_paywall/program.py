@@ -84,10 +84,11 @@ def _unconfigured_built_ins() -> list[str]:
     return [name for name, _module in DEFAULT_PLUGINS if name not in configured]
 
 
-#: The adapter's own plugin modules, registered on every site's program by their module
-#: path, as the core registers its built-in providers; block one by that path in
+#: The adapter's own plugins, registered on every site's program besides
+#: ``PAYWALL["PLUGINS"]``: the app's ``ready()`` adds the lifecycle emails
+#: (:mod:`wagtail_paywall.billing.emails`). Block one by its module path in
 #: ``MEMBERSHIP_SDK_DISABLED_PLUGINS``.
-ADAPTER_PLUGINS = ("wagtail_paywall.billing.emails",)
+adapter_plugins: list[Any] = []
 
 
 def _load_plugin(path: str) -> Any:
@@ -101,7 +102,7 @@ def _load_plugin(path: str) -> Any:
 
 
 def _plugins() -> list[Any]:
-    own = [importlib.import_module(path) for path in ADAPTER_PLUGINS]
+    own = list(adapter_plugins)
     extra = [_load_plugin(path) for path in conf.get("PLUGINS")]
     return [CacheInvalidation(), *own, *(p for p in extra if p not in own)]
 

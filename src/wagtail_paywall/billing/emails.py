@@ -1,8 +1,8 @@
 """Lifecycle emails (welcome, payment failed, canceled, trial ending), sent through the
 core's hooks after the change they report has committed.
 
-A pluggy plugin registered on every site's program
-(:data:`wagtail_paywall.program.ADAPTER_PLUGINS`); stop it with
+A pluggy plugin the app registers on every site's program
+(:data:`wagtail_paywall.program.adapter_plugins`); stop it with
 ``MEMBERSHIP_SDK_DISABLED_PLUGINS=wagtail_paywall.billing.emails``. Templates and their
 context: ``docs/journey.md`` (emails).
 """
