@@ -1,6 +1,6 @@
 """Django system checks for settings that would let content or money slip through.
 
-Ids ``wagtail_paywall.E001`` to ``E007`` and ``W001`` to ``W002``, each described in the docs
+Ids ``wagtail_paywall.E001`` to ``E007`` and ``W001`` to ``W003``, each described in the docs
 page below. Provider checks read what each provider declares about its own settings
 (:class:`membership_sdk.providers.SettingsSpec`), so a third-party provider is checked exactly
 like a built-in one.
@@ -27,7 +27,14 @@ from .program import site_providers
 MIDDLEWARE = "wagtail_paywall.middleware.PaywallMiddleware"
 
 
-def _unbuildable(exc: MembershipError) -> checks.CheckMessage:
+#: What building the site's providers may raise besides a core error: a plugin in
+#: ``PAYWALL["PLUGINS"]`` that does not import, or a setting of the wrong type.
+_BUILD_ERRORS = (MembershipError, ImportError, ValueError, TypeError)
+#: A flag any provider's settings may carry (see ``SettingsSpec.is_live``).
+_GENERIC_KEYS = frozenset({"livemode"})
+
+
+def _unbuildable(exc: Exception) -> checks.CheckMessage:
     return checks.Error(
         _('The payment providers cannot be built from PAYWALL["PROVIDERS"]: %(error)s')
         % {"error": exc},
@@ -42,7 +49,7 @@ def _declared() -> tuple[list[tuple[str, dict[str, Any], SettingsSpec]], list[ch
     configured = conf.providers()
     try:
         providers = site_providers()
-    except MembershipError as exc:
+    except _BUILD_ERRORS as exc:
         return [], [_unbuildable(exc)]
     found, errors = [], []
     for name, config in configured.items():
@@ -74,6 +81,18 @@ def _where_secrets_go(name: str, spec: SettingsSpec) -> str:
     return " or ".join(keys)
 
 
+def _secret_hint(name: str, spec: SettingsSpec) -> str:
+    if not spec.webhook_secret_settings():
+        return _(
+            "Provider %(name)r declares no setting for a webhook secret, so nothing can "
+            "verify its webhooks: ask its author to declare one (docs/plugins.md)."
+        ) % {"name": name}
+    return _(
+        "Set %(where)s to the webhook signing secret; without it webhooks cannot be "
+        "verified, and forged ones could grant access."
+    ) % {"where": _where_secrets_go(name, spec)}
+
+
 def _secret_problem(config: dict[str, Any], spec: SettingsSpec) -> str | None:
     """Why the provider's webhooks are not safely verified, or ``None``.
 
@@ -101,12 +120,29 @@ def _provider_errors(
             checks.Error(
                 _("Payment provider %(name)r receives webhooks but %(problem)s.")
                 % {"name": name, "problem": problem},
-                hint=_(
-                    "Set %(where)s to the webhook signing secret; without it webhooks "
-                    "cannot be verified, and forged ones could grant access."
-                )
-                % {"where": _where_secrets_go(name, spec)},
+                hint=_secret_hint(name, spec),
                 id="wagtail_paywall.E001",
+            )
+        )
+    missing = spec.missing_required(config)
+    if missing:
+        errors.append(
+            checks.Error(
+                _("Payment provider %(name)r lacks its required setting(s) %(keys)s.")
+                % {"name": name, "keys": ", ".join(repr(k) for k in missing)},
+                hint=_('Set them in PAYWALL["PROVIDERS"][%(name)r].') % {"name": name},
+                id="wagtail_paywall.E006",
+            )
+        )
+    unknown = sorted(set(config) - set(spec.declared_keys()) - _GENERIC_KEYS)
+    if unknown:
+        errors.append(
+            checks.Warning(
+                _("Payment provider %(name)r does not read the setting(s) %(keys)s.")
+                % {"name": name, "keys": ", ".join(repr(k) for k in unknown)},
+                hint=_("A misspelt key is ignored. It reads: %(known)s.")
+                % {"known": ", ".join(spec.declared_keys()) or "-"},
+                id="wagtail_paywall.W003",
             )
         )
     if settings.DEBUG and spec.is_live(config):
@@ -125,12 +161,12 @@ def _provider_errors(
 
 @checks.register(checks.Tags.security)
 def check_providers(**kwargs: Any) -> list[checks.CheckMessage]:
-    """E001 and E005 to E007, from each provider's own declaration."""
+    """E001, E005 to E007 and W003, from each provider's own declaration."""
     declared, errors = _declared()
     for name, config, spec in declared:
         try:
             errors.extend(_provider_errors(name, config, spec))
-        except MembershipError as exc:  # a setting of the wrong type, say
+        except _BUILD_ERRORS as exc:  # a setting of the wrong type, say
             errors.append(_unbuildable(exc))
     return errors
 

@@ -91,6 +91,22 @@ def test_providers_that_cannot_be_built_are_an_error_naming_why() -> None:
     assert "stripe" in messages[0].msg.lower()
 
 
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"webhook_secret": "s"}}})
+def test_a_setting_the_provider_does_not_read_is_a_warning_as_well() -> None:
+    # The old hint's advice: the fake provider never read "webhook_secret".
+    messages = _provider_messages()
+    assert _ids(messages) == ["wagtail_paywall.E001", "wagtail_paywall.W003"]
+    assert "'webhook_secret'" in messages[1].msg
+    assert "secret, secrets" in messages[1].hint
+
+
+@override_settings(PAYWALL={"PROVIDERS": {"fake": {"secret": "s"}}, "PLUGINS": ["nope.missing"]})
+def test_a_plugin_that_does_not_import_is_an_error_not_a_crash() -> None:
+    (message,) = _provider_messages()
+    assert message.id == "wagtail_paywall.E006"
+    assert "nope" in message.msg
+
+
 @override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"fake": {"secret": "s", "livemode": True}}})
 def test_debug_with_a_provider_in_livemode_is_an_error() -> None:
     messages = _provider_messages()

@@ -7,6 +7,7 @@ a deployment would.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import secrets
@@ -57,11 +58,27 @@ def test_check_deploy_is_clean_for_the_production_settings(tmp_path: Path) -> No
     assert "System check identified no issues" in result.stdout
 
 
-def test_check_deploy_is_clean_with_stripe_keys_from_the_environment(tmp_path: Path) -> None:
+def with_stripe_keys(tmp_path: Path) -> dict[str, str]:
     env = deployment(tmp_path)
     env.update(STRIPE_API_KEY="sk_test_from_env", STRIPE_WEBHOOK_SECRET="whsec_from_env")
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    return env
+
+
+def test_check_deploy_is_clean_with_stripe_keys_from_the_environment(tmp_path: Path) -> None:
+    pytest.importorskip("stripe", reason="selling through Stripe needs the stripe extra")
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **with_stripe_keys(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_stripe_keys_without_the_stripe_package_stop_the_site_naming_the_extra(
+    tmp_path: Path,
+) -> None:
+    if importlib.util.find_spec("stripe") is not None:
+        pytest.skip("the stripe package is installed here")
+    result = manage("check", "--deploy", **with_stripe_keys(tmp_path))
+    assert result.returncode != 0
+    assert "wagtail_paywall.E006" in result.stderr
+    assert "pip install 'membership-sdk[stripe]'" in result.stderr
 
 
 @pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"])
