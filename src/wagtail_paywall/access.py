@@ -304,13 +304,15 @@ def merge_cookie_reads(request: HttpRequest, member_id: str) -> int:
     Called when a visitor signs in or signs up, so reads made before do not reset. The
     cookie is deleted on the response.
     """
-    usage = metering.take_cookie_usage(request)
+    usage = metering.cookie_usage(request)
     meters = get_program().store.meters
     count = 0
     for meter, uses in usage.items():
         for key, when in uses.items():
             meters.record(member_id, meter, key, when)
             count += 1
+    # Only once every read is stored: a failure above keeps the cookie, and its count.
+    metering.clear_cookie(request)
     request._paywall_context = None  # type: ignore[attr-defined]
     if count:
         invalidate_member(member_id)

@@ -4,7 +4,7 @@ The cookie holds ``{meter: {resource key: latest charge (unix seconds)}}``, sign
 site's ``SECRET_KEY`` so a visitor cannot reset or forge it (deleting it is possible,
 as with any cookie-based meter; registering moves the count into the database for good).
 When a visitor signs in, :func:`wagtail_paywall.access.merge_cookie_reads` carries the
-count over.
+count over. See ``docs/wagtail.md`` (Metered reads and signing in).
 """
 
 from __future__ import annotations
@@ -69,16 +69,14 @@ def record_cookie_use(request: HttpRequest, meter: str, key: str, when: datetime
     request._paywall_cookie_dirty = True  # type: ignore[attr-defined]
 
 
-def take_cookie_usage(request: HttpRequest) -> Usage:
-    """The cookie's reads, removed from the request: the response deletes the cookie.
+def clear_cookie(request: HttpRequest) -> None:
+    """Forget the cookie's reads: the response deletes the cookie.
 
-    For :func:`wagtail_paywall.access.merge_cookie_reads`, which moves them into a
-    member's account when the visitor signs in.
+    For :func:`wagtail_paywall.access.merge_cookie_reads`, once it has moved the reads
+    into a member's account.
     """
-    usage = cookie_usage(request)
     request._paywall_cookie_usage = {}  # type: ignore[attr-defined]
     request._paywall_cookie_clear = True  # type: ignore[attr-defined]
-    return usage
 
 
 def write_cookie(request: HttpRequest, response: HttpResponse) -> None:

@@ -8,6 +8,7 @@ import pytest
 from django.http import HttpResponse
 
 from membership_sdk import Metered, MinTier, Reason, Resource, Window
+from wagtail_paywall import metering
 from wagtail_paywall.access import check_access, merge_cookie_reads
 from wagtail_paywall.middleware import PaywallMiddleware
 from wagtail_paywall.models import MeterUsage
@@ -127,3 +128,24 @@ def test_merging_an_empty_cookie_records_nothing(
 ) -> None:
     assert merge_cookie_reads(request_for(), str(reader.pk)) == 0
     assert not MeterUsage.objects.exists()
+
+
+def test_reads_that_could_not_be_stored_stay_in_the_cookie(
+    request_for: Any, reader: Any, program: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cookies: dict[str, str] = {}
+    read(request_for, 1, cookies)
+    request = request_for(cookies=cookies)
+
+    def database_down(*args: Any) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(program.store.meters, "record", database_down)
+    with pytest.raises(RuntimeError):
+        merge_cookie_reads(request, str(reader.pk))
+
+    response = HttpResponse("ok")
+    metering.write_cookie(request, response)
+    assert COOKIE not in response.cookies  # neither deleted nor emptied
+    (uses,) = metering.cookie_usage(request).values()
+    assert set(uses) == {"page:1"}
