@@ -68,10 +68,9 @@ def test_the_access_panel_takes_its_heading_and_children_as_any_panel() -> None:
     assert panel.children == []
 
 
-@pytest.mark.django_db
-def test_an_overridden_paywall_withhold_withholds_more_on_the_page_and_in_the_api(
-    client: Any, make_article: Any, catalog: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def withholds_the_description_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ArticlePage overriding paywall_withhold to withhold its search description as well."""
     withhold = ArticlePage.paywall_withhold
 
     def withhold_more(self: ArticlePage, decision: Any) -> None:
@@ -79,9 +78,39 @@ def test_an_overridden_paywall_withhold_withholds_more_on_the_page_and_in_the_ap
         self.search_description = ""
 
     monkeypatch.setattr(ArticlePage, "paywall_withhold", withhold_more)
-    page = make_article("tier", tiers=[catalog["premium"]], search_description="CANARY-DESC")
 
-    response = client.get(f"/api/v2/pages/{page.pk}/")
-    data = json.loads(response.content)
-    assert data["meta"]["search_description"] == ""
+
+@pytest.fixture
+def described_article(make_article: Any, catalog: Any) -> Any:
+    return make_article("tier", tiers=[catalog["premium"]], search_description="CANARY-DESC")
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("withholds_the_description_too")
+def test_an_overridden_paywall_withhold_withholds_more_on_the_page(
+    client: Any, described_article: Any
+) -> None:
+    html = client.get(described_article.url).content.decode()
+    assert "CANARY-DESC" not in html
+    assert PREMIUM not in html
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("withholds_the_description_too")
+def test_an_overridden_paywall_withhold_withholds_more_in_the_api(
+    client: Any, described_article: Any
+) -> None:
+    response = client.get(f"/api/v2/pages/{described_article.pk}/")
+    assert json.loads(response.content)["meta"]["search_description"] == ""
     assert PREMIUM not in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("withholds_the_description_too")
+def test_an_overridden_paywall_withhold_shapes_the_seo_markup_a_member_gets_too(
+    client: Any, described_article: Any, premium: Any
+) -> None:
+    client.force_login(premium)
+    html = client.get(described_article.url).content.decode()
+    assert PREMIUM in html  # the member reads the whole article
+    assert "CANARY-DESC" not in html  # but its <head> is the same for everyone

@@ -11,6 +11,7 @@ See ``docs/channels.md`` (the introduction, and Caches).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import Any
 
@@ -158,18 +159,35 @@ def visible_text(page: Any, decision: Decision | None = None, *, title: bool = T
     return " ".join(" ".join(p.split()) for p in parts if p and p.strip())
 
 
+def withheld_copy(page: Any, decision: Decision) -> Any:
+    """A copy of ``page`` as a visitor with ``decision`` receives it, through the page's
+    own :meth:`~wagtail_paywall.pages.PaywallPageMixin.paywall_withhold` (so an override
+    withholds here too); ``page`` itself is left as it was."""
+    if getattr(page, "_paywall_withheld", False):
+        return page
+    withheld = copy.copy(page)
+    withheld.paywall_withhold(decision)
+    return withheld
+
+
 def teaser_text(page: Any) -> str:
     """What anyone may read of ``page``: its search description, else its teaser text,
-    else the blocks above the paywall break (for a page the paywall leaves open: its text)."""
+    else the blocks above the paywall break (for a page the paywall leaves open: its text).
+
+    A gated page is read as a visitor without access receives it, whoever asks.
+    """
     page = specific_page(page)
+    gated = isinstance(page, PaywallPageMixin) and is_gated(page)
+    locked = Decision(False, Reason.TIER_REQUIRED, teaser=True)
+    if gated:
+        page = withheld_copy(page, locked)
     description = str(getattr(page, "search_description", "") or "").strip()
     if description:
         return description
-    if not isinstance(page, PaywallPageMixin) or not is_gated(page):
+    if not gated:
         return visible_text(page, title=False)
     if page.paywall_teaser.strip():
         return " ".join(page.paywall_teaser.split())
-    locked = Decision(False, Reason.TIER_REQUIRED, teaser=True)
     return visible_text(page, locked, title=False)
 
 
