@@ -27,7 +27,7 @@ export UV_PYTHON_DOWNLOADS := never
 help:
 	@echo "make demo   - set up, seed and serve the demo site on http://127.0.0.1:8000"
 	@echo "make demo-cli - the SDK's command-line walk-through (no Django)"
-	@echo "make test   - run the default tox envs (core tests, lint, docs)"
+	@echo "make test   - run every default tox env (core, lint, docs, stripe, wagtail, chaos, e2e...)"
 	@echo "make lint   - ruff, mypy --strict, import-linter"
 	@echo "make docs   - build the Sphinx docs into docs/_build/html"
 	@echo "make bench  - run the benchmarks (installs the Wagtail extra)"

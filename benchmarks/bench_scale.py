@@ -218,7 +218,8 @@ def _worker() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from wagtail_paywall import program as program_module
-    from wagtail_paywall.access import invalidate_member, member_context
+    from wagtail_paywall.access import member_context
+    from wagtail_paywall.caching import invalidate_member
 
     rf = RequestFactory()
     subjects: dict[int, dict[str, Any]] = {}

@@ -153,7 +153,7 @@ def _count_queries(func: Callable[[], object], before: Callable[[], None]) -> in
 def run() -> list[Row]:
     if not _READY:
         return []
-    from wagtail_paywall.access import invalidate_member
+    from wagtail_paywall.caching import invalidate_member
 
     site = _site()
     client, member = site["client"], str(site["user"].pk)

@@ -103,9 +103,8 @@ def _worker(database: str, url: str | None) -> list[Row]:
 
 def run() -> list[Row]:
     try:
-        import wagtail  # noqa: F401
-
         import stripe  # noqa: F401
+        import wagtail  # noqa: F401
     except ImportError:
         print("bench_webhooks: skipped: needs the wagtail and stripe extras", file=sys.stderr)
         return []

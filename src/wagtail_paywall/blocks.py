@@ -2,7 +2,8 @@
 
 Everything above the first :class:`PaywallBreakBlock` in a stream is the teaser; the
 rest is premium and is cut off on the server (:func:`teaser_part`) for a visitor
-without access. For a visitor with access the break renders nothing.
+without access. For a visitor with access the break renders nothing. See
+``docs/gating.md`` (The paywall break block).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Forms of the member's journey: checkout, cancel (with its survey), resume, plan change."""
+"""Forms of the member's journey: checkout, cancel (with its survey), resume, plan change.
+
+See ``docs/journey.md`` (Account).
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Changes made through :class:`~membership_sdk.MembershipProgram` already drop the cache
 through the ``membership_access_changed`` hook; these handlers also catch changes made
-any other way (the Django admin, a shell, a data migration).
+any other way (the Django admin, a shell, a data migration). See ``docs/wagtail.md``
+(Caching and the query budget).
 """
 
 from __future__ import annotations

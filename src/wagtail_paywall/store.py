@@ -3,6 +3,7 @@
 Transactions are Django's ``transaction.atomic()``. On PostgreSQL :meth:`DjangoStore.atomic`
 also takes a transaction-scoped advisory lock on the key, so two workers applying events
 for one subscription queue up instead of interleaving; SQLite serialises writers anyway.
+See ``docs/wagtail.md`` (Storage and migrations).
 """
 
 from __future__ import annotations

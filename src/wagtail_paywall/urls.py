@@ -3,7 +3,8 @@
     path("paywall/", include("wagtail_paywall.urls")),
 
 The fake provider's default ``checkout_url`` is ``/paywall/fake/checkout/``, and
-providers' webhooks are set up to post to ``/paywall/webhooks/<provider>/``.
+providers' webhooks are set up to post to ``/paywall/webhooks/<provider>/``. See
+``docs/journey.md`` (URLs).
 """
 
 from __future__ import annotations

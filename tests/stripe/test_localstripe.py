@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 import stripe
+
 from membership_sdk import (
     HasEntitlement,
     MembershipProgram,

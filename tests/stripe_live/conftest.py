@@ -22,10 +22,10 @@ import pytest
 pytest.importorskip("wagtail")
 pytest.importorskip("stripe")
 
+import stripe
 from django.core.cache import caches
 from django.test import override_settings
 
-import stripe
 from tests.stripe.conftest import WEBHOOK_SECRET, localstripe_url  # noqa: F401 (a fixture)
 from wagtail_paywall import program as program_module
 from wagtail_paywall.models import Price, Tier

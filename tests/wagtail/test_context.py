@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from membership_sdk import GrantKind, MinTier, Public, Reason, Registered, Resource
-from wagtail_paywall.access import check_access, invalidate_member, member_context
+from wagtail_paywall.access import check_access, member_context
+from wagtail_paywall.caching import invalidate_member
 
 pytestmark = pytest.mark.django_db
 
@@ -212,7 +213,7 @@ def test_a_request_checks_the_catalog_once_however_often_it_asks(
 def test_a_members_warm_request_reads_the_shared_cache_once(
     request_for: Any, premium: Any, cache_reads: list[list[str]]
 ) -> None:
-    from wagtail_paywall.access import GEN_KEY
+    from wagtail_paywall.caching import GEN_KEY
     from wagtail_paywall.program import CATALOG_GEN_KEY, request_scope
 
     with request_scope():

@@ -378,7 +378,7 @@ def count_queries(client: Any, url: str) -> int:
 def test_a_premium_article_costs_one_query_more_than_a_public_one_cold(
     client: Any, make_article: Any, catalog: Any, premium: Any, program: Any
 ) -> None:
-    from wagtail_paywall.access import invalidate_member
+    from wagtail_paywall.caching import invalidate_member
 
     gated = make_article("tier", paywall_min_tier=catalog["premium"])
     public = make_article("public")

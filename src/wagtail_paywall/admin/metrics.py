@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from membership_sdk import MembershipError, metrics
 from membership_sdk import membership as core
-from membership_sdk.membership import GRANTING, PAYING, TERMINAL
+from membership_sdk.membership import GRANTING, PAYING, TERMINAL, UNCOUNTED
 
 from .. import models
 from ..caching import cache
@@ -43,9 +43,7 @@ _COLUMNS = (
 )
 _PAYING = [s.value for s in PAYING]
 _ENDED = [s.value for s in TERMINAL]
-# Never counted as live by the core's metrics: a membership that never started, or whose
-# status nobody knows.
-_NEVER_LIVE = [core.Status.INCOMPLETE.value, core.Status.UNKNOWN.value]
+_NEVER_LIVE = [s.value for s in UNCOUNTED]
 
 
 @dataclass(frozen=True, slots=True)

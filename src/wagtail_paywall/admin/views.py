@@ -26,8 +26,9 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from membership_sdk import GrantKind, MembershipError
+from membership_sdk import GrantKind, MembershipError, Status
 from membership_sdk.currency import format_amount
+from membership_sdk.membership import PAYING
 
 from ..billing import inbox
 from ..models import Grant, Membership, WebhookEvent
@@ -251,8 +252,8 @@ class MetricsReportView(WagtailAdminTemplateMixin, TemplateView):
             members=[
                 {
                     "tier": names.get(slug, slug),
-                    "paying": counts.get("active", 0) + counts.get("past_due", 0),
-                    "trialing": counts.get("trialing", 0),
+                    "paying": sum(counts.get(status, 0) for status in PAYING),
+                    "trialing": counts.get(Status.TRIALING, 0),
                 }
                 for slug, counts in sorted(
                     figures.members.items(), key=lambda item: (ranks.get(item[0], 0), item[0])

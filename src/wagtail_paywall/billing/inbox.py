@@ -4,8 +4,10 @@
 :func:`process` applies its events in one transaction and never marks a row processed unless
 all were applied. A failure is rolled back and the row retried after an exponential backoff
 (``INBOX_RETRY_BASE`` doubling up to ``INBOX_RETRY_MAX``); after ``INBOX_MAX_ATTEMPTS`` it is
-``dead`` until "Retry" in the admin. :func:`claim` hands out due rows with ``SELECT ... FOR
-UPDATE SKIP LOCKED`` and :func:`process` takes the same row lock, so no row is applied twice.
+``dead`` until "Retry" in the admin. On PostgreSQL :func:`claim` hands out due rows with
+``SELECT ... FOR UPDATE SKIP LOCKED`` and :func:`process` takes the same row lock, so no row
+is applied twice; SQLite has no row locks, but serialises writers, and :func:`process`
+re-reads a row's status before applying it.
 
 See ``docs/reliability.md`` (Inbox workers).
 """

@@ -5,6 +5,8 @@
 - :mod:`.inbox`: webhooks stored before they are applied;
 - :mod:`.journey`: cancellation answers and trial reminders;
 - :mod:`.feeds`: members' private feed tokens.
+
+See ``docs/wagtail.md`` (Storage and migrations).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """What the paywall's models share: the member id column and choices built from the core's enums.
 
 Member ids are ``str(user.pk)``: the tables keep them as strings, so a site may swap its
-user model (or bill organisations) without a migration of the paywall's tables.
+user model (or bill organisations) without a migration of the paywall's tables. See
+``docs/wagtail.md`` (Storage and migrations).
 """
 
 from __future__ import annotations
