@@ -8,7 +8,7 @@ files can import it without clashing with other test trees.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from membership_sdk import (
     get_plugin_manager,
     hookimpl,
 )
+from membership_sdk.providers import CheckoutRequest, CheckoutSession, SettingsSpec
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 PROVIDER = "acme"
@@ -249,3 +250,39 @@ def store_state(store: MemoryStore) -> dict[str, Any]:
 def full_state(store: MemoryStore) -> dict[str, Any]:
     """:func:`store_state` plus the event inbox: for checking that nothing at all changed."""
     return {**store_state(store), "inbox": dict(store.inbox.results)}
+
+
+class StubProvider:
+    """A provider plugin for tests: registers itself under :attr:`name`; every call a
+    test does not override answers as an unreachable provider would not (it raises
+    ``NotImplementedError``, so a test that reaches one fails loudly)."""
+
+    name = "stub"
+    refetch_subscriptions = False
+    settings_spec = SettingsSpec()
+
+    @hookimpl
+    def membership_register_providers(
+        self, register: Callable[[object], None], config: Mapping[str, Any]
+    ) -> None:
+        register(self)
+
+    def fetch_subscription(self, subscription_id: str) -> SubscriptionSnapshot | None:
+        return None
+
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        raise NotImplementedError
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[BillingEvent]:
+        raise NotImplementedError
+
+    def cancel_subscription(
+        self, subscription_id: str, *, at_period_end: bool = True
+    ) -> SubscriptionSnapshot:
+        raise NotImplementedError
+
+    def resume_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        raise NotImplementedError
+
+    def portal_url(self, customer_id: str, return_url: str) -> str | None:
+        return None

@@ -6,15 +6,13 @@ tests depend on none of the built-in providers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sdk_builders import NOW, HookRecorder, full_state, make_program, sub_event
+from sdk_builders import NOW, HookRecorder, StubProvider, full_state, make_program, sub_event
 
 from membership_sdk import (
-    BillingEvent,
     EventType,
     MembershipError,
     MembershipProgram,
@@ -23,51 +21,24 @@ from membership_sdk import (
     ProviderError,
     Status,
     SubscriptionSnapshot,
-    hookimpl,
 )
-from membership_sdk.providers import CheckoutRequest, CheckoutSession, SettingsSpec
 
 
-class Acme:
+class Acme(StubProvider):
     """A provider that still has the subscriptions in ``subscriptions``."""
 
     name = "acme"
-    refetch_subscriptions = False
-    settings_spec = SettingsSpec()
 
     def __init__(self) -> None:
         self.subscriptions: dict[str, SubscriptionSnapshot] = {}
         self.fail_with: Exception | None = None
         self.fetched: list[str] = []
 
-    @hookimpl
-    def membership_register_providers(
-        self, register: Callable[[object], None], config: Mapping[str, Any]
-    ) -> None:
-        register(self)
-
     def fetch_subscription(self, subscription_id: str) -> SubscriptionSnapshot | None:
         self.fetched.append(subscription_id)
         if self.fail_with is not None:
             raise self.fail_with
         return self.subscriptions.get(subscription_id)
-
-    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
-        raise NotImplementedError
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[BillingEvent]:
-        raise NotImplementedError
-
-    def cancel_subscription(
-        self, subscription_id: str, *, at_period_end: bool = True
-    ) -> SubscriptionSnapshot:
-        raise NotImplementedError
-
-    def resume_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
-        raise NotImplementedError
-
-    def portal_url(self, customer_id: str, return_url: str) -> str | None:
-        return None
 
 
 @pytest.fixture

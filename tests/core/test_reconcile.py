@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
-from sdk_builders import Clock, full_state
+from sdk_builders import Clock, StubProvider, full_state
 
 from membership_sdk import (
-    BillingEvent,
     MembershipProgram,
     MemoryStore,
     ProviderError,
     Status,
-    SubscriptionSnapshot,
-    hookimpl,
 )
 from membership_sdk.errors import ReconcileError, ReconcileInterrupted
-from membership_sdk.providers import CheckoutRequest, CheckoutSession, SettingsSpec
 from membership_sdk.providers.fake import FakeProvider
 from membership_sdk.reconcile import (
     CREATED,
@@ -332,38 +327,10 @@ def test_a_provider_nobody_registered_is_refused_by_name(program: MembershipProg
         reconcile(program, "acme")
 
 
-class Unlisted:
+class Unlisted(StubProvider):
     """A provider that cannot list its subscriptions."""
 
     name = "unlisted"
-    refetch_subscriptions = False
-    settings_spec = SettingsSpec()
-
-    @hookimpl
-    def membership_register_providers(
-        self, register: Callable[[object], None], config: Mapping[str, Any]
-    ) -> None:
-        register(self)
-
-    def fetch_subscription(self, subscription_id: str) -> SubscriptionSnapshot | None:
-        return None
-
-    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
-        raise NotImplementedError
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[BillingEvent]:
-        raise NotImplementedError
-
-    def cancel_subscription(
-        self, subscription_id: str, *, at_period_end: bool = True
-    ) -> SubscriptionSnapshot:
-        raise NotImplementedError
-
-    def resume_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
-        raise NotImplementedError
-
-    def portal_url(self, customer_id: str, return_url: str) -> str | None:
-        return None
 
 
 def test_a_provider_that_cannot_list_its_subscriptions_is_refused() -> None:
