@@ -182,7 +182,8 @@ def screenshot() -> Callable[[Any, str], Path]:
 
     def take(tab: Any, name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        tab.screenshot(path=str(path), full_page=True)
+        # Transitions finish first: a sidebar menu is shown open, not half-way there.
+        tab.screenshot(path=str(path), full_page=True, animations="disabled")
         if update_docs:
             DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)

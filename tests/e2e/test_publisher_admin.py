@@ -40,3 +40,17 @@ def test_publisher_sets_who_may_read_an_article(page: Any, screenshot: Shot) -> 
     rule = page.locator("select[name=paywall_rule]")
     expect(rule).to_have_value("tier")
     screenshot(page, "22-admin-access-panel")
+
+
+def test_every_paywall_screen_is_under_one_paywall_menu(page: Any, screenshot: Shot) -> None:
+    from playwright.sync_api import expect
+
+    log_in_to_admin(page)
+    page.get_by_role("button", name="Paywall").click()
+    submenu = page.locator(".sidebar-sub-menu-panel")
+    for item in ("Tiers", "Prices", "Members", "Webhook inbox", "Cancellations", "Feed tokens"):
+        expect(submenu.get_by_role("link", name=item)).to_be_visible()
+    # No paywall screen has a top-level menu of its own any more.
+    sidebar = page.locator("#wagtail-sidebar")
+    expect(sidebar.get_by_role("link", name="Cancellations", exact=True)).to_have_count(1)
+    screenshot(page, "20-admin-paywall-menu")
