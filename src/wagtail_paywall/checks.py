@@ -1,6 +1,6 @@
 """Django system checks for settings that would let content or money slip through.
 
-Ids ``wagtail_paywall.E001`` to ``E007`` and ``W001`` to ``W003``, each described in the docs
+Ids ``wagtail_paywall.E001`` to ``E008`` and ``W001`` to ``W003``, each described in the docs
 page below. Provider checks read what each provider declares about its own settings
 (:class:`membership_sdk.providers.SettingsSpec`), so a third-party provider is checked exactly
 like a built-in one.
@@ -131,7 +131,7 @@ def _provider_errors(
                 _("Payment provider %(name)r lacks its required setting(s) %(keys)s.")
                 % {"name": name, "keys": ", ".join(repr(k) for k in missing)},
                 hint=_('Set them in PAYWALL["PROVIDERS"][%(name)r].') % {"name": name},
-                id="wagtail_paywall.E006",
+                id="wagtail_paywall.E008",
             )
         )
     unknown = sorted(set(config) - set(spec.declared_keys()) - _GENERIC_KEYS)
@@ -161,7 +161,7 @@ def _provider_errors(
 
 @checks.register(checks.Tags.security)
 def check_providers(**kwargs: Any) -> list[checks.CheckMessage]:
-    """E001, E005 to E007 and W003, from each provider's own declaration."""
+    """E001, E005 to E008 and W003, from each provider's own declaration."""
     declared, errors = _declared()
     for name, config, spec in declared:
         try:

@@ -8,7 +8,9 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
+from membership_sdk.providers import Setting, SettingsSpec
 from membership_sdk.providers.fake import DEV_SECRET as FAKE_DEV_SECRET
+from membership_sdk.providers.fake import FakeProvider
 from wagtail_paywall import checks as paywall_checks
 
 
@@ -98,6 +100,21 @@ def test_a_setting_the_provider_does_not_read_is_a_warning_as_well() -> None:
     assert _ids(messages) == ["wagtail_paywall.E001", "wagtail_paywall.W003"]
     assert "'webhook_secret'" in messages[1].msg
     assert "secret, secrets" in messages[1].hint
+
+
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"secret": "s"}}})
+def test_a_setting_the_provider_declares_required_but_lacks_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    declared = FakeProvider.settings_spec
+    requiring = SettingsSpec(
+        settings=(*declared.settings, Setting("account", required=True)),
+        receives_webhooks=declared.receives_webhooks,
+    )
+    monkeypatch.setattr(FakeProvider, "settings_spec", requiring)
+    (message,) = _provider_messages()
+    assert message.id == "wagtail_paywall.E008"
+    assert "'account'" in message.msg
 
 
 @override_settings(PAYWALL={"PROVIDERS": {"fake": {"secret": "s"}}, "PLUGINS": ["nope.missing"]})
