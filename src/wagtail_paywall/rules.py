@@ -156,11 +156,12 @@ rule_memo = RuleMemo()
 class PaywallAccessFields(models.Model):
     """The access fields a page and a document share, and the resource they make.
 
-    A subclass names its key's prefix (:attr:`paywall_key_prefix`: ``page``, ``doc``) and
-    adds what its :meth:`paywall_rule_options` pass on to :func:`build_rule`.
+    A subclass MUST name its key's prefix (:attr:`paywall_key_prefix`: ``page``, ``doc``),
+    which keeps its keys apart from every other kind's, and may add what its
+    :meth:`paywall_rule_options` pass on to :func:`build_rule`.
     """
 
-    paywall_key_prefix: ClassVar[str] = "item"
+    paywall_key_prefix: ClassVar[str]
 
     paywall_rule = models.CharField(
         _("who may read it"),
