@@ -30,6 +30,7 @@ from membership_sdk import (
     hookimpl,
 )
 from membership_sdk.providers import CheckoutRequest, CheckoutSession, SettingsSpec
+from membership_sdk.providers.fake import FakeProvider
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 PROVIDER = "acme"
@@ -286,3 +287,22 @@ class StubProvider:
 
     def portal_url(self, customer_id: str, return_url: str) -> str | None:
         return None
+
+
+def fake_of(program: MembershipProgram) -> FakeProvider:
+    """The program's ``fake`` provider."""
+    provider = program.providers["fake"]
+    assert isinstance(provider, FakeProvider)
+    return provider
+
+
+def paid_without_webhook(
+    program: MembershipProgram, fake: FakeProvider, member: str, price: str = "gold-monthly"
+) -> str:
+    """``member`` pays ``price`` at the fake provider, whose webhook never reaches the
+    program. Returns the subscription id."""
+    session = program.start_checkout(
+        member, price, provider="fake", success_url="/ok", cancel_url="/no"
+    )
+    fake.complete_checkout(session.id)
+    return fake.checkout(session.id).result or ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sdk_builders import fake_of, paid_without_webhook
 
 from membership_sdk import MembershipProgram, ProviderError, Status
 from membership_sdk.providers import SubscriptionListing
@@ -18,17 +19,7 @@ def program() -> MembershipProgram:
 
 @pytest.fixture
 def fake(program: MembershipProgram) -> FakeProvider:
-    provider = program.providers["fake"]
-    assert isinstance(provider, FakeProvider)
-    return provider
-
-
-def paid(program: MembershipProgram, fake: FakeProvider, member: str) -> str:
-    session = program.start_checkout(
-        member, "gold-monthly", provider="fake", success_url="/ok", cancel_url="/no"
-    )
-    fake.complete_checkout(session.id)
-    return fake.checkout(session.id).result or ""
+    return fake_of(program)
 
 
 def test_the_fake_provider_can_list_subscriptions(fake: FakeProvider) -> None:
@@ -38,7 +29,7 @@ def test_the_fake_provider_can_list_subscriptions(fake: FakeProvider) -> None:
 def test_listing_walks_every_subscription_in_pages_with_its_member_and_total(
     program: MembershipProgram, fake: FakeProvider
 ) -> None:
-    subs = {paid(program, fake, m): m for m in ("ann", "bob", "cy")}
+    subs = {paid_without_webhook(program, fake, m): m for m in ("ann", "bob", "cy")}
 
     first = fake.list_subscriptions(limit=2)
     last = fake.list_subscriptions(after=first.next_cursor, limit=2)
@@ -53,7 +44,7 @@ def test_listing_walks_every_subscription_in_pages_with_its_member_and_total(
 def test_listing_includes_ended_subscriptions(
     program: MembershipProgram, fake: FakeProvider
 ) -> None:
-    sub = paid(program, fake, "ann")
+    sub = paid_without_webhook(program, fake, "ann")
     fake.expire(sub)
 
     [listed] = fake.list_subscriptions().subscriptions

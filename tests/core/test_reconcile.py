@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sdk_builders import Clock, StubProvider, full_state
+from sdk_builders import Clock, StubProvider, fake_of, full_state, paid_without_webhook
 
 from membership_sdk import (
     MembershipProgram,
@@ -40,18 +40,7 @@ def program(clock: Clock) -> MembershipProgram:
 
 @pytest.fixture
 def fake(program: MembershipProgram) -> FakeProvider:
-    provider = program.providers["fake"]
-    assert isinstance(provider, FakeProvider)
-    return provider
-
-
-def paid_without_webhook(program: MembershipProgram, fake: FakeProvider, member: str) -> str:
-    """``member`` subscribes at the provider; its webhook never arrives. Returns the id."""
-    session = program.start_checkout(
-        member, "gold-monthly", provider="fake", success_url="/ok", cancel_url="/no"
-    )
-    fake.complete_checkout(session.id)
-    return fake.checkout(session.id).result or ""
+    return fake_of(program)
 
 
 def subscribed(program: MembershipProgram, fake: FakeProvider, member: str) -> str:
