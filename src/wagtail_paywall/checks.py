@@ -18,11 +18,12 @@ from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 from django.views.static import serve
 
-from membership_sdk import MembershipError
+from membership_sdk import MembershipError, Providers
+from membership_sdk.plugins import DEFAULT_PLUGINS
 from membership_sdk.providers import SettingsSpec
 
 from . import conf
-from .program import site_providers
+from .program import plugin_manager
 
 MIDDLEWARE = "wagtail_paywall.middleware.PaywallMiddleware"
 
@@ -30,17 +31,43 @@ MIDDLEWARE = "wagtail_paywall.middleware.PaywallMiddleware"
 #: What building the site's providers may raise besides a core error: a plugin in
 #: ``PAYWALL["PLUGINS"]`` that does not import, or a setting of the wrong type.
 _BUILD_ERRORS = (MembershipError, ImportError, ValueError, TypeError)
+#: The core's own providers: installed with the package, registered once configured.
+BUILT_IN = frozenset(name for name, _module in DEFAULT_PLUGINS)
 #: A flag any provider's settings may carry (see ``SettingsSpec.is_live``).
 _GENERIC_KEYS = frozenset({"livemode"})
 
 
-def _unbuildable(exc: Exception) -> checks.CheckMessage:
+def _unbuildable(exc: Exception, name: str | None = None) -> checks.CheckMessage:
+    if name is None:
+        message = _('The payment providers cannot be built from PAYWALL["PROVIDERS"]: %(error)s')
+    else:
+        message = _("The settings of payment provider %(name)r cannot be read: %(error)s")
     return checks.Error(
-        _('The payment providers cannot be built from PAYWALL["PROVIDERS"]: %(error)s')
-        % {"error": exc},
-        hint=_("Fix the provider settings or the plugin the message names."),
+        message % {"name": name, "error": exc},
+        hint=_("Fix the setting the message names."),
         id="wagtail_paywall.E006",
     )
+
+
+def _unloadable(exc: Exception) -> checks.CheckMessage:
+    return checks.Error(
+        _("A paywall plugin cannot be loaded: %(error)s") % {"error": exc},
+        hint=_(
+            'Check the dotted paths in PAYWALL["PLUGINS"] and the installed provider '
+            "packages the message names."
+        ),
+        id="wagtail_paywall.E006",
+    )
+
+
+def _fails_alone(pm: Any, name: str, config: dict[str, Any]) -> bool:
+    """Whether building the providers with only ``name``'s settings fails too: which
+    provider an error is about (a plugin's message may not say)."""
+    try:
+        Providers(pm, {name: config})
+    except _BUILD_ERRORS:
+        return True
+    return False
 
 
 def _declared() -> tuple[list[tuple[str, dict[str, Any], SettingsSpec]], list[checks.CheckMessage]]:
@@ -48,9 +75,14 @@ def _declared() -> tuple[list[tuple[str, dict[str, Any], SettingsSpec]], list[ch
     of those that cannot be built or are not installed."""
     configured = conf.providers()
     try:
-        providers = site_providers()
+        pm = plugin_manager()
     except _BUILD_ERRORS as exc:
-        return [], [_unbuildable(exc)]
+        return [], [_unloadable(exc)]
+    try:
+        providers = Providers(pm, configured)
+    except _BUILD_ERRORS as exc:
+        culprit = next((n for n, c in configured.items() if _fails_alone(pm, n, c)), None)
+        return [], [_unbuildable(exc, culprit)]
     found, errors = [], []
     for name, config in configured.items():
         provider = providers.get(name)
@@ -63,7 +95,7 @@ def _declared() -> tuple[list[tuple[str, dict[str, Any], SettingsSpec]], list[ch
                         "Install the package that provides it, or remove it from "
                         'PAYWALL["PROVIDERS"]. Installed: %(installed)s.'
                     )
-                    % {"installed": ", ".join(sorted(providers)) or "-"},
+                    % {"installed": ", ".join(sorted({*providers, *BUILT_IN})) or "-"},
                     id="wagtail_paywall.E007",
                 )
             )
@@ -81,7 +113,12 @@ def _where_secrets_go(name: str, spec: SettingsSpec) -> str:
     return " or ".join(keys)
 
 
-def _secret_hint(name: str, spec: SettingsSpec) -> str:
+def _secret_hint(name: str, spec: SettingsSpec, *, public: bool = False) -> str:
+    if public:
+        return _(
+            "Set %(where)s to a secret of your own: the public development secret is "
+            "published, so anyone could sign a webhook with it."
+        ) % {"where": _where_secrets_go(name, spec)}
     if not spec.webhook_secret_settings():
         return _(
             "Provider %(name)r declares no setting for a webhook secret, so nothing can "
@@ -93,8 +130,9 @@ def _secret_hint(name: str, spec: SettingsSpec) -> str:
     ) % {"where": _where_secrets_go(name, spec)}
 
 
-def _secret_problem(config: dict[str, Any], spec: SettingsSpec) -> str | None:
-    """Why the provider's webhooks are not safely verified, or ``None``.
+def _secret_problem(config: dict[str, Any], spec: SettingsSpec) -> tuple[str, bool] | None:
+    """Why the provider's webhooks are not safely verified, and whether it is because of
+    its public development secret; ``None`` when they are.
 
     Its public development default is allowed only while ``DEBUG`` is on.
     """
@@ -102,11 +140,11 @@ def _secret_problem(config: dict[str, Any], spec: SettingsSpec) -> str | None:
         return None
     if settings.DEBUG:
         lacking = spec.lacks_webhook_secret(config) and not spec.has_dev_default()
-        return _("has no webhook secret") if lacking else None
+        return (_("has no webhook secret"), False) if lacking else None
     if spec.lacks_webhook_secret(config):
-        return _("has no webhook secret")
+        return _("has no webhook secret"), False
     if spec.verifies_with_public_secret(config):
-        return _("verifies webhooks with its public development secret")
+        return _("verifies webhooks with its public development secret"), True
     return None
 
 
@@ -114,13 +152,14 @@ def _provider_errors(
     name: str, config: dict[str, Any], spec: SettingsSpec
 ) -> list[checks.CheckMessage]:
     errors = []
-    problem = _secret_problem(config, spec)
-    if problem is not None:
+    found = _secret_problem(config, spec)
+    if found is not None:
+        problem, public = found
         errors.append(
             checks.Error(
                 _("Payment provider %(name)r receives webhooks but %(problem)s.")
                 % {"name": name, "problem": problem},
-                hint=_secret_hint(name, spec),
+                hint=_secret_hint(name, spec, public=public),
                 id="wagtail_paywall.E001",
             )
         )
@@ -167,7 +206,7 @@ def check_providers(**kwargs: Any) -> list[checks.CheckMessage]:
         try:
             errors.extend(_provider_errors(name, config, spec))
         except _BUILD_ERRORS as exc:  # a setting of the wrong type, say
-            errors.append(_unbuildable(exc))
+            errors.append(_unbuildable(exc, name))
     return errors
 
 

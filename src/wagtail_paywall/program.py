@@ -20,7 +20,7 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
-from membership_sdk import Catalog, MembershipProgram, Providers, get_plugin_manager, hookimpl
+from membership_sdk import Catalog, MembershipProgram, get_plugin_manager, hookimpl
 from membership_sdk.plugins import DEFAULT_PLUGINS
 
 from . import conf
@@ -111,15 +111,6 @@ def plugin_manager() -> Any:
     """The site's plugin manager: the core's built-ins the site configured, installed
     providers, the adapter's own plugins and ``PAYWALL["PLUGINS"]``."""
     return get_plugin_manager(plugins=_plugins(), blocked=_unconfigured_built_ins())
-
-
-def site_providers() -> Providers:
-    """The providers the site's settings build, without a program (no database query):
-    what the system checks examine.
-
-    :raises PluginError: a plugin or a provider's settings do not fit.
-    """
-    return Providers(plugin_manager(), conf.providers())
 
 
 def get_program() -> MembershipProgram:

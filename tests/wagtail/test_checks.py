@@ -59,6 +59,7 @@ def test_a_secret_set_to_the_public_development_one_is_an_error_in_production() 
     (message,) = _provider_messages()
     assert message.id == "wagtail_paywall.E001"
     assert "public development secret" in message.msg
+    assert "a secret of your own" in message.hint
 
 
 @override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"fake": {"secret": FAKE_DEV_SECRET}}})
@@ -83,6 +84,13 @@ def test_a_configured_provider_that_is_not_installed_is_an_error() -> None:
     messages = _provider_messages()
     assert _ids(messages) == ["wagtail_paywall.E007"]
     assert "'mollie'" in messages[0].msg
+
+
+@override_settings(PAYWALL={"PROVIDERS": {"fake": {"secret": "s"}, "manaul": {}}})
+def test_a_misspelt_provider_is_told_every_provider_it_could_have_meant() -> None:
+    (message,) = _provider_messages()
+    assert message.id == "wagtail_paywall.E007"
+    assert "Installed: fake, manual, stripe." in message.hint
 
 
 @override_settings(PAYWALL={"PROVIDERS": {"stripe": {"api_key": "not-a-stripe-key"}}})
@@ -121,7 +129,17 @@ def test_a_setting_the_provider_declares_required_but_lacks_is_an_error(
 def test_a_plugin_that_does_not_import_is_an_error_not_a_crash() -> None:
     (message,) = _provider_messages()
     assert message.id == "wagtail_paywall.E006"
+    assert "plugin cannot be loaded" in message.msg
     assert "nope" in message.msg
+    assert 'PAYWALL["PLUGINS"]' in message.hint
+
+
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"secret": 123}}})
+def test_a_setting_of_the_wrong_type_is_an_error_naming_the_provider() -> None:
+    (message,) = _provider_messages()
+    assert message.id == "wagtail_paywall.E006"
+    assert "'fake'" in message.msg
+    assert "'secret'" in message.msg
 
 
 @override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"fake": {"secret": "s", "livemode": True}}})
