@@ -57,6 +57,25 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On SQLite, a test database in a file rather than in memory.
+
+    An in-memory database is one connection, shared by the test and every thread of the
+    live server: localstripe's webhooks, applied in the server's threads, then interleave
+    their transactions with the test's own polling on that one connection, and SQLite
+    answers with broken savepoints now and then. In a file, each thread has its own.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        folder = tmp_path_factory.mktemp("stripe_live_db")
+        database.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_program() -> Iterator[None]:
     for cache in caches.all():
