@@ -123,7 +123,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     catalog = demo_catalog()
     store = MemoryStore()
     pm = get_plugin_manager(plugins=[Narrator(say)], load_entrypoints=False)
-    program = MembershipProgram(catalog, store, pm=pm)
+    # Development mode: the fake provider signs with its public development secret.
+    program = MembershipProgram(catalog, store, pm=pm, development=True)
     fake = program.providers["fake"]
     if not isinstance(fake, FakeProvider):  # pragma: no cover - a plugin replaced it
         raise SystemExit("the 'fake' provider is not the built-in one")

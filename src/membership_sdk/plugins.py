@@ -14,7 +14,7 @@ from typing import Any, TypeVar, overload
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError, UnknownProvider
+from .errors import PluginError, UnknownProvider, UnknownSetting
 from .providers.base import Provider
 from .providers.settings import SettingsSpec
 
@@ -80,13 +80,49 @@ _REQUIRED = (
 
 
 class Providers(Mapping[str, Provider]):
-    """The providers registered through ``membership_register_providers``, by name."""
+    """The providers registered through ``membership_register_providers``, by name.
+
+    Each provider's settings are held to its own declaration (``settings_spec``):
+
+    - a provider whose settings hold a key it does not declare is *withheld* (not
+      registered; :attr:`withheld` says why, naming the key and the keys it reads): a
+      misspelt secret must never leave the provider on a default;
+    - so is a provider receiving webhooks without a secret of the site's own: one that
+      would verify nothing, and, unless ``development`` is on, one that would verify
+      with its public development default, since anyone can read it and sign a webhook
+      granting access.
+
+    Asking for a withheld provider raises :class:`~membership_sdk.errors.UnknownProvider`
+    saying why; the rest of the site's providers keep working.
+
+    :param config: each provider's settings by name (``provider_config``).
+    :param development: development mode, which the host turns on explicitly (the Wagtail
+        adapter: ``DEBUG`` and ``PAYWALL["DEVELOPMENT_MODE"]``): providers may then fall
+        back to their public development secrets. Never on where real members pay.
+    :param configured_only: register only providers ``config`` names; an installed provider
+        the site did not configure is withheld.
+    :raises PluginError: a provider is malformed or two share a name, or a webhook
+        secret is not a string.
+    """
 
     def __init__(
-        self, pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]] | None = None
+        self,
+        pm: pluggy.PluginManager,
+        config: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        development: bool = False,
+        configured_only: bool = False,
     ) -> None:
         self._providers: dict[str, Provider] = {}
-        pm.hook.membership_register_providers(register=self._register, config=config or {})
+        self._config: Mapping[str, Mapping[str, Any]] = config or {}
+        self.development = development
+        self.configured_only = configured_only
+        #: Providers that registered but were not taken, by name: why, in a sentence.
+        self.withheld: dict[str, str] = {}
+        #: The declaration of every provider that registered, taken or withheld, by name
+        #: (what a host checks a site's settings against).
+        self.specs: dict[str, SettingsSpec] = {}
+        pm.hook.membership_register_providers(register=self._register, config=self._config)
 
     def _register(self, provider: Provider) -> None:
         name = getattr(provider, "name", None)
@@ -106,16 +142,34 @@ class Providers(Mapping[str, Provider]):
                 "membership_sdk.providers.SettingsSpec declaring every setting it reads "
                 "(its secrets, development defaults and whether it receives webhooks)"
             )
-        if name in self._providers:
-            raise PluginError(
-                f"two providers are named {name!r}: {self._providers[name]!r} and {provider!r}"
-            )
+        if name in self._providers or name in self.withheld:
+            other = self._providers.get(name, "another provider")
+            raise PluginError(f"two providers are named {name!r}: {other!r} and {provider!r}")
+        self.specs[name] = spec
+        if self.configured_only and name not in self._config:
+            self.withheld[name] = "it is installed but not configured"
+            return
+        settings = self._config.get(name) or {}
+        try:
+            spec.check_keys(settings, name)
+            problem = spec.webhook_secret_problem(settings, development=self.development)
+        except UnknownSetting as exc:
+            problem = exc.args[0]
+        if problem is not None:
+            self.withheld[name] = problem
+            return
         self._providers[name] = provider
 
     def __getitem__(self, name: str) -> Provider:
         try:
             return self._providers[name]
         except KeyError:
+            why = self.withheld.get(name)
+            if why is not None:
+                raise UnknownProvider(
+                    f"payment provider {name!r} is not available: {why}; "
+                    f"registered: {sorted(self._providers)}"
+                ) from None
             raise UnknownProvider(
                 f"no payment provider named {name!r}; registered: {sorted(self._providers)}"
             ) from None

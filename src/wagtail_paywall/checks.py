@@ -1,7 +1,7 @@
 """Django system checks for settings that would let content or money slip through.
 
-Ids ``wagtail_paywall.E001`` to ``E008`` and ``W001`` to ``W003``, each described in the docs
-page below. Provider checks read what each provider declares about its own settings
+Ids ``wagtail_paywall.E001`` to ``E011``, ``W001`` and ``W002``, each described in
+the docs page below. Provider checks read what each provider declares about its own settings
 (:class:`membership_sdk.providers.SettingsSpec`), so a third-party provider is checked exactly
 like a built-in one.
 
@@ -12,14 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core import checks
-from django.urls import Resolver404, resolve
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.static import serve
 
 from membership_sdk import MembershipError, Providers
 from membership_sdk.plugins import DEFAULT_PLUGINS
+from membership_sdk.program import TAKE_BACK_POLICIES
 from membership_sdk.providers import SettingsSpec
 
 from . import conf
@@ -33,8 +38,6 @@ MIDDLEWARE = "wagtail_paywall.middleware.PaywallMiddleware"
 _BUILD_ERRORS = (MembershipError, ImportError, ValueError, TypeError)
 #: The core's own providers: installed with the package, registered once configured.
 BUILT_IN = frozenset(name for name, _module in DEFAULT_PLUGINS)
-#: A flag any provider's settings may carry (see ``SettingsSpec.is_live``).
-_GENERIC_KEYS = frozenset({"livemode"})
 
 
 def _unbuildable(exc: Exception, name: str | None = None) -> checks.CheckMessage:
@@ -79,14 +82,17 @@ def _declared() -> tuple[list[tuple[str, dict[str, Any], SettingsSpec]], list[ch
     except _BUILD_ERRORS as exc:
         return [], [_unloadable(exc)]
     try:
-        providers = Providers(pm, configured)
+        # As the site's program builds them; a withheld provider still declares itself.
+        providers = Providers(
+            pm, configured, development=conf.development_mode(), configured_only=True
+        )
     except _BUILD_ERRORS as exc:
         culprit = next((n for n, c in configured.items() if _fails_alone(pm, n, c)), None)
         return [], [_unbuildable(exc, culprit)]
     found, errors = [], []
     for name, config in configured.items():
-        provider = providers.get(name)
-        if provider is None:
+        spec = providers.specs.get(name)
+        if spec is None:
             errors.append(
                 checks.Error(
                     _("Payment provider %(name)r is configured but not installed.")
@@ -95,12 +101,12 @@ def _declared() -> tuple[list[tuple[str, dict[str, Any], SettingsSpec]], list[ch
                         "Install the package that provides it, or remove it from "
                         'PAYWALL["PROVIDERS"]. Installed: %(installed)s.'
                     )
-                    % {"installed": ", ".join(sorted({*providers, *BUILT_IN})) or "-"},
+                    % {"installed": ", ".join(sorted({*providers.specs, *BUILT_IN})) or "-"},
                     id="wagtail_paywall.E007",
                 )
             )
             continue
-        found.append((name, config, provider.settings_spec))
+        found.append((name, config, spec))
     return found, errors
 
 
@@ -113,56 +119,57 @@ def _where_secrets_go(name: str, spec: SettingsSpec) -> str:
     return " or ".join(keys)
 
 
-def _secret_hint(name: str, spec: SettingsSpec, *, public: bool = False) -> str:
-    if public:
-        return _(
+def _secret_error(name: str, config: dict[str, Any], spec: SettingsSpec) -> checks.CheckMessage:
+    """E001 for a provider the core withholds for want of a secret of the site's own."""
+    where = _where_secrets_go(name, spec)
+    if not spec.webhook_secrets(config) and not spec.has_dev_default():
+        problem = _("has no webhook secret")
+        hint = _(
+            "Set %(where)s to the webhook signing secret; without it webhooks cannot be "
+            "verified, and forged ones could grant access."
+        ) % {"where": where}
+    else:
+        problem = _("would verify them with its public development secret")
+        hint = _(
             "Set %(where)s to a secret of your own: the public development secret is "
-            "published, so anyone could sign a webhook with it."
-        ) % {"where": _where_secrets_go(name, spec)}
-    if not spec.webhook_secret_settings():
-        return _(
-            "Provider %(name)r declares no setting for a webhook secret, so nothing can "
-            "verify its webhooks: ask its author to declare one (docs/plugins.md)."
-        ) % {"name": name}
-    return _(
-        "Set %(where)s to the webhook signing secret; without it webhooks cannot be "
-        "verified, and forged ones could grant access."
-    ) % {"where": _where_secrets_go(name, spec)}
-
-
-def _secret_problem(config: dict[str, Any], spec: SettingsSpec) -> tuple[str, bool] | None:
-    """Why the provider's webhooks are not safely verified, and whether it is because of
-    its public development secret; ``None`` when they are.
-
-    Its public development default is allowed only while ``DEBUG`` is on.
-    """
-    if not spec.receives_webhooks:
-        return None
-    if settings.DEBUG:
-        lacking = spec.lacks_webhook_secret(config) and not spec.has_dev_default()
-        return (_("has no webhook secret"), False) if lacking else None
-    if spec.lacks_webhook_secret(config):
-        return _("has no webhook secret"), False
-    if spec.verifies_with_public_secret(config):
-        return _("verifies webhooks with its public development secret"), True
-    return None
+            "published, so anyone could sign a webhook with it. While developing, "
+            'DEBUG = True with PAYWALL["DEVELOPMENT_MODE"] = True allows it.'
+        ) % {"where": where}
+    return checks.Error(
+        _(
+            "Payment provider %(name)r receives webhooks but %(problem)s, so it is switched "
+            "off: its webhook endpoint answers 404 and it sells nothing."
+        )
+        % {"name": name, "problem": problem},
+        hint=hint,
+        id="wagtail_paywall.E001",
+    )
 
 
 def _provider_errors(
     name: str, config: dict[str, Any], spec: SettingsSpec
 ) -> list[checks.CheckMessage]:
     errors = []
-    found = _secret_problem(config, spec)
-    if found is not None:
-        problem, public = found
+    # The rules the core's registry applies (membership_sdk.plugins.Providers).
+    unknown = spec.undeclared_keys(config)
+    if unknown:
         errors.append(
             checks.Error(
-                _("Payment provider %(name)r receives webhooks but %(problem)s.")
-                % {"name": name, "problem": problem},
-                hint=_secret_hint(name, spec, public=public),
-                id="wagtail_paywall.E001",
+                _(
+                    "Payment provider %(name)r does not read the setting(s) %(keys)s, so it "
+                    "is switched off."
+                )
+                % {"name": name, "keys": ", ".join(repr(k) for k in unknown)},
+                hint=_(
+                    "Correct or remove them: a misspelt key would leave the provider on its "
+                    "default (a public development secret, say). It reads: %(known)s."
+                )
+                % {"known": ", ".join(spec.declared_keys())},
+                id="wagtail_paywall.E011",
             )
         )
+    if spec.webhook_secret_problem(config, development=conf.development_mode()) is not None:
+        errors.append(_secret_error(name, config, spec))
     missing = spec.missing_required(config)
     if missing:
         errors.append(
@@ -171,17 +178,6 @@ def _provider_errors(
                 % {"name": name, "keys": ", ".join(repr(k) for k in missing)},
                 hint=_('Set them in PAYWALL["PROVIDERS"][%(name)r].') % {"name": name},
                 id="wagtail_paywall.E008",
-            )
-        )
-    unknown = sorted(set(config) - set(spec.declared_keys()) - _GENERIC_KEYS)
-    if unknown:
-        errors.append(
-            checks.Warning(
-                _("Payment provider %(name)r does not read the setting(s) %(keys)s.")
-                % {"name": name, "keys": ", ".join(repr(k) for k in unknown)},
-                hint=_("A misspelt key is ignored. It reads: %(known)s.")
-                % {"known": ", ".join(spec.declared_keys()) or "-"},
-                id="wagtail_paywall.W003",
             )
         )
     if settings.DEBUG and spec.is_live(config):
@@ -200,7 +196,7 @@ def _provider_errors(
 
 @checks.register(checks.Tags.security)
 def check_providers(**kwargs: Any) -> list[checks.CheckMessage]:
-    """E001, E005 to E008 and W003, from each provider's own declaration."""
+    """E001 and E005 to E008, E011, from each provider's own declaration."""
     declared, errors = _declared()
     for name, config, spec in declared:
         try:
@@ -262,6 +258,25 @@ def check_default_provider(**kwargs: Any) -> list[checks.CheckMessage]:
     ]
 
 
+@checks.register()
+def check_take_back_policies(**kwargs: Any) -> list[checks.CheckMessage]:
+    """``ON_REFUND`` and ``ON_DISPUTE_LOST`` name a policy the core knows."""
+    errors: list[checks.CheckMessage] = []
+    for name in ("ON_REFUND", "ON_DISPUTE_LOST"):
+        value = conf.get(name)
+        if value not in TAKE_BACK_POLICIES:
+            errors.append(
+                checks.Error(
+                    _("PAYWALL[%(name)r] is %(value)r, which is not a policy.")
+                    % {"name": name, "value": value},
+                    hint=_("Use one of: %(known)s.")
+                    % {"known": ", ".join(repr(p) for p in TAKE_BACK_POLICIES)},
+                    id="wagtail_paywall.E012",
+                )
+            )
+    return errors
+
+
 @checks.register(checks.Tags.caches)
 def check_shared_cache(**kwargs: Any) -> list[checks.CheckMessage]:
     if settings.DEBUG:
@@ -285,7 +300,9 @@ def check_shared_cache(**kwargs: Any) -> list[checks.CheckMessage]:
 
 @checks.register(checks.Tags.security, checks.Tags.urls)
 def check_media_not_served(**kwargs: Any) -> list[checks.CheckMessage]:
-    if "wagtail.documents" not in settings.INSTALLED_APPS:
+    # While DEBUG is on, serving media is what every new project's urls.py does (through
+    # django.conf.urls.static.static(), which serves nothing once DEBUG is off).
+    if settings.DEBUG or "wagtail.documents" not in settings.INSTALLED_APPS:
         return []
     media_url = getattr(settings, "MEDIA_URL", "") or ""
     if not media_url.startswith("/"):
@@ -306,4 +323,181 @@ def check_media_not_served(**kwargs: Any) -> list[checks.CheckMessage]:
             ),
             id="wagtail_paywall.W002",
         )
+    ]
+
+
+# -- E009, E010: Wagtail's stock API and search ----------------------------------------------
+#: The API's views are CSRF-exempt, so skipping this one's ``process_view`` changes nothing.
+_HARMLESS_LATER_MIDDLEWARE = frozenset({"django.middleware.csrf.CsrfViewMiddleware"})
+
+
+def _route_text(pattern: Any) -> str:
+    """A URL pattern as a path a developer recognises (``api/v2/pages/<int:pk>/``)."""
+    text = str(pattern.pattern)
+    return text.replace("^", "").replace("$", "").replace("\\A", "").replace("\\Z", "")
+
+
+def _routes(patterns: Any, prefix: str = "") -> Any:
+    """``(prefix, path, view)`` of every routed view under ``patterns``: the path of the
+    ``include()`` it is in (one API endpoint's routes share it), its own, and the view."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern.url_patterns, prefix + _route_text(pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix, prefix + _route_text(pattern), pattern.callback
+
+
+def _stock_swap_blocked() -> tuple[str, str] | None:
+    """Why ``PaywallMiddleware`` cannot serve Wagtail's stock pages endpoint through the
+    paywall (the problem and its fix), or ``None`` when it can."""
+    middleware = list(getattr(settings, "MIDDLEWARE", ()))
+    if MIDDLEWARE not in middleware:
+        return (
+            _("%(middleware)s, which serves it through the paywall, is not in MIDDLEWARE")
+            % {"middleware": MIDDLEWARE},
+            _("Add %(middleware)s to MIDDLEWARE after AuthenticationMiddleware.")
+            % {"middleware": MIDDLEWARE},
+        )
+    later = []
+    for path in middleware[middleware.index(MIDDLEWARE) + 1 :]:
+        if path in _HARMLESS_LATER_MIDDLEWARE:
+            continue
+        try:
+            if hasattr(import_string(path), "process_view"):
+                later.append(path)
+        except ImportError:
+            continue  # Django reports a middleware that does not import
+    if not later:
+        return None
+    return (
+        _(
+            "serving it through the paywall would skip the process_view of %(later)s, "
+            "listed after %(middleware)s"
+        )
+        % {"later": ", ".join(later), "middleware": MIDDLEWARE},
+        _("Move %(middleware)s after %(later)s in MIDDLEWARE.")
+        % {"middleware": MIDDLEWARE, "later": ", ".join(later)},
+    )
+
+
+@checks.register(checks.Tags.security, checks.Tags.urls)
+def check_pages_api(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E009: a routed pages endpoint of Wagtail's API that would serve premium content.
+
+    Wagtail's own ``PagesAPIViewSet``, routed as Wagtail routes it, is served through
+    ``PaywalledPagesAPIViewSet`` by the middleware; a site's own subclass, or a decorated
+    view, cannot be swapped safely and is reported. The admin's API serves editors only.
+    """
+    try:
+        from wagtail.admin.api.views import PagesAdminAPIViewSet
+        from wagtail.api.v2.views import PagesAPIViewSet
+
+        from .channels.api import PaywalledPagesAPIViewSet, is_stock_pages_view
+    except ImportError:  # no REST framework: Wagtail's API cannot be routed
+        return []
+    try:
+        patterns = get_resolver().url_patterns
+    except (ImportError, ImproperlyConfigured):
+        return []  # Django's own checks report a URLconf that does not load
+    blocked = _stock_swap_blocked()
+    found: dict[tuple[type, str], tuple[str, str, str]] = {}
+    for prefix, route, view in _routes(patterns):
+        cls = getattr(view, "cls", None)
+        if not isinstance(cls, type) or not issubclass(cls, PagesAPIViewSet):
+            continue
+        if issubclass(cls, (PaywalledPagesAPIViewSet, PagesAdminAPIViewSet)):
+            continue
+        if is_stock_pages_view(view):
+            if blocked is None:
+                continue
+            problem, fix = blocked
+        elif cls is PagesAPIViewSet:
+            problem = _("it is wrapped in a decorator, so the paywall cannot serve it")
+            fix = _(
+                "Register wagtail_paywall.channels.api.PaywalledPagesAPIViewSet in place "
+                "of PagesAPIViewSet, and decorate that."
+            )
+        else:
+            problem = _(
+                "%(cls)s is a PagesAPIViewSet, not a PaywalledPagesAPIViewSet, so the "
+                "paywall cannot serve it"
+            ) % {"cls": f"{cls.__module__}.{cls.__qualname__}"}
+            fix = _(
+                "Make %(cls)s a subclass of "
+                "wagtail_paywall.channels.api.PaywalledPagesAPIViewSet (docs/channels.md)."
+            ) % {"cls": cls.__qualname__}
+        key = (cls, prefix)
+        if key not in found or len(route) < len(found[key][0]) - 1:
+            found[key] = (f"/{route}", problem, fix)  # the endpoint's shortest: its listing
+    return [
+        checks.Error(
+            _(
+                "Wagtail's pages API at %(path)s serves every page whole, premium content "
+                "included, to anyone: %(problem)s."
+            )
+            % {"path": path, "problem": problem},
+            hint=fix,
+            id="wagtail_paywall.E009",
+        )
+        for path, problem, fix in found.values()
+    ]
+
+
+def _search_backends() -> dict[str, str]:
+    """Each configured search backend's alias and dotted path."""
+    configured = getattr(settings, "WAGTAILSEARCH_BACKENDS", None) or {}
+    backends = {alias: str(conf.get("BACKEND", "")) for alias, conf in configured.items()}
+    backends.setdefault("default", "wagtail.search.backends.database")
+    return backends
+
+
+def _searches_columns(path: str) -> bool:
+    """Whether the backend at ``path`` matches queries against the models' own database
+    columns (the database fallback) instead of an index the paywall fills."""
+    if ".fallback" in path:
+        return True
+    if path.endswith("backends.database"):
+        vendor = connections[DEFAULT_DB_ALIAS].vendor
+        return vendor not in ("postgresql", "mysql", "sqlite")
+    return False
+
+
+def _withheld_search_fields() -> dict[str, list[str]]:
+    """Paywalled page models whose search fields include a withheld field, with them."""
+    from .pages import PaywallPageMixin
+
+    found = {}
+    for model in django_apps.get_models():
+        if not issubclass(model, PaywallPageMixin):
+            continue
+        withheld = {*model.paywall_body_fields, *model.paywall_premium_fields}
+        names = sorted({f.field_name for f in model.get_search_fields()} & withheld)
+        if names:
+            found[model._meta.label] = names
+    return found
+
+
+@checks.register(checks.Tags.security)
+def check_search_backend(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E010: a search backend that would match pages on their premium text."""
+    withheld = _withheld_search_fields()
+    if not withheld:
+        return []
+    fields = "; ".join(f"{label}: {', '.join(names)}" for label, names in withheld.items())
+    return [
+        checks.Error(
+            _(
+                "Search backend %(alias)r (%(path)s) searches the pages' own database "
+                "columns, so premium text finds gated pages (%(fields)s)."
+            )
+            % {"alias": alias, "path": path, "fields": fields},
+            hint=_(
+                "Use Wagtail's database backend on PostgreSQL, MySQL or SQLite with FTS5, "
+                "or Elasticsearch or OpenSearch: the paywall keeps premium text out of "
+                "their index. Or take those fields out of search_fields."
+            ),
+            id="wagtail_paywall.E010",
+        )
+        for alias, path in _search_backends().items()
+        if _searches_columns(path)
     ]

@@ -19,8 +19,15 @@ DEFAULTS: dict[str, Any] = {
     # provider name -> its settings, passed to providers as ``provider_config``.
     "PROVIDERS": {"fake": {}},
     "DEFAULT_PROVIDER": "fake",
+    # Development mode: providers may verify webhooks with their public development
+    # secrets (the fake provider without a secret, say). Counts only while DEBUG is on.
+    "DEVELOPMENT_MODE": False,
     # Days a past-due or late-renewing membership keeps access after its period ended.
     "GRACE_DAYS": 3,
+    # What a full refund / a lost chargeback of a subscription's payment does:
+    # "keep_to_period_end" (access to the paid period's end, no renewal) or "end_now".
+    "ON_REFUND": "keep_to_period_end",
+    "ON_DISPUTE_LOST": "end_now",
     # Django cache alias holding resolved member contexts and the catalog.
     "CACHE_ALIAS": "default",
     # Seconds a resolved member context stays cached (it is also dropped on every change).
@@ -52,6 +59,14 @@ def get(name: str) -> Any:
         raise KeyError(f"unknown paywall setting {name!r}; known: {sorted(DEFAULTS)}")
     user: Mapping[str, Any] = getattr(settings, "PAYWALL", None) or {}
     return user.get(name, DEFAULTS[name])
+
+
+def development_mode() -> bool:
+    """Whether the site runs in development mode: ``PAYWALL["DEVELOPMENT_MODE"]`` is
+    ``True`` *and* ``DEBUG`` is on. Only then may a provider verify webhooks with its
+    public development secret; a site deployed with ``DEBUG`` off never does, whatever
+    its ``PAYWALL`` says."""
+    return bool(settings.DEBUG) and get("DEVELOPMENT_MODE") is True
 
 
 def providers() -> dict[str, dict[str, Any]]:

@@ -25,6 +25,7 @@ from membership_sdk.plugins import DEFAULT_PLUGINS
 
 from . import conf
 from .caching import cache, invalidate_member
+from .manual_store import DjangoManualBilling
 from .models import Price, Tier
 from .store import DjangoStore
 
@@ -77,11 +78,18 @@ def _current_catalog() -> tuple[str, Catalog]:
 
 
 def _unconfigured_built_ins() -> list[str]:
-    """Built-in providers the site did not configure. The core registers ``fake`` and
-    ``manual`` without settings (signing with a public development secret), which suits
-    scripts and tests; a site must never accept their webhooks unless it asked for them."""
+    """Built-in providers the site did not configure: not even loaded (the program also
+    registers only configured providers, installed third-party ones included)."""
     configured = conf.providers()
     return [name for name, _module in DEFAULT_PLUGINS if name not in configured]
+
+
+def _with_stores(config: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The providers' settings, the ``manual`` provider's given the database as its
+    ``store`` (unless the site set one), so its invoices outlive the process."""
+    if "manual" in config and "store" not in config["manual"]:
+        config["manual"] = {**config["manual"], "store": DjangoManualBilling()}
+    return config
 
 
 #: The adapter's own plugins, registered on every site's program besides
@@ -163,8 +171,15 @@ def _checked_program(keys: tuple[str, ...] = ()) -> tuple[MembershipProgram, dic
                 catalog,
                 DjangoStore(),
                 pm=plugin_manager(),
-                provider_config=conf.providers(),
+                provider_config=_with_stores(conf.providers()),
+                # Public development secrets only in explicit development mode, and only
+                # the providers the site configured (an installed one it did not
+                # configure has no webhook endpoint and sells nothing).
+                development=conf.development_mode(),
+                configured_only=True,
                 grace=timedelta(days=conf.get("GRACE_DAYS")),
+                on_refund=conf.get("ON_REFUND"),
+                on_dispute_lost=conf.get("ON_DISPUTE_LOST"),
             )
         else:
             _program.catalog = catalog

@@ -98,7 +98,7 @@ def test_the_manager_registers_the_built_in_plugins_by_name() -> None:
 
 
 def test_the_built_in_providers_register_like_any_other() -> None:
-    providers = Providers(get_plugin_manager())
+    providers = Providers(get_plugin_manager(), development=True)
 
     assert {"fake", "manual"} <= set(providers)
 
@@ -114,8 +114,8 @@ def test_a_blocked_built_in_is_not_registered() -> None:
     pm = get_plugin_manager(blocked=["fake"])
 
     assert pm.is_blocked("fake")
-    assert "fake" not in Providers(pm)
-    assert "manual" in Providers(pm)
+    assert "fake" not in Providers(pm, development=True)
+    assert "manual" in Providers(pm, development=True)
 
 
 def test_the_environment_variable_blocks_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,7 +231,7 @@ def test_a_provider_without_a_name_is_refused() -> None:
 
 
 def test_an_unknown_provider_name_lists_the_registered_ones() -> None:
-    providers = Providers(get_plugin_manager())
+    providers = Providers(get_plugin_manager(), development=True)
 
     with pytest.raises(UnknownProvider, match="no payment provider named 'mollie'") as raised:
         providers["mollie"]
@@ -243,6 +243,7 @@ def test_each_provider_reads_only_its_own_settings() -> None:
     providers = Providers(
         get_plugin_manager(),
         {"fake": {"checkout_url": "/pay/"}, "manual": {"iban": "DE00 1234"}},
+        development=True,
     )
 
     assert providers["fake"].checkout_url == "/pay/"  # type: ignore[attr-defined]

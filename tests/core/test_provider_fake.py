@@ -13,6 +13,7 @@ import pytest
 from membership_sdk import (
     MalformedEvent,
     MembershipProgram,
+    MemoryStore,
     MinTier,
     Outcome,
     ProviderError,
@@ -20,6 +21,7 @@ from membership_sdk import (
     Resource,
     SignatureError,
     Status,
+    UnknownProvider,
 )
 from membership_sdk.providers.base import CheckoutRequest
 from membership_sdk.providers.fake import DEV_SECRET, FakeProvider
@@ -110,10 +112,30 @@ def membership(program: MembershipProgram, member: str = "ann") -> Any:
 # -- registration and configuration ------------------------------------------------------------
 
 
-def test_fake_registers_without_any_settings_using_the_dev_secret() -> None:
-    program = sample_program(sample_catalog("fake", monthly="x"))
+def test_in_development_mode_fake_registers_without_any_settings_using_the_dev_secret() -> None:
+    program = sample_program(sample_catalog("fake", monthly="x"), development=True)
 
     assert program.providers["fake"].using_dev_secret  # type: ignore[attr-defined]
+
+
+def test_outside_development_mode_fake_without_a_secret_is_not_available() -> None:
+    program = MembershipProgram(sample_catalog("fake", monthly="x"), MemoryStore())
+
+    with pytest.raises(UnknownProvider, match="'fake' is not available: no webhook secret"):
+        program.providers["fake"]
+
+
+def test_outside_development_mode_fake_with_a_secret_of_its_own_verifies_with_it() -> None:
+    program = sample_program(
+        sample_catalog("fake", monthly="x"), config={"fake": {"secret": "s"}}, development=False
+    )
+    fake = program.providers["fake"]
+    assert isinstance(fake, FakeProvider)
+    forged = FakeProvider().signer.sign(b"{}")
+
+    assert fake.signer.secrets == ("s",)
+    with pytest.raises(SignatureError):
+        fake.parse_webhook(forged.headers, forged.body)
 
 
 def test_a_configured_secret_replaces_the_dev_secret() -> None:
@@ -593,3 +615,70 @@ def test_a_fake_service_with_a_state_file_remembers_subscriptions_across_restart
     assert current is not None
     assert current.status is Status.ACTIVE
     assert restarted.cancel_subscription(subscription_id).cancel_at_period_end is True
+
+
+# -- ids are never reused --------------------------------------------------------------------
+
+
+def _ids_of_a_fresh_service(_: int = 0) -> list[str]:
+    """The ids a newly started fake service gives its first checkout, subscription and
+    event (what a restarted process, or another worker, hands out)."""
+    provider = FakeProvider(secrets="whsec_test")
+    request = CheckoutRequest(
+        member_id="ann",
+        price=sample_catalog("fake", monthly="m").price("gold-monthly"),
+        provider_price="m",
+        success_url="/ok/",
+        cancel_url="/no/",
+        idempotency_key="k",
+    )
+    session = provider.create_checkout(request)
+    webhook = provider.complete_checkout(session.id)
+    event = json.loads(webhook.body)
+    return [session.id, event["data"]["id"], event["id"], event["data"]["customer"]]
+
+
+def test_a_restarted_fake_service_never_reuses_an_id() -> None:
+    before_restart, after_restart = _ids_of_a_fresh_service(), _ids_of_a_fresh_service()
+
+    assert set(before_restart).isdisjoint(after_restart)
+
+
+def test_fake_services_in_separate_processes_never_share_an_id() -> None:
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        first, second = pool.map(_ids_of_a_fresh_service, [1, 2])
+
+    assert set(first).isdisjoint(second)
+
+
+def test_a_payment_after_a_restart_is_applied_not_dropped_as_a_duplicate() -> None:
+    catalog = sample_catalog("fake", monthly="m")
+    program = sample_program(catalog, config={"fake": {"secret": "whsec_test"}})
+    before = program.providers["fake"]
+    assert isinstance(before, FakeProvider)
+    subscribe(program, before, member="ann")
+    restarted = FakeProvider(secrets="whsec_test")  # no state_file: a fresh service
+    session = restarted.create_checkout(
+        CheckoutRequest("bob", catalog.price("gold-monthly"), "m", "/ok/", "/no/", "k-bob")
+    )
+
+    outcome = deliver(program, restarted.complete_checkout(session.id))
+
+    assert outcome is Outcome.APPLIED
+    assert membership(program, "bob").status is Status.ACTIVE
+
+
+def test_ids_keep_counting_across_a_restart_with_a_state_file(tmp_path: Path) -> None:
+    state = tmp_path / "fake-state.pickle"
+    price = sample_catalog("fake", monthly="m").price("gold-monthly")
+    first = FakeProvider(secrets="s", state_file=state)
+    ann = first.create_checkout(CheckoutRequest("ann", price, "m", "/ok/", "/no/", "k-ann"))
+    restarted = FakeProvider(secrets="s", state_file=state)
+
+    bob = restarted.create_checkout(CheckoutRequest("bob", price, "m", "/ok/", "/no/", "k-bob"))
+
+    assert ann.id.startswith("cs_fake_000001_")
+    assert bob.id.startswith("cs_fake_000002_")
+    assert restarted.checkout(ann.id).member_id == "ann"

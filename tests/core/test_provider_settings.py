@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from membership_sdk import PluginError
-from membership_sdk.errors import UnknownSetting
+from membership_sdk.errors import UnknownProvider, UnknownSetting
+from membership_sdk.plugins import Providers, get_plugin_manager
 from membership_sdk.providers import Setting, SettingsSpec
 from membership_sdk.providers.fake import DEV_SECRET as FAKE_DEV_SECRET
 from membership_sdk.providers.fake import FakeProvider
@@ -73,6 +74,11 @@ def test_a_list_of_settings_is_kept_as_a_tuple() -> None:
     spec = SettingsSpec([Setting("a"), Setting("b")])  # type: ignore[arg-type]
 
     assert spec.settings == (Setting("a"), Setting("b"))
+
+
+def test_a_provider_receiving_webhooks_must_declare_the_key_of_their_secret() -> None:
+    with pytest.raises(PluginError, match="must declare the setting holding their signing"):
+        SettingsSpec((Setting("api_key", secret=True),), receives_webhooks=True)
 
 
 def test_an_empty_spec_reads_nothing_and_receives_no_webhooks() -> None:
@@ -193,6 +199,105 @@ def test_a_provider_receiving_no_webhooks_verifies_with_no_public_secret() -> No
     spec = SettingsSpec((Setting("secret", secret=True, verifies_webhooks=True, dev_default="p"),))
 
     assert not spec.verifies_with_public_secret({})
+
+
+# -- when a provider must not receive webhooks ----------------------------------------------
+
+
+def test_without_a_secret_a_public_default_is_refused_outside_development_mode() -> None:
+    problem = DEV.webhook_secret_problem({})
+
+    assert problem is not None
+    assert "public development default" in problem
+    assert "set 'secret' or 'secrets' (a list) to a secret of your own" in problem
+
+
+def test_in_development_mode_the_public_default_is_taken() -> None:
+    assert DEV.webhook_secret_problem({}, development=True) is None
+    assert DEV.webhook_secret_problem({"secret": PUBLIC}, development=True) is None
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"secret": PUBLIC}, {"secrets": ["s_real", PUBLIC]}],
+    ids=["set-to-the-default", "default-in-the-list"],
+)
+def test_a_secret_set_to_the_public_default_is_refused_outside_development_mode(
+    config: dict[str, Any],
+) -> None:
+    problem = DEV.webhook_secret_problem(config)
+
+    assert problem is not None
+    assert "is its public development default" in problem
+
+
+def test_a_secret_of_ones_own_is_never_a_problem() -> None:
+    assert DEV.webhook_secret_problem({"secret": "s_real"}) is None
+    assert LIVE.webhook_secret_problem({"webhook_secrets": ["whsec_1"]}) is None
+
+
+def test_without_a_secret_or_a_default_webhooks_are_refused_even_in_development_mode() -> None:
+    problem = LIVE.webhook_secret_problem({"api_key": "sk_test_1"}, development=True)
+
+    assert problem == "no webhook secret is set; set 'webhook_secret' or 'webhook_secrets' (a list)"
+
+
+def test_a_provider_receiving_no_webhooks_needs_no_secret() -> None:
+    assert QUIET.webhook_secret_problem({"api_key": "k"}) is None
+
+
+def test_undeclared_keys_are_listed_and_the_livemode_flag_is_not_one() -> None:
+    config = {"secret": "s", "webhook_secret": "typo", "livemode": False, "colour": "red"}
+
+    assert DEV.undeclared_keys(config) == ["colour", "webhook_secret"]
+
+
+def test_check_keys_names_the_provider_the_keys_and_every_key_it_reads() -> None:
+    with pytest.raises(UnknownSetting) as raised:
+        DEV.check_keys({"webhook_secret": "s"}, "acme")
+
+    assert raised.value.args[0] == (
+        "payment provider 'acme' does not read the setting(s) 'webhook_secret'; "
+        "it reads: secret, secrets, checkout_url"
+    )
+
+
+# -- the registry holds providers to their declaration ---------------------------------------
+
+
+def _registry(config: dict[str, Any], **options: bool) -> Providers:
+    return Providers(get_plugin_manager(load_entrypoints=False), config, **options)
+
+
+def test_the_registry_withholds_a_provider_on_its_public_secret_outside_development_mode() -> None:
+    providers = _registry({"fake": {}})
+
+    assert "fake" not in providers
+    assert "public development default" in providers.withheld["fake"]
+    with pytest.raises(UnknownProvider, match="'fake' is not available: no webhook secret"):
+        providers["fake"]
+
+
+def test_the_registry_takes_a_provider_with_a_secret_of_its_own() -> None:
+    providers = _registry({"fake": {"secret": "s_real"}})
+
+    assert providers["fake"].signer.secrets == ("s_real",)  # type: ignore[attr-defined]
+
+
+def test_the_registry_withholds_a_provider_whose_settings_hold_a_key_it_does_not_read() -> None:
+    providers = _registry({"fake": {"webhook_secret": "s_real"}}, development=True)
+
+    assert "fake" not in providers
+    assert "does not read the setting(s) 'webhook_secret'" in providers.withheld["fake"]
+    assert "it reads: secret, secrets" in providers.withheld["fake"]
+
+
+def test_configured_only_withholds_an_installed_provider_the_site_did_not_configure() -> None:
+    providers = _registry({"fake": {"secret": "s"}}, development=True, configured_only=True)
+
+    assert set(providers) == {"fake"}
+    assert providers.withheld["manual"] == "it is installed but not configured"
+    assert {"fake", "manual"} <= set(providers.specs)
 
 
 # -- required settings and live keys --------------------------------------------------------

@@ -27,7 +27,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "provider_plugin"
 
 LIST_PROVIDERS = (
     "from membership_sdk import Providers, get_plugin_manager; "
-    "print(','.join(sorted(Providers(get_plugin_manager()))))"
+    "print(','.join(sorted(Providers(get_plugin_manager(), development=True))))"
 )
 
 

@@ -24,8 +24,24 @@ def providers(config: dict) -> Providers:
 
 
 def test_stripe_registers_like_any_plugin_when_configured() -> None:
-    registered = providers({"stripe": {"api_key": "sk_test_x", "http_client": ReplayClient()}})
+    registered = providers(
+        {
+            "stripe": {
+                "api_key": "sk_test_x",
+                "webhook_secret": "whsec_1",
+                "http_client": ReplayClient(),
+            }
+        }
+    )
     assert isinstance(registered["stripe"], StripeProvider)
+
+
+def test_stripe_without_a_webhook_secret_is_withheld_naming_the_keys_to_set() -> None:
+    registered = providers({"stripe": {"api_key": "sk_test_x", "http_client": ReplayClient()}})
+    assert "stripe" not in registered
+    assert registered.withheld["stripe"] == (
+        "no webhook secret is set; set 'webhook_secret' or 'webhook_secrets' (a list)"
+    )
 
 
 def test_stripe_stays_out_of_the_way_when_not_configured() -> None:

@@ -44,9 +44,26 @@ def test_the_hint_names_the_settings_the_provider_reads() -> None:
     assert "webhook_secret" not in message.hint
 
 
-@override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"fake": {}}})
-def test_the_fake_provider_may_use_its_development_secret_while_debugging() -> None:
+DEVELOPMENT = {"PROVIDERS": {"fake": {}}, "DEVELOPMENT_MODE": True}
+
+
+@override_settings(DEBUG=True, PAYWALL=DEVELOPMENT)
+def test_the_fake_provider_may_use_its_development_secret_in_development_mode() -> None:
     assert _provider_messages() == []
+
+
+@override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"fake": {}}})
+def test_debug_alone_is_not_development_mode() -> None:
+    (message,) = _provider_messages()
+    assert message.id == "wagtail_paywall.E001"
+    assert "public development secret" in message.msg
+    assert 'DEBUG = True with PAYWALL["DEVELOPMENT_MODE"] = True' in message.hint
+
+
+@override_settings(DEBUG=False, PAYWALL=DEVELOPMENT)
+def test_development_mode_counts_only_while_debugging() -> None:
+    # A development settings file deployed with DEBUG off: the public secret is refused.
+    assert _ids(_provider_messages()) == ["wagtail_paywall.E001"]
 
 
 @override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {}}})
@@ -59,11 +76,15 @@ def test_a_secret_set_to_the_public_development_one_is_an_error_in_production() 
     (message,) = _provider_messages()
     assert message.id == "wagtail_paywall.E001"
     assert "public development secret" in message.msg
+    assert "switched off" in message.msg
     assert "a secret of your own" in message.hint
 
 
-@override_settings(DEBUG=True, PAYWALL={"PROVIDERS": {"fake": {"secret": FAKE_DEV_SECRET}}})
-def test_the_public_development_secret_spelt_out_is_fine_while_debugging() -> None:
+@override_settings(
+    DEBUG=True,
+    PAYWALL={"PROVIDERS": {"fake": {"secret": FAKE_DEV_SECRET}}, "DEVELOPMENT_MODE": True},
+)
+def test_the_public_development_secret_spelt_out_is_fine_in_development_mode() -> None:
     assert _provider_messages() == []
 
 
@@ -102,12 +123,27 @@ def test_providers_that_cannot_be_built_are_an_error_naming_why() -> None:
 
 
 @override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"webhook_secret": "s"}}})
-def test_a_setting_the_provider_does_not_read_is_a_warning_as_well() -> None:
-    # The old hint's advice: the fake provider never read "webhook_secret".
-    messages = _provider_messages()
-    assert _ids(messages) == ["wagtail_paywall.E001", "wagtail_paywall.W003"]
-    assert "'webhook_secret'" in messages[1].msg
-    assert "secret, secrets" in messages[1].hint
+def test_a_setting_the_provider_does_not_read_is_an_error_naming_the_keys_it_reads() -> None:
+    # A key the fake provider never read: it would stay on its public secret.
+    unread, no_secret = _provider_messages()
+    assert unread.id == "wagtail_paywall.E011"
+    assert "'webhook_secret'" in unread.msg
+    assert "It reads: secret, secrets, portal_url" in unread.hint
+    assert no_secret.id == "wagtail_paywall.E001"
+    assert 'PAYWALL["PROVIDERS"]["fake"]["secret"]' in no_secret.hint
+    assert "webhook_secret" not in no_secret.hint
+
+
+@override_settings(DEBUG=True, PAYWALL={**DEVELOPMENT, "PROVIDERS": {"fake": {"secrte": "s"}}})
+def test_a_misspelt_key_is_an_error_in_development_mode_too() -> None:
+    (message,) = _provider_messages()
+    assert message.id == "wagtail_paywall.E011"
+    assert "'secrte'" in message.msg
+
+
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"secret": "s", "livemode": False}}})
+def test_the_livemode_flag_is_read_by_every_provider() -> None:
+    assert _provider_messages() == []
 
 
 @override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"secret": "s"}}})
@@ -189,6 +225,8 @@ def test_a_shared_cache_passes() -> None:
 
 
 def test_media_served_by_djangos_static_view_is_a_warning() -> None:
+    # Outside DEBUG (the test default): a site that serves media through Django in
+    # production, by a pattern of its own.
     from types import ModuleType
 
     from django.conf import settings as django_settings
@@ -204,6 +242,18 @@ def test_media_served_by_djangos_static_view_is_a_warning() -> None:
 
 def test_media_not_served_by_django_passes() -> None:
     assert paywall_checks.check_media_not_served() == []
+
+
+def test_a_new_project_serving_media_while_debugging_is_not_warned() -> None:
+    from types import ModuleType
+
+    from django.conf.urls.static import static
+
+    urlconf = ModuleType("urls_of_a_new_project")  # what `wagtail start` writes
+    with override_settings(DEBUG=True):
+        urlconf.urlpatterns = static("/media/", document_root="/tmp")  # type: ignore[attr-defined]
+        with override_settings(ROOT_URLCONF=urlconf):
+            assert paywall_checks.check_media_not_served() == []
 
 
 # -- a third-party provider is checked from its own declaration ---------------------------------
@@ -237,9 +287,32 @@ def test_a_third_party_provider_with_its_declared_secret_passes(voucher_plugin: 
         assert _provider_messages() == []
 
 
-def test_a_third_party_provider_may_use_its_development_secret_while_debugging(
+def test_a_third_party_provider_may_use_its_development_secret_in_development_mode(
     voucher_plugin: str,
 ) -> None:
-    paywall = {"PROVIDERS": {"fake": {}, "voucher": {}}, "PLUGINS": [voucher_plugin]}
+    paywall = {
+        "PROVIDERS": {"fake": {}, "voucher": {}},
+        "PLUGINS": [voucher_plugin],
+        "DEVELOPMENT_MODE": True,
+    }
     with override_settings(DEBUG=True, PAYWALL=paywall):
         assert _provider_messages() == []
+
+
+def test_an_installed_third_party_provider_the_site_does_not_configure_is_not_checked(
+    voucher_plugin: str,
+) -> None:
+    # Installed but not configured: it has no endpoint, so nothing about it can be wrong.
+    paywall = {"PROVIDERS": {"fake": {"secret": "s"}}, "PLUGINS": [voucher_plugin]}
+    with override_settings(DEBUG=False, PAYWALL=paywall):
+        assert _provider_messages() == []
+
+
+def test_a_misspelt_provider_is_told_about_installed_third_party_providers_too(
+    voucher_plugin: str,
+) -> None:
+    paywall = {"PROVIDERS": {"fake": {"secret": "s"}, "vouchre": {}}, "PLUGINS": [voucher_plugin]}
+    with override_settings(DEBUG=False, PAYWALL=paywall):
+        (message,) = _provider_messages()
+    assert message.id == "wagtail_paywall.E007"
+    assert "Installed: fake, manual, stripe, voucher." in message.hint

@@ -1,5 +1,6 @@
 """The demo's production settings: secrets come from the environment only, the process
-refuses to start without them, and ``manage.py check --deploy`` is clean.
+refuses to start without them, and ``manage.py check --deploy`` is clean. Its development
+settings (``make demo``) never take the fake provider's published secret with DEBUG off.
 
 Each case runs ``manage.py`` in a fresh process with only the environment it names, as
 a deployment would.
@@ -112,3 +113,41 @@ def test_the_production_settings_hold_no_literal_secret() -> None:
     source = PRODUCTION.read_text()
     assert not re.search(r"\b(sk|rk|pk)_(live|test)_\w+|whsec_\w+", source)
     assert re.search(r'SECRET_KEY = required\("DJANGO_SECRET_KEY"\)', source)
+
+
+# -- the demo's development settings ------------------------------------------------------------
+def demo_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py check`` of the demo under its development settings (``make demo``)."""
+    return manage(
+        "check",
+        DJANGO_SETTINGS_MODULE="demo_site.settings",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DEMO_FAKE_STATE_FILE=str(tmp_path / "fake-state"),
+        **env,
+    )
+
+
+def test_the_demo_runs_with_the_fake_providers_public_secret_while_debugging(
+    tmp_path: Path,
+) -> None:
+    result = demo_check(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_demo_with_debug_off_refuses_the_published_secret(tmp_path: Path) -> None:
+    result = demo_check(tmp_path, DJANGO_DEBUG="0")
+    assert result.returncode != 0
+    assert "wagtail_paywall.E001" in result.stderr
+    assert "public development secret" in result.stderr
+    assert 'PAYWALL["PROVIDERS"]["fake"]["secret"]' in result.stderr
+
+
+def test_the_demo_with_debug_off_runs_with_a_secret_from_the_environment(tmp_path: Path) -> None:
+    result = demo_check(tmp_path, DJANGO_DEBUG="0", FAKE_WEBHOOK_SECRET=secrets.token_urlsafe(32))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_demo_settings_hold_no_literal_webhook_secret() -> None:
+    source = (DEMO / "demo_site" / "settings.py").read_text()
+    assert not re.search(r'"secret":\s*"', source)
+    assert "FAKE_WEBHOOK_SECRET" in source

@@ -10,8 +10,10 @@ Configuration (``provider_config["fake"]``), every key optional:
 
 ``secret`` / ``secrets``
     the webhook signing secret, or a list while rotating (the first signs). With both
-    set, all verify and ``secret`` signs. Without one, :data:`DEV_SECRET` is used and
-    :attr:`FakeProvider.using_dev_secret` is true.
+    set, all verify and ``secret`` signs. Without one, the public :data:`DEV_SECRET` is
+    used and :attr:`FakeProvider.using_dev_secret` is true; the registry then takes the
+    provider only in development mode (see :class:`~membership_sdk.plugins.Providers`), so
+    a site running without it sets a secret of its own, even in its test suite.
 ``checkout_url``
     where the fake payment page lives; a session's url is ``f"{checkout_url}{id}/"``.
 ``portal_url``
@@ -22,7 +24,8 @@ Configuration (``provider_config["fake"]``), every key optional:
     a callable returning the current aware datetime.
 ``state_file``
     a file keeping the simulated service's state across restarts (the demo site sets
-    it); without one, the state lives and dies with the process.
+    it); without one, the state lives and dies with the process. Ids never repeat either
+    way: each carries a random token drawn per process.
 
 A demo or test drives it with :meth:`FakeProvider.complete_checkout`,
 :meth:`~FakeProvider.renew`, :meth:`~FakeProvider.fail_payment`,
@@ -285,6 +288,7 @@ class FakeProvider(SimulatedService):
 def membership_register_providers(
     register: Callable[[Provider], None], config: Mapping[str, Mapping[str, Any]]
 ) -> None:
-    """Register the ``fake`` provider; it needs no settings (development only)."""
+    """Register the ``fake`` provider (development and tests only: nobody pays). Without a
+    secret of its own the registry takes it only in development mode."""
     provider: Provider = FakeProvider.from_config(config.get("fake", {}))
     register(provider)

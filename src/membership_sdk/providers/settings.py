@@ -3,11 +3,7 @@
 Every provider carries a :class:`SettingsSpec` as its ``settings_spec`` class attribute,
 naming each key it reads from ``provider_config[name]``: which keys are credentials,
 which verify webhook signatures, which public value it falls back to in development,
-and which values move real money. Hosts read the declaration instead of knowing
-providers by name: the Wagtail adapter's system checks refuse a webhook-receiving
-provider without a secret (unless it declares a public development default and
-``DEBUG`` is on), a secret set to that public default outside ``DEBUG``, and live keys
-with ``DEBUG`` on::
+and which values move real money::
 
     settings_spec = SettingsSpec(
         (
@@ -19,10 +15,18 @@ with ``DEBUG`` on::
         receives_webhooks=True,
     )
 
+Hosts read the declaration instead of knowing providers by name. The registry
+(:class:`~membership_sdk.plugins.Providers`) withholds a provider whose settings hold a
+key it does not declare (:meth:`SettingsSpec.check_keys`), and a webhook-receiving
+provider without a secret of the site's own (:meth:`SettingsSpec.webhook_secret_problem`):
+one that would verify with its public development default is taken only in
+*development mode*, which the host turns on explicitly. The Wagtail adapter's system
+checks report the same problems before a site starts.
+
 The contract suite (:mod:`membership_sdk.testing`) checks that a provider behaves as it
-declares: every webhook-secret key is really read, a public development default
-verifies only what it should, every required key is really required, and live prefixes
-tell live values from test ones.
+declares: every webhook-secret key is really read and replaces the public default, a
+public development default verifies only in development mode, every required key is
+really required, and live prefixes tell live values from test ones.
 """
 
 from __future__ import annotations
@@ -33,7 +37,11 @@ from typing import Any
 
 from ..errors import PluginError, UnknownSetting
 
-__all__ = ["Setting", "SettingsSpec"]
+__all__ = ["GENERIC_KEYS", "Setting", "SettingsSpec"]
+
+#: Keys any provider's settings may carry without declaring them (see
+#: :meth:`SettingsSpec.is_live`).
+GENERIC_KEYS = frozenset({"livemode"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +106,10 @@ class SettingsSpec:
     """What a provider reads from its settings.
 
     :param settings: every key the provider reads, in the order a site would document them.
-    :param receives_webhooks: whether the provider takes webhooks at all (it then needs a
-        ``verifies_webhooks`` setting, or refuses every webhook).
-    :raises PluginError: two settings share a key.
+    :param receives_webhooks: whether the provider takes webhooks at all; it then MUST
+        declare the setting(s) holding their signing secret (``verifies_webhooks``).
+    :raises PluginError: two settings share a key, or the provider receives webhooks but
+        declares no setting that verifies them.
     """
 
     settings: tuple[Setting, ...] = ()
@@ -119,6 +128,12 @@ class SettingsSpec:
             if setting.key in seen:
                 raise PluginError(f"setting {setting.key!r} is declared twice")
             seen.add(setting.key)
+        if self.receives_webhooks and not self.webhook_secret_settings():
+            raise PluginError(
+                "a provider receiving webhooks must declare the setting holding their signing "
+                "secret: Setting(key, secret=True, verifies_webhooks=True); declared: "
+                + (", ".join(self.declared_keys()) or "none")
+            )
 
     def declared_keys(self) -> tuple[str, ...]:
         """Every declared key, in declaration order."""
@@ -135,6 +150,26 @@ class SettingsSpec:
         raise UnknownSetting(
             f"no setting {key!r} is declared; known: {', '.join(self.declared_keys()) or 'none'}"
         )
+
+    def undeclared_keys(self, config: Mapping[str, Any]) -> list[str]:
+        """Keys of ``config`` the provider does not read (a misspelt setting, say), sorted;
+        :data:`GENERIC_KEYS` are read by every provider."""
+        declared = set(self.declared_keys()) | GENERIC_KEYS
+        return sorted(str(k) for k in config if k not in declared)
+
+    def check_keys(self, config: Mapping[str, Any], provider: str) -> None:
+        """Refuse settings the provider would silently ignore.
+
+        :raises UnknownSetting: ``config`` holds a key that is not declared; the message
+            names the provider, the key(s) and every key it reads.
+        """
+        unknown = self.undeclared_keys(config)
+        if unknown:
+            raise UnknownSetting(
+                f"payment provider {provider!r} does not read the setting(s) "
+                f"{', '.join(repr(k) for k in unknown)}; it reads: "
+                f"{', '.join(self.declared_keys()) or 'none'}"
+            )
 
     # -- webhooks ----------------------------------------------------------------------------
     def webhook_secret_settings(self) -> tuple[Setting, ...]:
@@ -184,6 +219,42 @@ class SettingsSpec:
         if not configured:
             return self.has_dev_default()
         return not self.public_defaults().isdisjoint(configured)
+
+    def secret_keys(self) -> str:
+        """The webhook-secret keys, for messages: ``'secret' or 'secrets' (a list)``."""
+        return " or ".join(
+            repr(s.key) + (" (a list)" if s.many else "") for s in self.webhook_secret_settings()
+        )
+
+    def webhook_secret_problem(
+        self, config: Mapping[str, Any], *, development: bool = False
+    ) -> str | None:
+        """Why the provider must not receive webhooks with ``config``, or ``None``.
+
+        A provider receiving webhooks needs a secret of the site's own under one of its
+        webhook-secret keys. Without one, it verifies nothing (no ``dev_default``) or
+        verifies with its public development default, which anyone can read: allowed
+        only with ``development`` on. A secret set to a public default counts as none.
+
+        :raises PluginError: a secret is not a string (see :meth:`webhook_secrets`).
+        """
+        if not self.receives_webhooks:
+            return None
+        configured = self.webhook_secrets(config)
+        if not configured and not self.has_dev_default():
+            return f"no webhook secret is set; set {self.secret_keys()}"
+        if development or not self.verifies_with_public_secret(config):
+            return None
+        if configured:
+            return (
+                "a webhook secret it is given is its public development default, which "
+                f"anyone can read; set {self.secret_keys()} to a secret of your own"
+            )
+        return (
+            "no webhook secret is set, so it would verify webhooks with its public "
+            f"development default; set {self.secret_keys()} to a secret of your own "
+            "(the development default is only used in development mode)"
+        )
 
     # -- other checks ------------------------------------------------------------------------
     def missing_required(self, config: Mapping[str, Any]) -> list[str]:

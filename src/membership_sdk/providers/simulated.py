@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 from ..catalog import Interval
@@ -109,9 +110,9 @@ class SimulatedPurchase:
 class _Counters:
     ids: dict[str, int] = field(default_factory=dict)
 
-    def next(self, prefix: str) -> str:
+    def next(self, prefix: str) -> int:
         self.ids[prefix] = number = self.ids.get(prefix, 0) + 1
-        return f"{prefix}_{number:06d}"
+        return number
 
 
 class SimulatedService:
@@ -127,6 +128,11 @@ class SimulatedService:
     :param state_file: a file to keep the service's state in across restarts (the demo
         site uses it, so a restarted server still knows its subscriptions). Written with
         :mod:`pickle`: development only, never a file anyone else can write.
+
+    Ids (``sub_fake_000001_3fa9c0b2d1``) are a counter and a random token drawn by each
+    instance, so they never repeat across restarts or processes: a site's webhook inbox
+    drops an event whose id it has seen, and a payment made after a restart must not be
+    taken for one made before it.
     """
 
     refetch_subscriptions = False
@@ -160,6 +166,9 @@ class SimulatedService:
         #: Every webhook this service sent, oldest first.
         self.outbox: list[Webhook] = []
         self._ids = _Counters()
+        #: Drawn per instance and never saved: ids stay unique when the counters restart
+        #: (no ``state_file``) or are shared (two processes restoring one file).
+        self._run = token_hex(5)
         self._unreachable: str | None = None
 
     def __repr__(self) -> str:
@@ -198,7 +207,8 @@ class SimulatedService:
         return self.clock().replace(microsecond=0)
 
     def new_id(self, prefix: str) -> str:
-        return self._ids.next(prefix)
+        """A new id beginning with ``prefix``, unique across restarts and processes."""
+        return f"{prefix}_{self._ids.next(prefix):06d}_{self._run}"
 
     def customer_for(self, member_id: str, customer_id: str | None = None) -> str:
         """The member's customer id, created on first use (or adopting ``customer_id``,
@@ -393,13 +403,22 @@ class SimulatedService:
         return self.portal.replace("{customer}", customer_id)
 
 
-def simulated_settings(dev_secret: str) -> tuple[Setting, ...]:
-    """The settings every simulated service reads: its webhook secret(s), which fall back
-    to the public ``dev_secret``, and ``portal_url``, ``tolerance`` and ``clock``."""
+def simulated_settings(dev_secret: str | None) -> tuple[Setting, ...]:
+    """The settings every simulated service reads: its webhook secret(s), and
+    ``portal_url``, ``tolerance`` and ``clock``.
+
+    With a ``dev_secret``, an unset secret falls back to that public value, which hosts
+    accept only in development mode; with ``None`` there is no fallback and a site must
+    set one."""
+    fallback = (
+        "; without one, a public development secret (development mode only)"
+        if dev_secret is not None
+        else "; required to receive webhooks"
+    )
     return (
         Setting(
             "secret",
-            "the webhook signing secret; a public development secret without one",
+            "the webhook signing secret" + fallback,
             secret=True,
             verifies_webhooks=True,
             dev_default=dev_secret,

@@ -20,20 +20,25 @@ in-memory store, a catalog whose ``gold-monthly`` price is sold under
 :class:`~membership_sdk.testing.recorder.HookRecorder`, then drives the provider the way
 a site would.
 
-The provider's ``settings_spec`` is checked against what it does: each webhook-secret key
-it declares is really read, without a secret it verifies with its declared public
-development default (or, declaring none, refuses every webhook), and ``receives_webhooks``
-is true exactly when it accepts a correctly signed webhook. These tests build settings
-from :attr:`ProviderContract.provider_config` with every webhook-secret key removed and
-the one under test added; :meth:`ProviderContract.sign` MUST sign with the secret the
-given provider was built with. Each ``required`` key is really required (the provider is
-not registered from :attr:`ProviderContract.provider_config` without it), and each
-setting's ``live_prefixes`` tell a live value from a test one.
+Programs run in development mode (see :class:`~membership_sdk.plugins.Providers`), as
+a provider's own tests need, except where a test says otherwise.
+
+The provider's ``settings_spec`` is checked against what it does: a provider receiving
+webhooks declares the key holding their secret; each webhook-secret key is really read,
+is enough on its own outside development mode, and replaces the public development
+default (a webhook signed with that default is then refused); without a secret it
+verifies with its declared public default in development mode only, and
+``receives_webhooks`` is true exactly when it accepts a correctly signed webhook. These
+tests build settings from :attr:`ProviderContract.provider_config` with every
+webhook-secret key removed and the one under test added; :meth:`ProviderContract.sign`
+MUST sign with the secret the given provider was built with. Each ``required`` key is
+really required (the provider is not registered from
+:attr:`ProviderContract.provider_config` without it), and each setting's
+``live_prefixes`` tell a live value from a test one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -55,6 +60,15 @@ from .sample import SAMPLE_TIER, sample_catalog, sample_program
 MEMBER = "member-contract-1"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _GOLD = Resource("page:contract", MinTier(SAMPLE_TIER))
+
+
+def _verifies(provider: Any, webhook: Webhook) -> bool:
+    """Whether ``provider`` accepts ``webhook``'s signature."""
+    try:
+        provider.parse_webhook(webhook.headers, webhook.body)
+    except SignatureError:
+        return False
+    return True
 
 
 class ProviderContract:
@@ -102,8 +116,11 @@ class ProviderContract:
         pytest.skip(f"{type(self).__name__} does not implement break_provider()")
 
     # -- building blocks -------------------------------------------------------------------
-    def make_program(self, config: Mapping[str, Any] | None = None) -> MembershipProgram:
-        """A fresh program; lifecycle hook calls are recorded in ``self.hooks``."""
+    def make_program(
+        self, config: Mapping[str, Any] | None = None, *, development: bool = True
+    ) -> MembershipProgram:
+        """A fresh program (in development mode unless ``development`` is false);
+        lifecycle hook calls are recorded in ``self.hooks``."""
         self.hooks = HookRecorder()
         plugins: list[object] = [self.hooks]
         if self.plugin is not None:
@@ -113,10 +130,16 @@ class ProviderContract:
             sample_catalog(self.provider_name, monthly=self.price_id),
             config={self.provider_name: settings},
             plugins=plugins,
+            development=development,
         )
 
     def provider(self, program: MembershipProgram) -> Any:
         return program.providers[self.provider_name]
+
+    def registry(self, config: Mapping[str, Any], *, development: bool) -> Providers:
+        """The providers registered from ``config`` (as ``provider_config[provider_name]``)."""
+        pm = self.make_program().pm
+        return Providers(pm, {self.provider_name: dict(config)}, development=development)
 
     def start(self, program: MembershipProgram, member: str = MEMBER) -> CheckoutSession:
         return program.start_checkout(
@@ -173,8 +196,7 @@ class ProviderContract:
 
     # -- registration ----------------------------------------------------------------------
     def test_registers_through_the_hook_under_its_name(self) -> None:
-        program = self.make_program()
-        providers = Providers(program.pm, {self.provider_name: dict(self.provider_config)})
+        providers = self.registry(self.provider_config, development=True)
 
         assert self.provider_name in providers
         assert providers[self.provider_name].name == self.provider_name
@@ -207,18 +229,47 @@ class ProviderContract:
 
     def test_every_declared_webhook_secret_is_read(self) -> None:
         for setting in self.spec().webhook_secret_settings():
-            program = self.make_program(self.config_with_secret(setting, "s1"))
+            # Outside development mode: the key alone is enough to receive webhooks.
+            program = self.make_program(self.config_with_secret(setting, "s1"), development=False)
             first = self.provider(program)
-            second = self.provider(self.make_program(self.config_with_secret(setting, "s2")))
+            second = self.provider(
+                self.make_program(self.config_with_secret(setting, "s2"), development=False)
+            )
             signed = self.sign(first, self.paid_body(program))
 
             assert first.parse_webhook(signed.headers, signed.body), (
                 f"a webhook signed with {setting.key!r} = 's1' did not verify under it"
             )
-            with pytest.raises(SignatureError):
-                second.parse_webhook(signed.headers, signed.body)
+            if _verifies(second, signed):
+                pytest.fail(
+                    f"a webhook signed with {setting.key!r} = 's1' verified under "
+                    f"{setting.key!r} = 's2': the provider does not read {setting.key!r}"
+                )
 
-    def test_without_a_secret_it_verifies_with_its_public_dev_default(self) -> None:
+    def test_a_secret_set_under_any_declared_key_replaces_the_public_dev_default(self) -> None:
+        spec = self.spec()
+        if not spec.has_dev_default():
+            pytest.skip(f"{self.provider_name!r} declares no public development secret")
+        body = self.paid_body(self.make_program())
+        forged = []
+        for setting in spec.webhook_secret_settings():
+            if setting.dev_default is not None:
+                config = self.config_with_secret(setting, setting.dev_default)
+                forged.append(self.sign(self.provider(self.make_program(config)), body))
+
+        for setting in spec.webhook_secret_settings():
+            own = self.provider(self.make_program(self.config_with_secret(setting, "s1")))
+            for webhook in forged:
+                if _verifies(own, webhook):
+                    pytest.fail(
+                        f"with {setting.key!r} set, a webhook signed with a public "
+                        "development default still verified; a secret of the site's own "
+                        "must replace it"
+                    )
+
+    def test_in_development_mode_without_a_secret_it_verifies_with_its_public_dev_default(
+        self,
+    ) -> None:
         spec = self.spec()
         if not spec.has_dev_default():
             pytest.skip(f"{self.provider_name!r} declares no public development secret")
@@ -238,35 +289,49 @@ class ProviderContract:
                 "did not verify"
             )
 
-    def test_without_a_secret_or_dev_default_it_refuses_every_webhook(self) -> None:
+    def test_without_a_secret_of_its_own_it_is_withheld_outside_development_mode(self) -> None:
         spec = self.spec()
-        if spec.has_dev_default():
-            pytest.skip(f"{self.provider_name!r} falls back to a public development secret")
-        bare = self.provider(self.make_program(self.config_with_secret(None)))
-        body = self.paid_body(self.make_program())
-        webhooks = [Webhook({"Content-Type": "application/json"}, body)]
-        for setting in spec.webhook_secret_settings():
-            signer = self.provider(self.make_program(self.config_with_secret(setting, "s1")))
-            webhooks.append(self.sign(signer, body))
-        # Failing to sign is what a provider without a secret should do; if it signs, it
-        # fell back to a secret nobody declared, and must not accept its own signature.
-        with contextlib.suppress(Exception):
-            webhooks.append(self.sign(bare, body))
+        if not spec.receives_webhooks:
+            pytest.skip(f"{self.provider_name!r} declares that it receives no webhooks")
+        configs = [self.config_with_secret(None)] + [
+            self.config_with_secret(s, s.dev_default)
+            for s in spec.webhook_secret_settings()
+            if s.dev_default is not None
+        ]
 
-        for webhook in webhooks:
-            with pytest.raises(SignatureError):
-                bare.parse_webhook(webhook.headers, webhook.body)
+        for config in configs:
+            try:
+                providers = self.registry(config, development=False)
+            except PluginError:
+                continue  # the provider refused to be built: no less safe
+
+            assert self.provider_name not in providers
+            assert spec.webhook_secret_settings()[0].key in providers.withheld[self.provider_name]
+
+    def test_without_a_secret_or_dev_default_it_is_withheld_in_development_mode_too(
+        self,
+    ) -> None:
+        spec = self.spec()
+        if spec.has_dev_default() or not spec.receives_webhooks:
+            pytest.skip(f"{self.provider_name!r} falls back to a public development secret")
+
+        try:
+            providers = self.registry(self.config_with_secret(None), development=True)
+        except PluginError:
+            return  # the provider refused to be built: no less safe
+
+        assert self.provider_name not in providers
+        assert "no webhook secret" in providers.withheld[self.provider_name]
 
     def test_every_required_setting_is_required(self) -> None:
         required = [s for s in self.spec().settings if s.required]
         if not required:
             pytest.skip(f"{self.provider_name!r} declares no required setting")
-        pm = self.make_program().pm
 
         for setting in required:
             config = {k: v for k, v in self.provider_config.items() if k != setting.key}
             try:
-                providers = Providers(pm, {self.provider_name: config})
+                providers = self.registry(config, development=True)
             except PluginError:
                 continue  # refused, as a required setting should be
             assert self.provider_name not in providers, (

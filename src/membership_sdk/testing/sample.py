@@ -63,10 +63,14 @@ def sample_program(
     config: Mapping[str, Mapping[str, Any]] | None = None,
     plugins: Iterable[object] = (),
     store: MemoryStore | None = None,
+    development: bool = True,
 ) -> MembershipProgram:
     """A program over ``catalog`` with an in-memory store, the built-in and installed
     plugins, and ``plugins`` (a :class:`~membership_sdk.testing.recorder.HookRecorder`,
-    or a provider plugin not installed yet; one already installed is not added twice)."""
+    or a provider plugin not installed yet; one already installed is not added twice).
+
+    It runs in development mode unless ``development`` is false: providers may verify
+    webhooks with their public development secrets, as a test of a provider needs."""
     pm = get_plugin_manager()
     for plugin in plugins:
         if not pm.is_registered(plugin):
@@ -75,4 +79,6 @@ def sample_program(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"a plugin implements an unknown hook: {exc}") from exc
-    return MembershipProgram(catalog, store or MemoryStore(), pm=pm, provider_config=config)
+    return MembershipProgram(
+        catalog, store or MemoryStore(), pm=pm, provider_config=config, development=development
+    )

@@ -118,7 +118,10 @@ def safe_next(request: HttpRequest, candidate: str | None, fallback: str) -> str
 
 
 def configured(provider: str) -> bool:
-    """Whether ``provider`` is configured for this site (the program registers only those)."""
+    """Whether this site uses ``provider``: the program registers only the providers
+    ``PAYWALL["PROVIDERS"]`` names, and of those only ones with a webhook secret of the
+    site's own (or, in development mode, a public development one). Any other has no
+    webhook endpoint and no checkout."""
     return provider in get_program().providers
 
 

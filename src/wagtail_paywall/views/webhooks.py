@@ -24,7 +24,10 @@ def webhook(request: HttpRequest, provider: str) -> JsonResponse:
     """A provider's webhook: verified and stored in the inbox, answered at once, applied
     by a task. 400 for a bad signature or an unreadable body (nothing is stored); 413 for
     a body over ``PAYWALL["WEBHOOK_MAX_BYTES"]``; 404 for a provider this site does not
-    use; 200 for an event type that is ignored."""
+    use (installed but not configured, or switched off for want of a webhook secret of
+    its own: see :func:`~.base.configured`); 200 for an event type that is ignored, and
+    for a verified event of a shape this SDK version cannot read (``UnknownShape``: kept
+    in the inbox as ``failed`` and retried, so an upgraded SDK applies it)."""
     if not configured(provider):
         return JsonResponse({"error": f"unknown provider {provider!r}"}, status=404)
     limit = int(conf.get("WEBHOOK_MAX_BYTES"))

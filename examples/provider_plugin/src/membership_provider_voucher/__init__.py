@@ -6,9 +6,9 @@ starts a subscription paid for the code's months. It does not renew: when the mo
 are used up the publisher's back office calls :meth:`VoucherProvider.expire`.
 
 Settings (``provider_config["voucher"]``), declared in :attr:`VoucherProvider.settings_spec`
-so a host can check them without knowing this provider: ``secret`` signs webhooks (the
-public :data:`DEV_SECRET` is used without one), ``redeem_url`` is the page where readers
-enter a code.
+so a host can check them without knowing this provider: ``secret`` signs webhooks (without
+one, the public :data:`DEV_SECRET`, which hosts take only in development mode),
+``redeem_url`` is the page where readers enter a code.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ class VoucherProvider:
         (
             Setting(
                 "secret",
-                "signs the webhooks the voucher back office sends",
+                "signs the webhooks the voucher back office sends; without it, the public "
+                "development secret (development mode only)",
                 secret=True,
                 verifies_webhooks=True,
                 dev_default=DEV_SECRET,
@@ -113,9 +114,12 @@ class VoucherProvider:
         self.subscriptions: dict[str, Subscription] = {}
         self._by_key: dict[str, str] = {}
         self._ids = itertools.count(1)
+        # Ids must never repeat across restarts or processes: a site drops an event whose
+        # id it has already seen.
+        self._run = secrets.token_hex(5)
 
     def _id(self, prefix: str) -> str:
-        return f"{prefix}_{next(self._ids)}"
+        return f"{prefix}_{next(self._ids)}_{self._run}"
 
     # -- the Provider protocol -------------------------------------------------------------
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
