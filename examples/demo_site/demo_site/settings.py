@@ -12,6 +12,9 @@ Environment variables read here (all optional):
 ``DATABASE_URL``        e.g. ``sqlite:////tmp/demo.sqlite3`` or ``postgres://...``
 ``DEMO_MEDIA_ROOT``     where uploaded documents go (default ``media/`` next to this file)
 ``DEMO_FAKE_STATE_FILE`` the fake payment service's state (default next to this file)
+``FAKE_WEBHOOK_SECRET`` the fake provider's webhook secret; without it, its published
+                        development secret, accepted only while ``DEBUG`` is on
+                        (``PAYWALL["DEVELOPMENT_MODE"]``)
 """
 
 from __future__ import annotations
@@ -109,6 +112,17 @@ DATABASES = {
         conn_max_age=0,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several visitors at once (runserver serves each request in a thread): readers never
+    # block the writer (WAL), a transaction takes the write lock when it begins instead of
+    # failing to upgrade to it mid-way (IMMEDIATE), and a writer waits up to 20 s for
+    # another to finish rather than failing at once with "database is locked".
+    # See docs/deployment.md (SQLite).
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One process serves the demo, so a per-process cache is enough (wagtail_paywall.W001).
@@ -162,19 +176,24 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 # -- the paywall ---------------------------------------------------------------------------
+_fake_provider: dict[str, str] = {
+    # The simulated payment service's subscriptions survive a restart of the demo.
+    "state_file": os.environ.get(
+        "DEMO_FAKE_STATE_FILE", str(BASE_DIR / "fake-provider-state.json")
+    ),
+}
+if os.environ.get("FAKE_WEBHOOK_SECRET"):
+    _fake_provider["secret"] = os.environ["FAKE_WEBHOOK_SECRET"]
 PAYWALL = {
     # The fake provider simulates a card payment page; nobody pays anything.
-    "PROVIDERS": {
-        "fake": {
-            "secret": os.environ.get("FAKE_WEBHOOK_SECRET", "demo-only-webhook-secret"),
-            # The simulated payment service's subscriptions survive a restart of the demo.
-            "state_file": os.environ.get(
-                "DEMO_FAKE_STATE_FILE", str(BASE_DIR / "fake-provider-state.json")
-            ),
-        }
-    },
+    "PROVIDERS": {"fake": _fake_provider},
     "DEFAULT_PROVIDER": "fake",
     "GRACE_DAYS": 3,
+    # Without FAKE_WEBHOOK_SECRET the fake provider signs with its published development
+    # secret, which the paywall accepts only in development mode, and development mode
+    # counts only while DEBUG is on: with DJANGO_DEBUG=0, `manage.py check` stops the
+    # demo (wagtail_paywall.E001) until FAKE_WEBHOOK_SECRET is set.
+    "DEVELOPMENT_MODE": True,
 }
 
 LOGGING = {
