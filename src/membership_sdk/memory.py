@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from .events import ApplyResult
-from .membership import TERMINAL, Grant, Membership
+from .membership import TERMINAL, Grant, Membership, Status
+
+if TYPE_CHECKING:
+    from .providers.manual import Invoice
+    from .providers.simulated import SimulatedPurchase, SimulatedSubscription
 
 _EPSILON = timedelta(microseconds=1)
 
@@ -100,8 +106,11 @@ class MemoryInbox:
 
 
 class MemoryMeters:
+    """Meter usage in memory; :meth:`reserve` holds a lock, so threads share it safely."""
+
     def __init__(self) -> None:
         self.uses: dict[str, dict[str, list[tuple[str, datetime]]]] = {}
+        self._lock = threading.Lock()
 
     def usage(self, member_id: str, since: datetime) -> Mapping[str, Mapping[str, datetime]]:
         out: dict[str, dict[str, datetime]] = {}
@@ -114,7 +123,26 @@ class MemoryMeters:
         return out
 
     def record(self, member_id: str, meter: str, resource_key: str, when: datetime) -> None:
-        self.uses.setdefault(member_id, {}).setdefault(meter, []).append((resource_key, when))
+        with self._lock:
+            self.uses.setdefault(member_id, {}).setdefault(meter, []).append((resource_key, when))
+
+    def reserve(
+        self,
+        member_id: str,
+        meter: str,
+        resource_key: str,
+        limit: int,
+        since: datetime,
+        when: datetime,
+    ) -> int | None:
+        with self._lock:
+            counted = self.usage(member_id, since).get(meter, {})
+            if resource_key in counted:
+                return len(counted)
+            if len(counted) >= limit:
+                return None
+            self.uses.setdefault(member_id, {}).setdefault(meter, []).append((resource_key, when))
+            return len(counted) + 1
 
 
 class MemoryStore:
@@ -151,3 +179,118 @@ class MemoryStore:
                     self.inbox.results,
                 ) = saved
                 raise
+
+
+class MemoryManualBilling:
+    """The ``manual`` provider's :class:`~membership_sdk.ports.ManualBillingStore` in
+    memory, for tests and scripts: it dies with the process.
+
+    It hands out and keeps copies, as a database would, so a record changed and not
+    saved stays unchanged here too; :meth:`atomic` restores everything if its block
+    raises, and holds a lock while it runs, which readers of several records take too.
+    """
+
+    def __init__(self) -> None:
+        self.customers: dict[str, str] = {}
+        self.invoice_rows: dict[str, Invoice] = {}
+        self.subscription_rows: dict[str, SimulatedSubscription] = {}
+        self.purchase_rows: dict[str, SimulatedPurchase] = {}
+        self.numbers: dict[int, int] = {}
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self._lock:
+            saved = copy.deepcopy(
+                (
+                    self.customers,
+                    self.invoice_rows,
+                    self.subscription_rows,
+                    self.purchase_rows,
+                    self.numbers,
+                )
+            )
+            try:
+                yield
+            except BaseException:
+                (
+                    self.customers,
+                    self.invoice_rows,
+                    self.subscription_rows,
+                    self.purchase_rows,
+                    self.numbers,
+                ) = saved
+                raise
+
+    def next_invoice_number(self, year: int) -> int:
+        with self._lock:
+            self.numbers[year] = number = self.numbers.get(year, 0) + 1
+            return number
+
+    def customer_for(self, member_id: str) -> str | None:
+        return self.customers.get(member_id)
+
+    def link_customer(self, member_id: str, customer_id: str) -> None:
+        self.customers[member_id] = customer_id
+
+    def invoice(self, reference: str, *, lock: bool = False) -> Invoice | None:
+        found = self.invoice_rows.get(reference)
+        return copy.copy(found) if found is not None else None
+
+    def invoice_for_key(self, idempotency_key: str) -> Invoice | None:
+        if not idempotency_key:
+            return None
+        with self._lock:
+            for invoice in self.invoice_rows.values():
+                if invoice.idempotency_key == idempotency_key:
+                    return copy.copy(invoice)
+        return None
+
+    def invoices(
+        self, *, state: str | None = None, subscription: str | None = None
+    ) -> Sequence[Invoice]:
+        with self._lock:
+            found = [
+                copy.copy(i)
+                for i in self.invoice_rows.values()
+                if (state is None or i.state == state)
+                and (subscription is None or i.subscription == subscription)
+            ]
+        return sorted(found, key=lambda i: (i.issued_at, i.year, i.number))
+
+    def save_invoice(self, invoice: Invoice) -> None:
+        self.invoice_rows[invoice.reference] = copy.copy(invoice)
+
+    def subscription(
+        self, subscription_id: str, *, lock: bool = False
+    ) -> SimulatedSubscription | None:
+        found = self.subscription_rows.get(subscription_id)
+        return copy.copy(found) if found is not None else None
+
+    def subscriptions(
+        self, *, after: str | None = None, limit: int = 100
+    ) -> Sequence[SimulatedSubscription]:
+        with self._lock:
+            ids = sorted(i for i in self.subscription_rows if after is None or i > after)
+            return [copy.copy(self.subscription_rows[i]) for i in ids[:limit]]
+
+    def live_subscriptions(self) -> Sequence[SimulatedSubscription]:
+        with self._lock:
+            return [
+                copy.copy(s)
+                for _, s in sorted(self.subscription_rows.items())
+                if Status.parse(s.status) not in TERMINAL
+            ]
+
+    def count_subscriptions(self) -> int:
+        return len(self.subscription_rows)
+
+    def save_subscription(self, subscription: SimulatedSubscription) -> None:
+        self.subscription_rows[subscription.id] = copy.copy(subscription)
+
+    def purchase(self, purchase_id: str) -> SimulatedPurchase | None:
+        found = self.purchase_rows.get(purchase_id)
+        return copy.copy(found) if found is not None else None
+
+    def save_purchase(self, purchase: SimulatedPurchase) -> None:
+        self.purchase_rows[purchase.id] = copy.copy(purchase)

@@ -3,10 +3,16 @@
 Common with European publishers: the reader gets an invoice reference and bank details,
 transfers the money, and an operator who sees it arrive confirms the payment. Nothing
 is granted before that. A subscription then runs for one interval (a month or a year);
-the operator issues a renewal invoice before it ends and confirms that payment too, or
-marks the subscription overdue and finally expires it.
+a renewal invoice is issued before it ends, and the operator confirms that payment too.
+Unpaid invoices run out on a fixed schedule (:meth:`ManualProvider.run_schedule`).
 
 Trial days are not offered: an invoice is always for the full price.
+
+Everything the provider knows (customers, invoices, subscriptions, one-off purchases
+and the invoice numbers of each year) is kept in a
+:class:`~membership_sdk.ports.ManualBillingStore`. A site passes its own under
+``store`` (the Wagtail adapter keeps it in the database); without one it lives in
+memory and dies with the process, which suits tests and scripts only.
 
 Configuration (``provider_config["manual"]``), every key optional:
 
@@ -16,9 +22,16 @@ Configuration (``provider_config["manual"]``), every key optional:
     a page explaining how to pay; ``{reference}`` is replaced by the invoice reference.
     Without it a checkout session has no url, only instructions.
 ``reference_prefix``
-    prefix of invoice references (``"INV-"``).
+    prefix of invoice references (``"INV-"``); a reference reads
+    ``INV-2026-000042``: the year it was issued and its number in that year.
 ``due_days``
-    days an invoice is due within (14).
+    days an invoice is due within (14); renewal invoices are issued that many days
+    before the period they pay for begins.
+``expire_days``
+    days past its due date after which an unpaid invoice is void (14); an unpaid
+    renewal then ends its subscription.
+``store``
+    a :class:`~membership_sdk.ports.ManualBillingStore` (in memory without one).
 ``secret`` / ``secrets``, ``tolerance``, ``clock``, ``portal_url``
     as for the ``fake`` provider: confirmations are delivered as signed webhooks, so an
     operator's back office and the site may run apart. Without a secret
@@ -27,34 +40,48 @@ Configuration (``provider_config["manual"]``), every key optional:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from ..catalog import Interval
 from ..currency import format_amount
-from ..errors import ProviderError
-from ..events import EventType, PurchaseState, SubscriptionSnapshot
+from ..errors import PluginError, ProviderError
+from ..events import BillingEvent, EventType, PurchaseState, SubscriptionSnapshot
 from ..hookspecs import hookimpl
-from ..membership import Status
-from .base import CheckoutRequest, CheckoutSession, Provider, Webhook
+from ..membership import TERMINAL, Status
+from .base import (
+    CheckoutRequest,
+    CheckoutSession,
+    ListedSubscription,
+    Provider,
+    SubscriptionPage,
+    Webhook,
+)
 from .settings import Setting, SettingsSpec
 from .simulated import (
     SimulatedPurchase,
-    SimulatedService,
     SimulatedSubscription,
     add_interval,
     options_from,
     secrets_from,
     simulated_settings,
 )
-from .webhooks import DEFAULT_TOLERANCE, utcnow
+from .webhooks import DEFAULT_TOLERANCE, WebhookSigner, decode_event, encode_event, utcnow
+
+if TYPE_CHECKING:
+    from ..ports import ManualBillingStore
 
 #: The signing secret used when none is configured. Development only: it is public.
 DEV_SECRET = "manual-dev-only-secret-do-not-use-in-production"
 SIGNATURE_HEADER = "Manual-Signature"
 PLACEHOLDER_IBAN = "XX00 0000 0000 0000 0000 00"
+#: Invoice states.
+OPEN, PAID, VOID = "open", "paid", "void"
+_STORE_METHODS = ("atomic", "next_invoice_number", "invoice", "save_invoice", "subscription")
 
 
 class InvoiceError(ProviderError):
@@ -73,11 +100,14 @@ class InvoiceClosed(InvoiceError):
 class Invoice:
     """What a reader owes: ``state`` is ``"open"``, ``"paid"`` or ``"void"``.
 
-    A checkout creates the first invoice; a renewal invoice carries the ``subscription``
-    it extends.
+    ``number`` is the invoice's place in the invoices of ``year`` (1, 2, ...), which the
+    reference spells out. A checkout creates the first invoice; a renewal invoice carries
+    the ``subscription`` it extends from the start, a first one once it is paid.
     """
 
     reference: str
+    year: int
+    number: int
     member_id: str
     customer_id: str
     price: str
@@ -89,13 +119,35 @@ class Invoice:
     idempotency_key: str = ""
     subscription: str | None = None
     purchase: str | None = None
-    state: str = "open"
+    renewal: bool = False
+    state: str = OPEN
     paid_at: datetime | None = None
 
+    def overdue(self, now: datetime) -> bool:
+        """Whether it is open and its due date has passed."""
+        return self.state == OPEN and now >= self.due_at
 
-class ManualProvider(SimulatedService):
+
+class _Existing(Exception):
+    """Rolls back a checkout whose idempotency key another one used meanwhile."""
+
+    def __init__(self, invoice: Invoice) -> None:
+        self.invoice = invoice
+
+
+def _days(key: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise PluginError(
+            f"manual: setting {key!r} must be a whole number of days, at least {minimum}; "
+            f"got {value!r}"
+        )
+    return value
+
+
+class ManualProvider:
     """Bank transfer / invoice payments, confirmed by an operator."""
 
+    refetch_subscriptions = False
     settings_spec = SettingsSpec(
         (
             Setting("account_holder", "the name on the bank account readers pay into"),
@@ -104,6 +156,8 @@ class ManualProvider(SimulatedService):
             Setting("instructions_url", "a page explaining how to pay; {reference} is replaced"),
             Setting("reference_prefix", 'prefix of invoice references ("INV-")'),
             Setting("due_days", "days an invoice is due within (14)"),
+            Setting("expire_days", "days past its due date an unpaid invoice is void (14)"),
+            Setting("store", "where invoices and subscriptions are kept (in memory without one)"),
             # Confirmations reach the site as signed webhooks, so it needs a secret too.
             *simulated_settings(DEV_SECRET),
         ),
@@ -119,29 +173,42 @@ class ManualProvider(SimulatedService):
         instructions_url: str | None = None,
         reference_prefix: str = "INV-",
         due_days: int = 14,
+        expire_days: int = 14,
+        store: ManualBillingStore | None = None,
         secrets: str | Sequence[str] = DEV_SECRET,
         portal_url: str | None = None,
         tolerance: float = DEFAULT_TOLERANCE,
         clock: Callable[[], datetime] = utcnow,
         name: str = "manual",
     ) -> None:
-        super().__init__(
-            name,
-            secrets=secrets,
-            signature_header=SIGNATURE_HEADER,
-            tolerance=tolerance,
-            clock=clock,
-            portal_url=portal_url,
+        if store is None:
+            from ..memory import MemoryManualBilling
+
+            store = MemoryManualBilling()
+        missing = [m for m in _STORE_METHODS if not callable(getattr(store, m, None))]
+        if missing:
+            raise PluginError(
+                f"manual: setting 'store' must be a ManualBillingStore; {store!r} lacks "
+                + ", ".join(missing)
+            )
+        self.name = name
+        self.store = store
+        self.clock = clock
+        self.signer = WebhookSigner(
+            secrets, header=SIGNATURE_HEADER, tolerance=tolerance, clock=clock
         )
+        self.portal = portal_url
         self.account_holder = account_holder
         self.iban = iban
         self.bic = bic
         self.instructions_url = instructions_url
         self.reference_prefix = reference_prefix
-        self.due_days = due_days
-        self.invoices: dict[str, Invoice] = {}
-        self._by_key: dict[str, str] = {}
-        self._references = 0
+        self.due_days = _days("due_days", due_days, 1)
+        self.expire_days = _days("expire_days", expire_days, 0)
+        self._unreachable: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ManualProvider:
@@ -149,6 +216,15 @@ class ManualProvider(SimulatedService):
         :attr:`settings_spec` (see the module docstring); other keys are not read."""
         spec = cls.settings_spec
         return cls(secrets=secrets_from(config, spec), **options_from(config, spec))
+
+    @property
+    def using_dev_secret(self) -> bool:
+        """Whether webhooks verify under the public development secret."""
+        return not self.settings_spec.public_defaults().isdisjoint(self.signer.secrets)
+
+    def now(self) -> datetime:
+        # Webhooks carry whole seconds; so do the stored dates.
+        return self.clock().replace(microsecond=0)
 
     def instructions(self, invoice: Invoice) -> str:
         """What the reader is told to do to pay ``invoice``."""
@@ -159,37 +235,102 @@ class ManualProvider(SimulatedService):
             f"{invoice.due_at:%Y-%m-%d}. Access starts when the payment is confirmed."
         )
 
-    def _new_invoice(self, **fields: Any) -> Invoice:
-        self._references += 1
-        now = self.now()
+    # -- the store ---------------------------------------------------------------------------
+    def _new_invoice(self, now: datetime, number: int | None = None, **fields: Any) -> Invoice:
+        """Number and store a new invoice (call inside ``store.atomic()``); ``number``:
+        one taken from the store already."""
+        if number is None:
+            number = self.store.next_invoice_number(now.year)
         invoice = Invoice(
-            reference=f"{self.reference_prefix}{self._references:06d}",
+            reference=f"{self.reference_prefix}{now.year}-{number:06d}",
+            year=now.year,
+            number=number,
             issued_at=now,
             due_at=now + timedelta(days=self.due_days),
             **fields,
         )
-        self.invoices[invoice.reference] = invoice
+        self.store.save_invoice(invoice)
         return invoice
 
-    # -- Provider API ----------------------------------------------------------------------
+    def _customer_for(self, member_id: str, customer_id: str | None) -> str:
+        existing = self.store.customer_for(member_id)
+        if existing is None:
+            existing = customer_id or f"cus_{self.name}_{uuid.uuid4().hex[:20]}"
+            self.store.link_customer(member_id, existing)
+        return existing
+
+    def subscription(self, subscription_id: str, *, lock: bool = False) -> SimulatedSubscription:
+        """The stored subscription; :class:`ProviderError` (``no_such_subscription``)."""
+        sub = self.store.subscription(subscription_id, lock=lock)
+        if sub is None:
+            raise ProviderError(
+                f"{self.name}: no subscription {subscription_id!r}",
+                code="no_such_subscription",
+            )
+        return sub
+
+    def _live(self, subscription_id: str, action: str) -> SimulatedSubscription:
+        sub = self.subscription(subscription_id, lock=True)
+        if Status.parse(sub.status) in TERMINAL:
+            raise ProviderError(
+                f"{self.name}: cannot {action} subscription {sub.id!r}: it is {sub.status}",
+                code="subscription_ended",
+            )
+        return sub
+
+    # -- webhooks ----------------------------------------------------------------------------
+    def _emit(
+        self, type: EventType | str, record: SimulatedSubscription | SimulatedPurchase
+    ) -> Webhook:
+        """The signed webhook reporting ``record``'s current state. Event ids are random,
+        so none is ever reused, by a restarted process or another one."""
+        body = encode_event(
+            f"evt_{self.name}_{uuid.uuid4().hex}",
+            str(type),
+            self.now(),
+            record.snapshot(),
+            member_id=record.member_id,
+        )
+        return self.signer.sign(body)
+
+    def _change(self, sub: SimulatedSubscription, type: EventType, **changes: Any) -> Webhook:
+        for key, value in changes.items():
+            setattr(sub, key, value)
+        sub.version += 1
+        self.store.save_subscription(sub)
+        return self._emit(type, sub)
+
+    def _void_invoices(self, subscription_id: str) -> None:
+        for invoice in self.store.invoices(state=OPEN, subscription=subscription_id):
+            invoice.state = VOID
+            self.store.save_invoice(invoice)
+
+    # -- Provider API ------------------------------------------------------------------------
+    def _call(self, operation: str) -> None:
+        if self._unreachable is not None:
+            raise ProviderError(
+                f"{self.name}: {operation} failed: the billing store is unreachable",
+                code="unreachable",
+                provider_message=self._unreachable,
+                retryable=True,
+            )
+
+    def simulate_outage(self, message: str | None = "connection refused") -> None:
+        """Make every API call fail as an outage would; ``None`` ends it (for tests)."""
+        self._unreachable = message
+
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
         """Issue an invoice; the session's id is its reference and its ``instructions``
-        say how to pay. The same ``idempotency_key`` returns the same invoice."""
-        self.call("create_checkout")
-        reference = self._by_key.get(request.idempotency_key)
-        if reference is not None:
-            invoice = self.invoices[reference]
-        else:
-            invoice = self._new_invoice(
-                member_id=request.member_id,
-                customer_id=self.customer_for(request.member_id, request.customer_id),
-                price=request.provider_price,
-                interval=request.price.interval,
-                amount=request.price.amount,
-                currency=request.price.currency,
-                idempotency_key=request.idempotency_key,
-            )
-            self._by_key[request.idempotency_key] = invoice.reference
+        say how to pay. The same ``idempotency_key`` returns the same invoice, also when
+        two checkouts with it run at once."""
+        self._call("create_checkout")
+        invoice = self.store.invoice_for_key(request.idempotency_key)
+        if invoice is None:
+            try:
+                with self.store.atomic():
+                    invoice = self._issue_first(request)
+            except _Existing as existing:
+                invoice = existing.invoice
         url = None
         if self.instructions_url is not None:
             url = self.instructions_url.replace("{reference}", invoice.reference)
@@ -201,10 +342,98 @@ class ManualProvider(SimulatedService):
             instructions=self.instructions(invoice),
         )
 
-    # -- what the operator does ------------------------------------------------------------
-    def invoice(self, reference: str) -> Invoice:
-        """The invoice with ``reference``; raises :class:`UnknownInvoice`."""
-        invoice = self.invoices.get(reference.strip())
+    def _issue_first(self, request: CheckoutRequest) -> Invoice:
+        now = self.now()
+        # Taking the year's number first makes concurrent checkouts queue up here, so the
+        # second one sees the first's invoice; raising rolls its number back.
+        number = self.store.next_invoice_number(now.year)
+        existing = self.store.invoice_for_key(request.idempotency_key)
+        if existing is not None:
+            raise _Existing(existing)
+        return self._new_invoice(
+            now,
+            number,
+            member_id=request.member_id,
+            customer_id=self._customer_for(request.member_id, request.customer_id),
+            price=request.provider_price,
+            interval=request.price.interval,
+            amount=request.price.amount,
+            currency=request.price.currency,
+            idempotency_key=request.idempotency_key,
+        )
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[BillingEvent]:
+        """Verify the signature, then read the event (see :mod:`.webhooks`)."""
+        self.signer.verify(headers, body)
+        return decode_event(self.name, body)
+
+    def fetch_subscription(self, subscription_id: str) -> SubscriptionSnapshot | None:
+        self._call("fetch_subscription")
+        sub = self.store.subscription(subscription_id)
+        return None if sub is None else sub.snapshot()
+
+    def list_subscriptions(self, *, after: str | None = None, limit: int = 100) -> SubscriptionPage:
+        """Every stored subscription, ended ones too, in id order, ``limit`` at a time."""
+        self._call("list_subscriptions")
+        subs = self.store.subscriptions(after=after, limit=limit + 1)
+        page, more = subs[:limit], len(subs) > limit
+        listed = tuple(ListedSubscription(s.snapshot(), s.member_id) for s in page)
+        cursor = page[-1].id if more and page else None
+        return SubscriptionPage(listed, cursor, total=self.store.count_subscriptions())
+
+    def cancel_subscription(
+        self, subscription_id: str, *, at_period_end: bool = True
+    ) -> SubscriptionSnapshot:
+        """Cancel at the period's end (no renewal invoice is issued) or now (access ends
+        now and open invoices are voided)."""
+        self._call("cancel_subscription")
+        with self.store.atomic():
+            sub = self._live(subscription_id, "cancel")
+            now = self.now()
+            if at_period_end:
+                self._change(
+                    sub, EventType.SUBSCRIPTION_UPDATED, cancel_at_period_end=True, canceled_at=now
+                )
+                # A renewal invoice issued already is not owed any more.
+                self._void_invoices(sub.id)
+            else:
+                self._change(
+                    sub,
+                    EventType.SUBSCRIPTION_DELETED,
+                    status=str(Status.CANCELED),
+                    cancel_at_period_end=False,
+                    canceled_at=now,
+                    current_period_end=now,
+                )
+                self._void_invoices(sub.id)
+            return sub.snapshot()
+
+    def resume_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        """Undo a cancel-at-period-end; a renewal invoice is issued again in time."""
+        self._call("resume_subscription")
+        with self.store.atomic():
+            sub = self._live(subscription_id, "resume")
+            if not sub.cancel_at_period_end:
+                raise ProviderError(
+                    f"{self.name}: subscription {sub.id!r} is not set to cancel; nothing to resume",
+                    code="not_canceling",
+                )
+            self._change(
+                sub, EventType.SUBSCRIPTION_UPDATED, cancel_at_period_end=False, canceled_at=None
+            )
+            return sub.snapshot()
+
+    def portal_url(self, customer_id: str, return_url: str) -> str | None:
+        self._call("portal_url")
+        if self.portal is None:
+            return None
+        return self.portal.replace("{customer}", customer_id)
+
+    # -- what the operator does --------------------------------------------------------------
+    def invoice(self, reference: str, *, lock: bool = False) -> Invoice:
+        """The invoice with ``reference`` (surrounding spaces ignored); ``lock``: held
+        until the store's transaction ends. Raises :class:`UnknownInvoice`."""
+        invoice = self.store.invoice(reference.strip(), lock=lock)
         if invoice is None:
             raise UnknownInvoice(
                 f"manual: no invoice with reference {reference!r}; check the reference "
@@ -215,7 +444,7 @@ class ManualProvider(SimulatedService):
 
     def open_invoices(self) -> list[Invoice]:
         """Invoices waiting for a payment, oldest first."""
-        return [i for i in self.invoices.values() if i.state == "open"]
+        return list(self.store.invoices(state=OPEN))
 
     def confirm_payment(self, reference: str, paid_at: datetime | None = None) -> Webhook:
         """Record that the transfer quoting ``reference`` arrived.
@@ -225,76 +454,92 @@ class ManualProvider(SimulatedService):
         subscription by one interval from the end of the current period (or from
         ``paid_at`` if that is later); a one-off price records a paid purchase.
 
+        The invoice is locked while this runs, so an invoice confirmed twice at once is
+        paid once: the second confirmation raises :class:`InvoiceClosed`.
+
         :raises UnknownInvoice: no invoice has ``reference``.
         :raises InvoiceClosed: the invoice was already paid or voided.
         :raises ProviderError: code ``subscription_ended`` for a renewal of a
             subscription that ended meanwhile.
         """
-        invoice = self.invoice(reference)
-        if invoice.state != "open":
-            raise InvoiceClosed(
-                f"manual: invoice {invoice.reference!r} is already {invoice.state}"
-                + (f" (paid {invoice.paid_at:%Y-%m-%d})" if invoice.paid_at else "")
-                + "; a second transfer should be refunded or credited by hand",
-                code=f"invoice_{invoice.state}",
-            )
-        paid = (paid_at or self.now()).replace(microsecond=0)
-        if invoice.subscription is not None:
-            sub = self._live(invoice.subscription, "renew")
-            start = max(sub.current_period_end or paid, paid)
-            invoice.state, invoice.paid_at = "paid", paid
-            return self.change(
-                sub,
-                EventType.PAYMENT_SUCCEEDED,
-                status=str(Status.ACTIVE),
-                current_period_end=add_interval(start, sub.interval),
-            )
-        invoice.state, invoice.paid_at = "paid", paid
-        if invoice.interval is Interval.ONE_OFF:
-            purchase = SimulatedPurchase(
-                id=self.new_id("pur_manual"),
+        with self.store.atomic():
+            invoice = self.invoice(reference, lock=True)
+            if invoice.state != OPEN:
+                raise InvoiceClosed(
+                    f"manual: invoice {invoice.reference!r} is already {invoice.state}"
+                    + (f" (paid {invoice.paid_at:%Y-%m-%d})" if invoice.paid_at else "")
+                    + "; a second transfer should be refunded or credited by hand",
+                    code=f"invoice_{invoice.state}",
+                )
+            paid = (paid_at or self.now()).replace(microsecond=0)
+            if invoice.subscription is not None:
+                return self._pay_renewal(invoice, paid)
+            invoice.state, invoice.paid_at = PAID, paid
+            suffix = f"{invoice.year}_{invoice.number:06d}"
+            if invoice.interval is Interval.ONE_OFF:
+                purchase = SimulatedPurchase(
+                    id=f"pur_{self.name}_{suffix}",
+                    customer_id=invoice.customer_id,
+                    member_id=invoice.member_id,
+                    price=invoice.price,
+                    state=PurchaseState.PAID,
+                    paid_at=paid,
+                )
+                self.store.save_purchase(purchase)
+                invoice.purchase = purchase.id
+                self.store.save_invoice(invoice)
+                return self._emit(EventType.PURCHASE_COMPLETED, purchase)
+            # Named after the invoice, so a subscription id is as unique as its number.
+            sub = SimulatedSubscription(
+                id=f"sub_{self.name}_{suffix}",
                 customer_id=invoice.customer_id,
                 member_id=invoice.member_id,
                 price=invoice.price,
-                state=PurchaseState.PAID,
-                paid_at=paid,
+                interval=invoice.interval,
+                status=str(Status.ACTIVE),
+                started_at=paid,
+                current_period_end=add_interval(paid, invoice.interval),
             )
-            self.purchases[purchase.id] = purchase
-            invoice.purchase = purchase.id
-            return self.emit(EventType.PURCHASE_COMPLETED, purchase)
-        sub = SimulatedSubscription(
-            id=self.new_id("sub_manual"),
-            customer_id=invoice.customer_id,
-            member_id=invoice.member_id,
-            price=invoice.price,
-            interval=invoice.interval,
+            self.store.save_subscription(sub)
+            invoice.subscription = sub.id
+            self.store.save_invoice(invoice)
+            return self._emit(EventType.SUBSCRIPTION_CREATED, sub)
+
+    def _pay_renewal(self, invoice: Invoice, paid: datetime) -> Webhook:
+        sub = self._live(invoice.subscription or "", "renew")
+        start = max(sub.current_period_end or paid, paid)
+        invoice.state, invoice.paid_at = PAID, paid
+        self.store.save_invoice(invoice)
+        return self._change(
+            sub,
+            EventType.PAYMENT_SUCCEEDED,
             status=str(Status.ACTIVE),
-            started_at=paid,
-            current_period_end=add_interval(paid, invoice.interval),
+            current_period_end=add_interval(start, sub.interval),
         )
-        self.subscriptions[sub.id] = sub
-        invoice.subscription = sub.id
-        return self.emit(EventType.SUBSCRIPTION_CREATED, sub)
 
     def issue_renewal(self, subscription_id: str) -> Invoice:
         """Issue the invoice for a subscription's next period (send it to the reader);
         an open renewal invoice is returned again rather than issued twice.
+        :meth:`run_schedule` calls this in time; an operator may call it earlier.
 
         :raises ProviderError: code ``subscription_ended``, or ``not_renewable`` for a
             subscription set to cancel at its period's end.
         """
-        sub = self._live(subscription_id, "renew")
+        with self.store.atomic():
+            return self._issue_renewal(self._live(subscription_id, "renew"), self.now())
+
+    def _issue_renewal(self, sub: SimulatedSubscription, now: datetime) -> Invoice:
         if sub.cancel_at_period_end:
             raise ProviderError(
                 f"manual: subscription {sub.id!r} is set to cancel; resume it before "
                 "issuing a renewal invoice",
                 code="not_renewable",
             )
-        for invoice in self.open_invoices():
-            if invoice.subscription == sub.id:
-                return invoice
-        first = next(i for i in self.invoices.values() if i.subscription == sub.id)
+        for invoice in self.store.invoices(state=OPEN, subscription=sub.id):
+            return invoice
+        first = self.store.invoices(subscription=sub.id)[0]
         return self._new_invoice(
+            now,
             member_id=first.member_id,
             customer_id=sub.customer_id,
             price=sub.price,
@@ -302,32 +547,114 @@ class ManualProvider(SimulatedService):
             amount=first.amount,
             currency=first.currency,
             subscription=sub.id,
+            renewal=True,
         )
 
     def mark_overdue(self, subscription_id: str) -> Webhook:
         """The renewal was not paid in time: the subscription becomes past due (access
         continues through the site's grace period)."""
-        return self.fail_payment(subscription_id)
+        with self.store.atomic():
+            sub = self._live(subscription_id, "mark overdue")
+            return self._change(sub, EventType.PAYMENT_FAILED, status=str(Status.PAST_DUE))
 
     def expire(self, subscription_id: str) -> Webhook:
         """The subscription ends unpaid; its open invoices are voided."""
-        webhook = super().expire(subscription_id)
-        self._void_invoices(subscription_id)
-        return webhook
+        with self.store.atomic():
+            sub = self._live(subscription_id, "expire")
+            self._void_invoices(sub.id)
+            return self._change(sub, EventType.SUBSCRIPTION_DELETED, status=str(Status.EXPIRED))
 
-    def cancel_subscription(
-        self, subscription_id: str, *, at_period_end: bool = True
-    ) -> SubscriptionSnapshot:
-        """Cancel at the period's end, or now; an immediate cancel voids open invoices."""
-        snapshot = super().cancel_subscription(subscription_id, at_period_end=at_period_end)
-        if not at_period_end:
-            self._void_invoices(subscription_id)
-        return snapshot
+    def refund(self, purchase_id: str) -> Webhook:
+        """Record that a one-off payment was paid back; the site revokes what it bought."""
+        with self.store.atomic():
+            purchase = self.store.purchase(purchase_id)
+            if purchase is None:
+                raise ProviderError(
+                    f"{self.name}: no purchase {purchase_id!r}", code="no_such_purchase"
+                )
+            if purchase.state is PurchaseState.REFUNDED:
+                raise ProviderError(
+                    f"{self.name}: purchase {purchase_id!r} is already refunded",
+                    code="already_refunded",
+                )
+            purchase.state = PurchaseState.REFUNDED
+            purchase.version += 1
+            self.store.save_purchase(purchase)
+            return self._emit(EventType.PURCHASE_REFUNDED, purchase)
 
-    def _void_invoices(self, subscription_id: str) -> None:
-        for invoice in self.open_invoices():
-            if invoice.subscription == subscription_id:
-                invoice.state = "void"
+    # -- the schedule --------------------------------------------------------------------------
+    def run_schedule(
+        self,
+        now: datetime | None = None,
+        *,
+        send: Callable[[Webhook], object] | None = None,
+    ) -> list[Webhook]:
+        """Do what is due by ``now`` (default the clock); run it daily. Returns the
+        webhooks it sent, oldest first.
+
+        1. a subscription set to cancel whose period has ended is canceled;
+        2. a subscription whose period ends within ``due_days`` gets its renewal invoice
+           (due when the period ends);
+        3. a renewal invoice past its due date makes its subscription past due (access
+           continues through the site's grace period; paying still renews it);
+        4. an invoice ``expire_days`` past its due date is void: a renewal's
+           subscription expires, a first invoice simply lapses (nothing was granted).
+
+        Each change is its own transaction; ``send`` is called with its webhook inside
+        it, so a site storing webhooks in the same database keeps both or neither.
+        Running it twice changes nothing more.
+        """
+        now = (now or self.now()).replace(microsecond=0)
+        sent: list[Webhook] = []
+
+        def step(action: Callable[[], Webhook | None]) -> None:
+            with self.store.atomic():
+                webhook = action()
+                if webhook is not None and send is not None:
+                    send(webhook)
+            if webhook is not None:
+                sent.append(webhook)
+
+        for sub in self.store.live_subscriptions():
+            step(partial(self._schedule_subscription, sub.id, now))
+        for invoice in self.store.invoices(state=OPEN):
+            if invoice.overdue(now):
+                step(partial(self._schedule_invoice, invoice.reference, now))
+        return sent
+
+    def _schedule_subscription(self, subscription_id: str, now: datetime) -> Webhook | None:
+        sub = self.subscription(subscription_id, lock=True)
+        end = sub.current_period_end
+        if Status.parse(sub.status) in TERMINAL or end is None:
+            return None
+        if sub.cancel_at_period_end:
+            if now < end:
+                return None
+            self._void_invoices(sub.id)
+            return self._change(sub, EventType.SUBSCRIPTION_DELETED, status=str(Status.CANCELED))
+        if now >= end - timedelta(days=self.due_days):
+            self._issue_renewal(sub, now)  # or the open one, issued already
+        return None
+
+    def _schedule_invoice(self, reference: str, now: datetime) -> Webhook | None:
+        invoice = self.store.invoice(reference, lock=True)
+        if invoice is None or not invoice.overdue(now):
+            return None
+        sub = None
+        if invoice.renewal and invoice.subscription is not None:
+            sub = self.store.subscription(invoice.subscription, lock=True)
+            if sub is not None and Status.parse(sub.status) in TERMINAL:
+                sub = None
+        if now >= invoice.due_at + timedelta(days=self.expire_days):
+            invoice.state = VOID
+            self.store.save_invoice(invoice)
+            if sub is None:
+                return None  # a first invoice lapses: nothing was granted
+            self._void_invoices(sub.id)
+            return self._change(sub, EventType.SUBSCRIPTION_DELETED, status=str(Status.EXPIRED))
+        if sub is not None and Status.parse(sub.status) is not Status.PAST_DUE:
+            return self._change(sub, EventType.PAYMENT_FAILED, status=str(Status.PAST_DUE))
+        return None
 
 
 @hookimpl
@@ -335,6 +662,6 @@ def membership_register_providers(
     register: Callable[[Provider], None], config: Mapping[str, Mapping[str, Any]]
 ) -> None:
     """Register the ``manual`` provider; it needs no settings in development (bank details
-    default to placeholders, the webhook secret to a public one)."""
+    default to placeholders, the webhook secret to a public one, the store to memory)."""
     provider: Provider = ManualProvider.from_config(config.get("manual", {}))
     register(provider)

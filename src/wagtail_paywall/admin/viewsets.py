@@ -1,7 +1,7 @@
 """The paywall's Wagtail admin viewsets, all under one "Paywall" menu
-(:class:`PaywallViewSetGroup`): tiers, prices, members, the webhook inbox, cancellations
-and feed tokens. :mod:`wagtail_paywall.wagtail_hooks` registers the group and the
-"Membership metrics" report. See ``docs/publisher-guide.md``.
+(:class:`PaywallViewSetGroup`): tiers, prices, members, the webhook inbox, bank transfers
+(:mod:`.manual`), cancellations and feed tokens. :mod:`wagtail_paywall.wagtail_hooks`
+registers the group and the "Membership metrics" report. See ``docs/publisher-guide.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 from ..billing import inbox
 from ..models import CancellationFeedback, FeedToken, Price, Tier, WebhookEvent
 from . import views as admin_views
+from .manual import BankTransferViewSet
 
 
 class TierViewSet(ModelViewSet):
@@ -212,6 +213,7 @@ class PaywallViewSetGroup(ViewSetGroup):
         PriceViewSet,
         MemberViewSet,
         WebhookEventViewSet,
+        BankTransferViewSet,
         CancellationFeedbackViewSet,
         FeedTokenViewSet,
     )

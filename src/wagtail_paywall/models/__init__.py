@@ -4,7 +4,8 @@
 - :mod:`.members`: memberships, grants, customer links and meter usage (the core's ports);
 - :mod:`.inbox`: webhooks stored before they are applied;
 - :mod:`.journey`: cancellation answers and trial reminders;
-- :mod:`.feeds`: members' private feed tokens.
+- :mod:`.feeds`: members' private feed tokens;
+- :mod:`.manual`: the bank-transfer provider's invoices and subscriptions.
 
 See ``docs/wagtail.md`` (Storage and migrations).
 """
@@ -16,6 +17,13 @@ from .feeds import FeedToken
 from .fields import MEMBER_ID_LENGTH
 from .inbox import WebhookEvent
 from .journey import CancellationFeedback, TrialReminder
+from .manual import (
+    ManualCustomer,
+    ManualInvoice,
+    ManualInvoiceCounter,
+    ManualPurchase,
+    ManualSubscription,
+)
 from .members import CustomerLink, Grant, Membership, MeterUsage
 
 __all__ = [
@@ -24,6 +32,11 @@ __all__ = [
     "CustomerLink",
     "FeedToken",
     "Grant",
+    "ManualCustomer",
+    "ManualInvoice",
+    "ManualInvoiceCounter",
+    "ManualPurchase",
+    "ManualSubscription",
     "Membership",
     "MeterUsage",
     "Price",
