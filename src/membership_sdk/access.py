@@ -5,7 +5,8 @@ template tag) asks :func:`decide`. It is a pure function of a :class:`Resource` 
 and the :class:`Rule` guarding it) and an :class:`AccessContext` (what one member holds
 at one instant, resolved beforehand by :func:`resolve_context`). It does no I/O; when a
 read consumes a meter or a quota, the decision says so in :attr:`Decision.charge` and
-the caller records the usage.
+:attr:`Decision.spend`, and the caller reserves the read with :func:`settle` before showing
+anything: the reservation, not the decision, is what holds under parallel requests.
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from .catalog import Catalog, Offer
 from .entitlements import Period, Quota, merge_quotas
 from .errors import CatalogError
-from .membership import Grant, Membership
+from .membership import Grant, Membership, Status
+
+if TYPE_CHECKING:
+    from .ports import MeterStore
 
 _EMPTY: Mapping[str, Mapping[str, datetime]] = {}
+# Memberships that gave access until their period ended (a drip counts across them).
+_ENDED = frozenset({Status.CANCELED, Status.EXPIRED, Status.PAST_DUE, Status.PAUSED})
 
 
 class Reason(StrEnum):
@@ -54,6 +60,7 @@ class Decision:
     :ivar charge: the meter or quota key this read must be recorded against, if any.
     :ivar unlock_at: when a drip or embargo opens the resource, if known.
     :ivar remaining: reads left on the meter or quota after this one, if metered.
+    :ivar spend: for a first read, what :func:`settle` must reserve before it is shown.
     """
 
     allowed: bool
@@ -63,6 +70,28 @@ class Decision:
     charge: str | None = None
     unlock_at: datetime | None = None
     remaining: int | None = None
+    spend: Spend | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """A first read of a metered or quota-counted resource, still to be reserved.
+
+    A decision is made from usage read a moment earlier; parallel requests of one member
+    all see the same usage, so the decision alone would let each of them through.
+    :func:`settle` asks the store to count the read only while fewer than ``limit``
+    resources are counted since ``since``, atomically, and answers ``refused`` otherwise.
+
+    :ivar meter: the meter or quota key (the decision's ``charge``).
+    :ivar limit: how many resources the window holds.
+    :ivar since: where the window starts; uses before it do not count.
+    :ivar refused: the decision to give when the window filled up meanwhile.
+    """
+
+    meter: str
+    limit: int
+    since: datetime
+    refused: Decision
 
 
 _ALLOW = {r: Decision(True, r) for r in Reason}
@@ -73,15 +102,15 @@ class _Counted:
 
     Decisions are immutable, so the few distinct ones are shared: building a frozen
     dataclass costs more than the rest of the rule. ``again`` holds re-reads (nothing to
-    charge), ``charged`` first reads in the period (charged to ``charge``).
+    charge); a first read in the period is built afresh (its :class:`Spend` names the
+    window's start), and costs a write to the store anyway.
     """
 
-    __slots__ = ("again", "charge", "charged", "reason")
+    __slots__ = ("again", "charge", "reason")
 
     def __init__(self, reason: Reason, charge: str) -> None:
         self.reason, self.charge = reason, charge
         self.again: dict[int, Decision] = {}
-        self.charged: dict[int, Decision] = {}
 
     def read_again(self, remaining: int) -> Decision:
         decision = self.again.get(remaining)
@@ -91,13 +120,15 @@ class _Counted:
                 self.again[remaining] = decision
         return decision
 
-    def first_read(self, remaining: int) -> Decision:
-        decision = self.charged.get(remaining)
-        if decision is None:
-            decision = Decision(True, self.reason, charge=self.charge, remaining=remaining)
-            if len(self.charged) < 256:
-                self.charged[remaining] = decision
-        return decision
+    def first_read(self, limit: int, used: int, since: datetime, refused: Decision) -> Decision:
+        charge = self.charge
+        return Decision(
+            True,
+            self.reason,
+            charge=charge,
+            remaining=limit - used - 1,
+            spend=Spend(charge, limit, since, refused),
+        )
 
 
 _LOGIN_REQUIRED = Decision(False, Reason.LOGIN_REQUIRED, teaser=True)
@@ -119,7 +150,10 @@ class AccessContext:
     :ivar rank: the highest tier rank held (``-1`` when none, ``0`` for a free tier).
     :ivar usage: meter or quota key -> resource key -> when it was first used in the
         current period. Only resources counted against a meter or quota appear.
-    :ivar joined_at: when the member's current access began (for drip rules).
+    :ivar joined_at: when the member's current access began: the earliest start of the
+        memberships and tier grants held, else the registration.
+    Its :attr:`holdings` (each membership and grant held, with when it started) say where
+    a :class:`Drip` counts from: the first one that itself grants the resource.
     """
 
     now: datetime
@@ -132,6 +166,14 @@ class AccessContext:
     purchases: frozenset[str] = frozenset()
     joined_at: datetime | None = None
     usage: Mapping[str, Mapping[str, datetime]] = field(default_factory=dict)
+    # What :func:`resolve_context` found held (memberships and grants, registration date),
+    # turned into :attr:`holdings` only when a drip asks: most requests never do.
+    _held: tuple[tuple[Membership | Grant, ...], datetime | None, timedelta] = field(
+        default=((), None, timedelta(0)), repr=False, compare=False, hash=False
+    )
+    _holdings: list[tuple[Holding, ...]] = field(
+        default_factory=list, init=False, repr=False, compare=False, hash=False
+    )
     # Per meter or quota key: (window, usage, window start, uses since the start). A
     # context never changes, so each tally is computed once however many rules ask.
     _tallies: dict[str, _Tally] = field(
@@ -142,8 +184,82 @@ class AccessContext:
     def authenticated(self) -> bool:
         return self.member_id is not None
 
+    @property
+    def holdings(self) -> tuple[Holding, ...]:
+        """Each membership and grant held now, and the registration, earliest first."""
+        cached = self._holdings
+        if not cached:
+            held, registered_at, grace = self._held
+            cached.append(holdings_of(held, registered_at, self.catalog, self.now, grace))
+        return cached[0]
+
 
 _Tally = tuple[object, "Mapping[str, datetime] | None", datetime, int]
+
+
+class Holding(NamedTuple):
+    """One thing a member holds or held, as a drip sees it: what it gives, from when, and
+    until when (``None``: still held).
+
+    A paid membership gives its tier from its start, a grant its tier, entitlements and
+    item from its start, and registering gives the catalog's free tier. :meth:`context`
+    is a member holding that alone. (A named tuple: a course page builds them for every
+    member who opens it, and a tuple costs a fraction of a frozen dataclass to build.)
+    """
+
+    since: datetime
+    tiers: tuple[str, ...] = ()
+    entitlements: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    until: datetime | None = None
+
+    def context(self, ctx: AccessContext) -> AccessContext:
+        """``ctx``'s member as if this were all they held (no quotas, no usage)."""
+        catalog = ctx.catalog
+        known = [t for t in self.tiers if t in catalog.rank_of]
+        entitlements = set(self.entitlements)
+        for slug in known:
+            entitlements.update(e.key for e in catalog.tier(slug).entitlements)
+        return AccessContext(
+            now=ctx.now,
+            catalog=catalog,
+            member_id=ctx.member_id,
+            rank=max((catalog.rank_of[t] for t in known), default=-1),
+            tiers=frozenset(known),
+            entitlements=frozenset(entitlements),
+            purchases=frozenset(self.items),
+            joined_at=self.since,
+        )
+
+
+def held_since(rule: Rule, key: str, ctx: AccessContext) -> datetime | None:
+    """Since when ``ctx``'s member has been allowed ``key`` by ``rule``, without a break.
+
+    Only holdings that *alone* satisfy ``rule`` count: a course bought outright counts from
+    the purchase, a Premium lesson from the first Premium membership or comp, whatever
+    lower tier the member held before. Of those, the earliest one held now, taken back to
+    the start of any that ended no earlier than it began: switching from one subscription
+    to another (an upgrade) keeps the lessons both give open, while a lapse starts afresh.
+    When no single holding satisfies ``rule`` (it needs two together), the latest start
+    among those held now, since the combination is complete only from then. A context
+    built without holdings falls back on :attr:`AccessContext.joined_at`.
+    """
+    holdings = ctx.holdings
+    if not holdings:
+        return ctx.joined_at
+    covering = [h for h in holdings if rule.evaluate(key, h.context(ctx)).allowed]
+    current = [h.since for h in covering if h.until is None]
+    if not current:
+        held = [h.since for h in holdings if h.until is None]
+        return max(held) if held else ctx.joined_at
+    start = min(current)
+    extended = True
+    while extended:  # back through the covering holdings that ran into this one
+        extended = False
+        for h in covering:
+            if h.since < start and h.until is not None and h.until >= start:
+                start, extended = h.since, True
+    return start
 
 
 def _tally(ctx: AccessContext, name: str, window: object, start: datetime) -> _Tally:
@@ -184,6 +300,29 @@ def decide(resource: Resource, context: AccessContext) -> Decision:
     if not resource.teaser and decision.teaser:
         return replace(decision, teaser=False)
     return decision
+
+
+def settle(
+    resource: Resource, decision: Decision, member_id: str, meters: MeterStore, now: datetime
+) -> Decision:
+    """Reserve the read ``decision`` asks for, or answer the refusal if the window is full.
+
+    A decision without a :attr:`~Decision.spend` (a re-read, an entitled read, a denial)
+    comes back unchanged. Otherwise ``meters`` counts ``resource`` for ``member_id`` only
+    if fewer than the limit are counted since the window's start, as one atomic step (see
+    :meth:`~membership_sdk.ports.MeterStore.reserve`), so any number of parallel first
+    reads of different resources let exactly the limit through; the others get the
+    meter- or quota-exhausted denial. ``remaining`` is recomputed from the store's count.
+    """
+    spend = decision.spend
+    if spend is None or not decision.allowed:
+        return decision
+    used = meters.reserve(member_id, spend.meter, resource.key, spend.limit, spend.since, now)
+    if used is None:
+        refused = spend.refused
+        return replace(refused, teaser=False) if refused.teaser and not resource.teaser else refused
+    remaining = max(spend.limit - used, 0)
+    return decision if decision.remaining == remaining else replace(decision, remaining=remaining)
 
 
 # -- periods and windows ------------------------------------------------------------------
@@ -353,15 +492,16 @@ class HasEntitlement:
                 last = uses.get(key)
                 if last is not None and last >= start:
                     return self._counted.read_again(quota.limit - used)
-            if used < quota.limit:
-                return self._counted.first_read(quota.limit - used - 1)
-            return Decision(
+            refused = Decision(
                 False,
                 Reason.QUOTA_EXHAUSTED,
                 True,
                 unlock_at=_next_period(quota.period, ctx.now),
                 remaining=0,
             )
+            if used < quota.limit:
+                return self._counted.first_read(quota.limit, used, start, refused)
+            return refused
         cache = self._denied
         hit = cache.hit
         denied = hit[1] if hit[0] is ctx.catalog else None
@@ -445,14 +585,20 @@ class Metered:
             if last is not None and last >= start:
                 remaining = self.free - used
                 return self._counted.read_again(remaining if remaining > 0 else 0)
+        refused = Decision(False, Reason.METER_EXHAUSTED, True, inner.offers, remaining=0)
         if used < self.free:
-            return self._counted.first_read(self.free - used - 1)
-        return Decision(False, Reason.METER_EXHAUSTED, True, inner.offers, remaining=0)
+            return self._counted.first_read(self.free, used, start, refused)
+        return refused
 
 
 @dataclass(frozen=True, slots=True)
 class Drip:
-    """What ``rule`` allows, but only ``days`` after the member joined."""
+    """What ``rule`` allows, but only ``days`` after the member first held it.
+
+    The days count from the earliest membership or grant that itself satisfies ``rule``
+    (see :func:`held_since`): not from an older membership of a lower tier, and from the
+    purchase for a course bought outright.
+    """
 
     rule: Rule
     days: int
@@ -461,7 +607,7 @@ class Drip:
         inner = self.rule.evaluate(key, ctx)
         if not inner.allowed or self.days <= 0:
             return inner
-        joined = ctx.joined_at
+        joined = held_since(self.rule, key, ctx)
         if joined is None:
             return Decision(False, Reason.DRIP_LOCKED, True)
         opens = joined + timedelta(days=self.days)
@@ -567,12 +713,15 @@ def resolve_context(
     extra: list[tuple[str, Quota | None]] = []
     purchases: set[str] = set()
     starts: list[datetime] = []
+    held: list[Membership | Grant] = []
     for membership in memberships:
+        held.append(membership)  # ended ones too: a drip counts across a switch of plans
         if membership.grants_access(now, grace):
             tiers.add(membership.tier)
             if membership.started_at is not None:
                 starts.append(membership.started_at)
     for grant in grants:
+        held.append(grant)
         if not grant.active(now):
             continue
         if grant.item is not None:
@@ -602,4 +751,54 @@ def resolve_context(
         purchases=frozenset(purchases),
         joined_at=min(starts) if starts else registered_at,
         usage=usage or _EMPTY,
+        _held=(tuple(held), registered_at, grace),
     )
+
+
+def holdings_of(
+    held: Iterable[Membership | Grant],
+    registered_at: datetime | None,
+    catalog: Catalog,
+    now: datetime,
+    grace: timedelta = timedelta(0),
+) -> tuple[Holding, ...]:
+    """The :class:`Holding` of each membership and grant in ``held`` that gives or gave
+    access by ``now``, and of registering, earliest first."""
+    holdings: list[Holding] = []
+    for source in held:
+        if isinstance(source, Membership):
+            since = source.started_at or registered_at
+            if since is None or since > now:
+                continue
+            if source.grants_access(now, grace):
+                holdings.append(Holding(since, (source.tier,)))
+            elif source.status in _ENDED and source.current_period_end is not None:
+                holdings.append(Holding(since, (source.tier,), until=source.current_period_end))
+        else:
+            if source.starts_at > now:
+                continue
+            ends = [t for t in (source.ends_at, source.revoked_at) if t is not None]
+            until = None if source.active(now) else min(ends, default=None)
+            if until is not None and until <= source.starts_at:
+                continue  # revoked before it began: never held
+            holdings.append(
+                Holding(
+                    source.starts_at,
+                    () if source.tier is None else (source.tier,),
+                    tuple([e.key for e in source.entitlements]),
+                    () if source.item is None else (source.item,),
+                    until,
+                )
+            )
+    # Registering is held too (the free tier, or just being signed in); without a known
+    # date, from the earliest of the rest, as every holding implies an account.
+    registered = registered_at or min((h.since for h in holdings), default=None)
+    if registered is not None:
+        free = catalog.free_tier
+        holdings.append(Holding(registered, () if free is None else (free.slug,)))
+    holdings.sort(key=_since)
+    return tuple(holdings)
+
+
+def _since(holding: Holding) -> datetime:
+    return holding.since

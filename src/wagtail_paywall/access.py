@@ -35,6 +35,7 @@ from membership_sdk import (
     resolve_context,
 )
 from membership_sdk import membership as core
+from membership_sdk.access import settle
 
 from . import conf, metering
 from .caching import GEN_KEY, ROWS_KEY, cache, invalidate_member
@@ -42,7 +43,7 @@ from .models import Grant, Membership, MeterUsage
 from .program import get_program, get_program_reading
 
 #: One row shape for the three tables: (source, t1, t2, t3, d1, d2, d3).
-Row = tuple[str, str | None, str | None, str | None, Any, Any, Any]
+Row = tuple[str, str | None, str | None, str | None, Any, Any, Any, Any]
 
 
 class LocalRows:
@@ -104,7 +105,7 @@ def _load_rows(member_id: str, since: datetime) -> list[Row]:
     """Memberships, grants and recent meter usage of one member, in ONE query."""
     text_null = Value(None, output_field=TextField())
     when_null = Value(None, output_field=DateTimeField())
-    columns = ("src", "t1", "t2", "t3", "d1", "d2", "d3")
+    columns = ("src", "t1", "t2", "t3", "d1", "d2", "d3", "d4")
     memberships = (
         Membership.objects.filter(member_id=member_id)
         .order_by()
@@ -116,6 +117,7 @@ def _load_rows(member_id: str, since: datetime) -> list[Row]:
             d1=F("started_at"),
             d2=F("current_period_end"),
             d3=when_null,
+            d4=F("paid_through"),
         )
         .values_list(*columns)
     )
@@ -130,6 +132,7 @@ def _load_rows(member_id: str, since: datetime) -> list[Row]:
             d1=F("starts_at"),
             d2=F("ends_at"),
             d3=F("revoked_at"),
+            d4=when_null,
         )
         .values_list(*columns)
     )
@@ -144,6 +147,7 @@ def _load_rows(member_id: str, since: datetime) -> list[Row]:
             d1=F("used_at"),
             d2=when_null,
             d3=when_null,
+            d4=when_null,
         )
         .values_list(*columns)
     )
@@ -187,7 +191,10 @@ def _context_from_rows(
     memberships: list[core.Membership] = []
     grants: list[core.Grant] = []
     usage: dict[str, dict[str, datetime]] = {}
-    for n, (src, t1, t2, t3, d1, d2, d3) in enumerate(rows):
+    for n, row in enumerate(rows):
+        src, t1, t2, t3, d1, d2, d3 = row[:7]
+        # A row cached by a release before ``paid_through`` has seven columns.
+        d4 = row[7] if len(row) > 7 else None
         if src == "m":
             memberships.append(
                 core.Membership(
@@ -198,6 +205,7 @@ def _context_from_rows(
                     provider="",
                     started_at=d1,
                     current_period_end=d2,
+                    paid_through=d4,
                 )
             )
         elif src == "g":
@@ -270,32 +278,60 @@ def _with_use(ctx: AccessContext, meter: str, key: str, when: datetime) -> Acces
     return replace(ctx, usage=usage)
 
 
-def check_access(request: HttpRequest, resource: Resource) -> Decision:
-    """Decide ``resource`` for the visitor of ``request`` and record the read it costs.
+#: Requests that are told whether a read is allowed but never spend one: a ``HEAD`` (a
+#: link checker, a download manager sizing a file) or an ``OPTIONS`` (a CORS preflight).
+NO_SPEND_METHODS = frozenset({"HEAD", "OPTIONS"})
 
-    A metered or quota read is recorded in the database for a member (and the member's
-    cached context dropped) and in the signed meter cookie for an anonymous visitor (the
-    :class:`~wagtail_paywall.middleware.PaywallMiddleware` writes it on the response).
+
+def check_access(request: HttpRequest, resource: Resource) -> Decision:
+    """Decide ``resource`` for the visitor of ``request`` and reserve the read it costs.
+
+    A metered or quota read is reserved in the database for a member, atomically (see
+    :func:`~membership_sdk.access.settle`: of any number of parallel first reads, exactly
+    the free ones left are allowed, the others get the meter- or quota-exhausted denial),
+    and the member's cached context dropped. An anonymous visitor's read is counted in the
+    signed meter cookie (the :class:`~wagtail_paywall.middleware.PaywallMiddleware` writes
+    it on the response), which parallel requests of one browser all read unchanged: see
+    ``docs/security.md`` (Concurrent reads).
+
+    A ``HEAD`` or ``OPTIONS`` request (:data:`NO_SPEND_METHODS`) spends nothing: a read it
+    would have to spend is answered as withheld, with the same caching headers as the read
+    itself (:func:`unspent_read` tells a caller which resource that was).
     Any resource whose rule is not :class:`~membership_sdk.Public` marks the request as
     gated, so its response is never stored by a shared cache.
     """
     ctx = member_context(request)
     decision = decide(resource, ctx)
-    if not isinstance(resource.rule, Public):
+    gated = not isinstance(resource.rule, Public)
+    if gated:
         request.paywall_gated = True  # type: ignore[attr-defined]
-        if decision.allowed:  # premium text in the response: no-store (middleware)
+    spend = decision.spend if decision.allowed else None
+    if spend is not None:
+        if request.method in NO_SPEND_METHODS:
+            # The headers of the read (no-store, as for premium text), none of its content.
             request.paywall_allowed = True  # type: ignore[attr-defined]
-    if decision.charge is not None:
+            unspent: set[str] = request.__dict__.setdefault("_paywall_unspent", set())
+            unspent.add(resource.key)
+            return replace(spend.refused, reason=decision.reason, remaining=decision.remaining)
         now = ctx.now
         if ctx.member_id is not None:
-            get_program().store.meters.record(ctx.member_id, decision.charge, resource.key, now)
+            decision = settle(resource, decision, ctx.member_id, get_program().store.meters, now)
             invalidate_member(ctx.member_id)
         else:
-            metering.record_cookie_use(request, decision.charge, resource.key, now)
-        request._paywall_context = _with_use(  # type: ignore[attr-defined]
-            ctx, decision.charge, resource.key, now
-        )
+            metering.record_cookie_use(request, spend.meter, resource.key, now)
+        if decision.allowed:
+            request._paywall_context = _with_use(  # type: ignore[attr-defined]
+                ctx, spend.meter, resource.key, now
+            )
+    if gated and decision.allowed:  # premium text in the response: no-store (middleware)
+        request.paywall_allowed = True  # type: ignore[attr-defined]
     return decision
+
+
+def unspent_read(request: HttpRequest, resource: Resource) -> bool:
+    """Whether :func:`check_access` withheld ``resource`` only because ``request`` is a
+    ``HEAD`` or ``OPTIONS`` that may not spend the read it would cost."""
+    return resource.key in request.__dict__.get("_paywall_unspent", ())
 
 
 def merge_cookie_reads(request: HttpRequest, member_id: str) -> int:

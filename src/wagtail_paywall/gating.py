@@ -7,11 +7,16 @@ part in memory; Wagtail then serves the page as usual, so the template only sees
 :func:`gate_document` (``before_serve_document``) answers a visitor without access with a 403
 page of offers. The hooks are registered in :mod:`wagtail_paywall.wagtail_hooks`.
 
+A ``HEAD`` or ``OPTIONS`` request is decided like a ``GET`` but never spends a metered read
+or a download of a quota: a page it would cost is served withheld, a document with its
+headers and no body.
+
 See ``docs/gating.md`` (How a page is gated).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -20,7 +25,7 @@ from django.utils.cache import add_never_cache_headers
 
 from membership_sdk import Decision, Public
 
-from .access import check_access
+from .access import check_access, unspent_read
 from .documents import PaywallDocumentMixin
 from .pages import PaywallPageMixin
 
@@ -58,11 +63,31 @@ def gate_document(document: Any, request: HttpRequest) -> HttpResponse | None:
     decision = check_access(request, resource)
     if decision.allowed:
         return None
+    if unspent_read(request, resource):
+        return _unspent_download(document, request)
     response = TemplateResponse(
         request,
         DOCUMENT_DENIED_TEMPLATE,
         {"document": document, "paywall_decision": decision},
         status=403,
     )
+    add_never_cache_headers(response)
+    return response
+
+
+def _unspent_download(document: Any, request: HttpRequest) -> HttpResponse:
+    """The answer to a ``HEAD`` or ``OPTIONS`` of a download whose read is not spent.
+
+    The download's own headers (type, disposition, and for ``HEAD`` its size), no body:
+    Wagtail would stream the file itself to an ``OPTIONS`` request, and a ``HEAD`` must
+    not depend on the server dropping the body.
+    """
+    response = HttpResponse(status=200, content_type=document.content_type)
+    response["Content-Disposition"] = document.content_disposition
+    response["X-Content-Type-Options"] = "nosniff"
+    if request.method == "HEAD":
+        # A storage that cannot tell the size: the HEAD leaves the length out.
+        with contextlib.suppress(OSError, NotImplementedError):
+            response["Content-Length"] = str(document.file.size)
     add_never_cache_headers(response)
     return response

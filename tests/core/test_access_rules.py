@@ -269,7 +269,44 @@ def test_calendar_month_meter_charges_again_for_a_resource_first_read_last_month
     assert (decision.allowed, decision.charge) == (True, "articles")
 
 
+def test_a_first_read_names_what_to_reserve_the_meter_its_limit_and_window_start() -> None:
+    usage = {"articles": {"page:1": NOW}}
+    decision = check(METERED, ctx("free", usage=usage), key="page:2")
+    assert decision.spend is not None
+    assert (decision.spend.meter, decision.spend.limit, decision.spend.since) == (
+        "articles",
+        2,
+        datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    refused = decision.spend.refused
+    assert (refused.allowed, refused.reason, refused.remaining) == (
+        False,
+        Reason.METER_EXHAUSTED,
+        0,
+    )
+    assert [o.slug for o in refused.offers] == ["basic", "premium"]
+
+
+def test_a_reread_has_nothing_to_reserve() -> None:
+    usage = {"articles": {"page:1": NOW}}
+    assert check(METERED, ctx("free", usage=usage), key="page:1").spend is None
+
+
+def test_a_first_download_names_its_quota_and_says_when_a_full_one_refills() -> None:
+    decision = check(HasEntitlement("downloads"), ctx(entitlements=DOWNLOADS), key="doc:1")
+    assert decision.spend is not None
+    assert (decision.spend.limit, decision.spend.since) == (3, datetime(2026, 3, 1, tzinfo=UTC))
+    assert decision.spend.refused.reason is Reason.QUOTA_EXHAUSTED
+    assert decision.spend.refused.unlock_at == datetime(2026, 4, 1, tzinfo=UTC)
+
+
 ROLLING = Metered(MinTier("basic"), free=2, window=Window.rolling(30))
+
+
+def test_a_rolling_meter_reserves_from_n_days_ago() -> None:
+    decision = check(ROLLING, ctx("free"))
+    assert decision.spend is not None
+    assert decision.spend.since == NOW - timedelta(days=30)
 
 
 def test_rolling_meter_counts_reads_within_the_last_n_days_across_months() -> None:

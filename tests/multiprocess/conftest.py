@@ -149,7 +149,7 @@ def _run(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def _start(name: str, env: dict[str, str], workdir: Path) -> Server:
+def _start(name: str, env: dict[str, str], workdir: Path, workers: int = 1) -> Server:
     port = free_port()
     log = workdir / f"gunicorn-{name}.log"
     with log.open("wb") as out:
@@ -161,7 +161,7 @@ def _start(name: str, env: dict[str, str], workdir: Path) -> Server:
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
-                "1",
+                str(workers),
                 "--timeout",
                 "60",
                 "--graceful-timeout",

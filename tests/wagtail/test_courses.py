@@ -1,4 +1,5 @@
-"""Courses: lessons follow their course's rule unless they set their own, and drip open."""
+"""Courses: lessons follow their course's rule unless they set their own, and drip open from
+the grant that holds the course: a purchase, or the tier since an upgrade."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.formats import date_format
 
 from tests.wagtail.gating_helpers import hold_grant, now
+from wagtail_paywall.models import Membership
 
 pytest_plugins = ["tests.wagtail.gating_fixtures"]
 pytestmark = pytest.mark.django_db
@@ -131,3 +133,96 @@ def test_a_lesson_keeps_wagtails_own_validation(course: Any, make_lesson: Any) -
     make_lesson(course, slug="intro")
     with pytest.raises(ValidationError, match="slug"):
         make_lesson(course, slug="intro")
+
+
+# -- when the drip starts ---------------------------------------------------------------------
+@pytest.fixture
+def old_account(make_user: Any) -> Any:
+    """A member who registered more than a year ago and holds no paid access."""
+    return make_user("oldtimer", date_joined=now() - timedelta(days=400))
+
+
+def test_a_course_bought_outright_drips_from_the_purchase_not_the_registration(
+    client: Any, make_course: Any, make_lesson: Any, old_account: Any
+) -> None:
+    course = make_course("purchase", paywall_purchase_item="course:python-101")
+    welcome = make_lesson(course)
+    week_two = make_lesson(course, paywall_drip_days=7)
+    hold_grant(old_account, starts_at=now(), kind="purchase", item="course:python-101")
+    assert "premium text." in html_for(client, old_account, welcome)
+    html = html_for(client, old_account, week_two)
+    assert "premium text." not in html
+    assert "This part opens soon" in html
+
+
+def test_a_course_bought_a_week_ago_has_opened_its_first_week(
+    client: Any, make_course: Any, make_lesson: Any, old_account: Any
+) -> None:
+    course = make_course("purchase", paywall_purchase_item="course:python-101")
+    week_one = make_lesson(course, paywall_drip_days=7)
+    week_two = make_lesson(course, paywall_drip_days=14)
+    bought = now() - timedelta(days=8)
+    hold_grant(old_account, starts_at=bought, kind="purchase", item="course:python-101")
+    assert "premium text." in html_for(client, old_account, week_one)
+    assert "premium text." not in html_for(client, old_account, week_two)
+
+
+def subscribed(user: Any, tier: str, started: Any, **fields: Any) -> None:
+    """A subscription of ``user`` to ``tier`` since ``started``, active unless told."""
+    fields.setdefault("status", "active")
+    fields.setdefault("current_period_end", now() + timedelta(days=20))
+    Membership.objects.create(
+        id=f"mem_{user.pk}_{tier}",
+        member_id=str(user.pk),
+        tier=tier,
+        provider="fake",
+        provider_subscription_id=f"sub_{user.pk}_{tier}",
+        started_at=started,
+        **fields,
+    )
+
+
+def upgraded(user: Any, upgraded_at: Any) -> None:
+    """A Supporter for 100 days who switched to Premium at ``upgraded_at``: the Supporter
+    subscription ends with the period it paid for, a day after the switch."""
+    subscribed(
+        user,
+        "supporter",
+        now() - timedelta(days=100),
+        status="canceled",
+        current_period_end=upgraded_at + timedelta(days=1),
+    )
+    subscribed(user, "premium", upgraded_at)
+
+
+def test_upgrading_to_a_higher_tier_does_not_open_its_dripped_lessons_at_once(
+    client: Any, make_course: Any, make_lesson: Any, catalog: Any, make_user: Any
+) -> None:
+    member = make_user("upgrader")
+    upgraded(member, upgraded_at=now())
+    course = make_course("tier", paywall_min_tier=catalog["premium"], slug="premium-course")
+    lesson = make_lesson(course, paywall_drip_days=7)
+    html = html_for(client, member, lesson)
+    assert "premium text." not in html
+    assert "This part opens soon" in html
+
+
+def test_upgrading_keeps_the_lower_tiers_dripped_lessons_open(
+    client: Any, course: Any, make_lesson: Any, make_user: Any
+) -> None:
+    member = make_user("upgrader")
+    upgraded(member, upgraded_at=now() - timedelta(days=2))  # the Supporter one ended
+    lesson = make_lesson(course, paywall_drip_days=7)  # a Supporter course
+    assert "premium text." in html_for(client, member, lesson)
+
+
+def test_the_course_page_counts_an_upgraded_members_drip_from_the_upgrade(
+    client: Any, make_course: Any, make_lesson: Any, catalog: Any, make_user: Any
+) -> None:
+    member = make_user("upgrader")
+    upgraded(member, upgraded_at=now() - timedelta(days=3))
+    course = make_course("tier", paywall_min_tier=catalog["premium"], slug="premium-course")
+    make_lesson(course, title="Week one", paywall_drip_days=7)
+    html = html_for(client, member, course)
+    opens = date_format(now() + timedelta(days=4), "DATE_FORMAT")
+    assert f"Locked: opens on {opens}" in html

@@ -162,3 +162,96 @@ def test_a_cached_member_downloads_without_querying_the_paywall_tables(
     tables = " ".join(q["sql"] for q in queries.captured_queries)
     # Only the document, the session and the user are read.
     assert "wagtail_paywall_" not in tables
+
+
+# -- HEAD, OPTIONS, conditional and Range requests --------------------------------------------
+def downloads_of(user: Any) -> int:
+    from wagtail_paywall.models import MeterUsage
+
+    return MeterUsage.objects.filter(member_id=str(user.pk), meter="downloads").count()
+
+
+def document_url(document: Any) -> str:
+    return reverse("wagtaildocs_serve", args=(document.pk, document.filename))
+
+
+def test_a_head_of_a_download_tells_its_size_and_type_without_spending_the_quota(
+    client: Any, make_document: Any, premium: Any
+) -> None:
+    document = make_document()
+    client.force_login(premium)
+    response = client.head(document_url(document))
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(SECRET))
+    assert downloads_of(premium) == 0
+    download = client.get(document_url(document))  # spends the download
+    assert response["Content-Type"] == download["Content-Type"]
+    disposition = response["Content-Disposition"].split(";")[0]
+    assert disposition == download["Content-Disposition"].split(";")[0]
+
+
+def test_an_options_request_of_a_download_sends_no_file_and_spends_nothing(
+    client: Any, make_document: Any, premium: Any
+) -> None:
+    client.force_login(premium)
+    response = client.options(document_url(make_document()))
+    assert response.status_code == 200
+    assert SECRET not in body_of(response)
+    assert downloads_of(premium) == 0
+
+
+def test_heads_of_every_document_leave_the_whole_quota(
+    client: Any, make_document: Any, premium: Any
+) -> None:
+    documents = [make_document() for _ in range(11)]
+    client.force_login(premium)
+    for document in documents:
+        assert client.head(document_url(document)).status_code == 200
+    statuses = [client.get(document_url(d)).status_code for d in documents]
+    assert statuses == [200] * 10 + [403]
+
+
+def test_a_head_is_refused_like_the_download_when_the_quota_is_used_up(
+    client: Any, make_document: Any, premium: Any
+) -> None:
+    documents = [make_document() for _ in range(11)]
+    client.force_login(premium)
+    for document in documents[:10]:
+        client.get(document_url(document))
+    assert client.head(document_url(documents[10])).status_code == 403
+
+
+def test_range_requests_of_one_document_count_one_download(
+    client: Any, make_document: Any, premium: Any
+) -> None:
+    document = make_document()
+    client.force_login(premium)
+    for first in range(0, len(SECRET), 8):
+        response = client.get(document_url(document), HTTP_RANGE=f"bytes={first}-{first + 7}")
+        assert response.status_code in (200, 206)
+    assert downloads_of(premium) == 1
+
+
+def test_a_revalidated_download_counts_once(client: Any, make_document: Any, premium: Any) -> None:
+    document = make_document()
+    client.force_login(premium)
+    first = client.get(document_url(document))
+    assert body_of(first) == SECRET
+    etag = first.get("ETag")
+    again = client.get(
+        document_url(document),
+        HTTP_IF_NONE_MATCH=etag or '"none"',
+        HTTP_IF_MODIFIED_SINCE="Sat, 01 Jan 2000 00:00:00 GMT",
+    )
+    assert again.status_code in (200, 304)
+    assert downloads_of(premium) == 1
+
+
+def test_a_conditional_request_without_access_gets_no_file(
+    client: Any, make_document: Any, reader: Any
+) -> None:
+    document = make_document()
+    client.force_login(reader)
+    response = client.get(document_url(document), HTTP_IF_NONE_MATCH="*")
+    assert response.status_code == 403
+    assert SECRET not in body_of(response)
