@@ -21,9 +21,12 @@ Every case runs ``ROUNDS`` times, taking turns, on ``BENCH_WEBHOOK_EVENTS`` even
 by default); a row is the median time per event over the rounds, and its note the rate.
 Times are wall-clock (``time.perf_counter``): PostgreSQL's share of the work happens in
 another process; each note also gives the worker's CPU time per event, which leaves out
-the database server and the disk (a SQLite commit waits for ``fsync``). Target: ingest
-costs at most ``MAX_INGEST_CPU_MS`` of CPU per event (over 100 events/s per core), so a
-burst of provider retries is answered long before the provider times out.
+the database server and the disk (a SQLite commit waits for ``fsync``). The database is
+configured as ``docs/deployment.md`` recommends (persistent connections with health checks;
+SQLite in WAL mode with immediate transactions); ``BENCH_DB_DEFAULTS=1`` measures with
+Django's defaults instead. Targets, on the worker's CPU per event: ingest at most
+``MAX_INGEST_CPU_MS`` (over 600 events/s per core, so a burst of provider retries is
+answered long before the provider times out) and processing at most ``MAX_PROCESS_CPU_MS``.
 """
 
 from __future__ import annotations
@@ -42,11 +45,20 @@ from benchlib import Check, Row, find
 
 GROUP = "webhooks"
 ROUNDS = 3
-MAX_INGEST_CPU_MS = 10.0
+MAX_INGEST_CPU_MS = 1.5
+MAX_PROCESS_CPU_MS = 4.0
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "500"))
 WEBHOOK_SECRET = "whsec_bench"
+#: ``BENCH_DB_DEFAULTS=1`` measures with Django's defaults (a connection per request, SQLite
+#: in rollback-journal mode) instead of what docs/deployment.md recommends.
+DB_DEFAULTS = bool(os.environ.get("BENCH_DB_DEFAULTS"))
+SQLITE_OPTIONS: dict[str, Any] = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
 # Read at import: bench_wagtail (imported before this module) removes DATABASE_URL from
 # os.environ for its own in-memory database; the process's first environment still has it.
 _INITIAL_ENV = Path("/proc/self/environ")
@@ -119,14 +131,17 @@ def run() -> list[Row]:
 def checks(rows: list[Row]) -> list[Check]:
     result = []
     for r in find(rows, GROUP):
-        if r.name.startswith("ingest"):
+        target = {"ingest": MAX_INGEST_CPU_MS, "process": MAX_PROCESS_CPU_MS}.get(
+            r.name.split(" ")[0]
+        )
+        if target is not None:
             cpu_ms = _cpu_ms.get(r.name, 0.0)
             result.append(
                 Check(
                     f"webhooks: {r.name}, CPU per event",
                     f"{cpu_ms:.2f} ms",
-                    f"<= {MAX_INGEST_CPU_MS:.0f} ms",
-                    cpu_ms <= MAX_INGEST_CPU_MS,
+                    f"<= {target:g} ms",
+                    cpu_ms <= target,
                 )
             )
     return result
@@ -182,6 +197,13 @@ def _measure(database: str) -> list[Row]:
     tmp = tempfile.mkdtemp(prefix="bench-webhooks-")
     if connection.vendor == "sqlite":
         connection.settings_dict["TEST"]["NAME"] = os.path.join(tmp, "bench.sqlite3")
+    if not DB_DEFAULTS:
+        # As docs/deployment.md asks of a production site: persistent connections, and
+        # SQLite in WAL mode with immediate transactions and a busy timeout.
+        connection.settings_dict["CONN_MAX_AGE"] = None
+        connection.settings_dict["CONN_HEALTH_CHECKS"] = True
+        if connection.vendor == "sqlite":
+            connection.settings_dict["OPTIONS"].update(SQLITE_OPTIONS)
     old_name = connection.settings_dict["NAME"]
     started = time.perf_counter()
     connection.creation.create_test_db(verbosity=0, autoclobber=True)

@@ -3,6 +3,8 @@
 Transactions are Django's ``transaction.atomic()``. On PostgreSQL :meth:`DjangoStore.atomic`
 also takes a transaction-scoped advisory lock on the key, so two workers applying events
 for one subscription queue up instead of interleaving; SQLite serialises writers anyway.
+A metered read is reserved the same way (:meth:`DjangoMeters.reserve`), so parallel
+requests of one member never read more than the meter allows.
 See ``docs/wagtail.md`` (Storage and migrations).
 """
 
@@ -12,9 +14,11 @@ import hashlib
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from membership_sdk import membership as core
@@ -56,8 +60,24 @@ class DjangoMemberships:
         )
 
     def save(self, membership: core.Membership) -> None:
-        models.Membership.objects.update_or_create(
-            pk=membership.id, defaults=models.Membership.fields_from_core(membership)
+        # One INSERT ... ON CONFLICT (id) DO UPDATE, new or not (update_or_create takes up
+        # to six statements with its savepoints).
+        fields = models.Membership.fields_from_core(membership)
+        row = models.Membership(pk=membership.id, **fields)
+        models.Membership.objects.bulk_create(
+            [row],
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=[*fields, "updated_at"],
+        )
+        # What save() would have sent: the cache invalidation listens to it.
+        post_save.send(
+            sender=models.Membership,
+            instance=row,
+            created=False,
+            update_fields=None,
+            raw=False,
+            using=router.db_for_write(models.Membership),
         )
 
     def new_id(self) -> str:
@@ -104,12 +124,31 @@ class DjangoCustomers:
         )
 
     def link(self, provider: str, customer_id: str, member_id: str) -> None:
-        models.CustomerLink.objects.update_or_create(
-            provider=provider, customer_id=customer_id, defaults={"member_id": member_id}
+        # One INSERT ... ON CONFLICT DO UPDATE (an upsert on the unique provider and id).
+        models.CustomerLink.objects.bulk_create(
+            [models.CustomerLink(provider=provider, customer_id=customer_id, member_id=member_id)],
+            update_conflicts=True,
+            unique_fields=["provider", "customer_id"],
+            update_fields=["member_id"],
         )
 
 
 _DONE = (models.WebhookEvent.Status.PROCESSED, models.WebhookEvent.Status.IGNORED)
+
+#: The (provider, event id) of the inbox row being applied in this context, if any.
+_applying: ContextVar[tuple[str, str] | None] = ContextVar("paywall_applying", default=None)
+
+
+@contextmanager
+def applying_inbox_row(provider: str, event_id: str) -> Iterator[None]:
+    """While the block runs, the caller holds the inbox row of ``event_id`` locked, knows
+    it is not done, and records its outcome itself (:func:`wagtail_paywall.billing.inbox.
+    process`): :class:`DjangoInbox` then spends no statement on that event."""
+    token = _applying.set((provider, event_id))
+    try:
+        yield
+    finally:
+        _applying.reset(token)
 
 
 class DjangoInbox:
@@ -120,12 +159,16 @@ class DjangoInbox:
     """
 
     def seen(self, provider: str, event_id: str) -> bool:
+        if _applying.get() == (provider, event_id):
+            return False
         return models.WebhookEvent.objects.filter(
             provider=provider, event_id=event_id, status__in=_DONE
         ).exists()
 
     def record(self, result: ApplyResult) -> None:
         event = result.event
+        if _applying.get() == (event.provider, event.id):
+            return
         status = (
             models.WebhookEvent.Status.IGNORED
             if result.outcome is Outcome.IGNORED
@@ -174,6 +217,47 @@ class DjangoMeters:
             ignore_conflicts=True,
         )
 
+    def reserve(
+        self,
+        member_id: str,
+        meter: str,
+        resource_key: str,
+        limit: int,
+        since: datetime,
+        when: datetime,
+    ) -> int | None:
+        """Count a read unless ``limit`` resources are counted since ``since``: atomically.
+
+        One transaction, serialised per member and meter: on PostgreSQL by a
+        transaction-scoped advisory lock on ``meter:<meter>:<member>``, on SQLite by the
+        database's write lock, taken before the count is read. Parallel first reads of one
+        member then queue for a moment and each sees the ones before it; other members
+        are not held up (on PostgreSQL). Other databases get the transaction only.
+        """
+        conn = connections[DEFAULT_DB_ALIAS]
+        rows = models.MeterUsage.objects
+        with transaction.atomic():
+            with conn.cursor() as cursor:
+                if conn.vendor == "postgresql":
+                    lock = _lock_id(f"meter:{meter}:{member_id}")
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock])
+                elif conn.vendor == "sqlite":
+                    # A write statement takes SQLite's write lock even when it changes
+                    # nothing; held to the end of the transaction, it orders the readers.
+                    table = conn.ops.quote_name(models.MeterUsage._meta.db_table)
+                    cursor.execute(f"UPDATE {table} SET id = id WHERE 0 = 1")
+            counted = set(
+                rows.filter(member_id=member_id, meter=meter, used_at__gte=since).values_list(
+                    "resource_key", flat=True
+                )
+            )
+            if resource_key in counted:
+                return len(counted)
+            if len(counted) >= limit:
+                return None
+            self.record(member_id, meter, resource_key, when)
+            return len(counted) + 1
+
 
 class DjangoStore:
     """A :class:`membership_sdk.ports.Store` on the paywall's Django models."""
@@ -189,7 +273,10 @@ class DjangoStore:
     @contextmanager
     def atomic(self, key: str) -> Iterator[None]:
         conn = connections[self.using or DEFAULT_DB_ALIAS]
-        with transaction.atomic(using=self.using):
+        # Applying an inbox row, the caller's transaction is rolled back whole on any error
+        # (see applying_inbox_row): a savepoint of ours would only cost two statements.
+        savepoint = _applying.get() is None
+        with transaction.atomic(using=self.using, savepoint=savepoint):
             if conn.vendor == "postgresql":
                 with conn.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(key)])

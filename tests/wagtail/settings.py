@@ -57,6 +57,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
 ]
+try:
+    import django_tasks_db  # noqa: F401
+except ImportError:  # tests/wagtail/billing/test_inbox_retries.py skips what needs it
+    pass
+else:
+    # Only its tables: tests choose the task backend with override_settings(TASKS=...).
+    INSTALLED_APPS.append("django_tasks_db")
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -109,6 +116,8 @@ else:
 
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 
+# Tests run with DEBUG off, so never in development mode: the fake provider needs a webhook
+# secret of its own, as docs/wagtail.md ("Test settings") tells a site's test settings.
 PAYWALL = {
     "PROVIDERS": {"fake": {"secret": "tests-webhook-secret"}},
     "DEFAULT_PROVIDER": "fake",

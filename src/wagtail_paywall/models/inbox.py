@@ -18,6 +18,9 @@ class WebhookEvent(models.Model):
         IGNORED = "ignored", _("Ignored")
         # Failed INBOX_MAX_ATTEMPTS times: no worker retries it; the admin's "Retry" can.
         DEAD = "dead", _("Dead")
+        # A different body under an event id already stored: kept for inspection, never
+        # applied (its event_id is "conflict:<body digest>:<the event id>").
+        CONFLICT = "conflict", _("Conflict")
 
     provider = models.CharField(_("provider"), max_length=64)
     event_id = models.CharField(_("event id"), max_length=255)

@@ -117,3 +117,92 @@ def test_an_event_survives_a_round_trip_through_json(program: Any, paid_webhook:
     (event,) = program.providers["fake"].parse_webhook(paid_webhook.headers, paid_webhook.body)
     restored = BillingEvent.from_dict(event.to_dict())
     assert restored == event
+
+
+def _with_other_content(program: Any, webhook: Any) -> Any:
+    """``webhook``'s event id, signed by the provider, but carrying other content (the
+    period ending a day later)."""
+    import json
+
+    body = json.loads(webhook.body)
+    body["data"]["current_period_end"] += 86400
+    return program.providers["fake"].signer.sign(json.dumps(body).encode())
+
+
+def test_a_different_body_under_a_stored_event_id_is_kept_apart_and_never_applied(
+    program: Any, paid_webhook: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = inbox.process(inbox.receive("fake", paid_webhook.headers, paid_webhook.body))
+    other = _with_other_content(program, paid_webhook)
+
+    with caplog.at_level("WARNING", logger="wagtail_paywall.billing.inbox"):
+        conflict = inbox.receive("fake", other.headers, other.body)
+
+    assert conflict.pk != first.pk
+    assert conflict.status == "conflict"
+    assert first.event_id in conflict.event_id
+    assert bytes(conflict.body) == other.body  # kept for inspection
+    assert f"row {first.pk}" in conflict.detail
+    assert "different body" in caplog.text
+    assert conflict not in inbox.due()
+    assert WebhookEvent.objects.get(pk=first.pk).events != conflict.events
+    assert Membership.objects.count() == 1
+
+
+def test_the_same_conflicting_body_twice_is_kept_once(program: Any, paid_webhook: Any) -> None:
+    inbox.receive("fake", paid_webhook.headers, paid_webhook.body)
+    other = _with_other_content(program, paid_webhook)
+
+    one = inbox.receive("fake", other.headers, other.body)
+    two = inbox.receive("fake", other.headers, other.body)
+
+    assert one.pk == two.pk
+    assert WebhookEvent.objects.filter(status="conflict").count() == 1
+
+
+def test_a_redelivery_signed_anew_is_a_duplicate_not_a_conflict(
+    program: Any, paid_webhook: Any
+) -> None:
+    import json
+
+    first = inbox.receive("fake", paid_webhook.headers, paid_webhook.body)
+    # The same event, serialised again (keys in another order) and signed anew.
+    body = json.dumps(json.loads(paid_webhook.body), sort_keys=True, indent=1).encode()
+    resent = program.providers["fake"].signer.sign(body)
+
+    assert body != paid_webhook.body
+    assert inbox.receive("fake", resent.headers, resent.body).pk == first.pk
+    assert not WebhookEvent.objects.filter(status="conflict").exists()
+
+
+def test_conflicts_are_listed_in_the_admin_inbox_without_a_retry_button(
+    admin_client: Any, program: Any, paid_webhook: Any
+) -> None:
+    from django.urls import reverse
+
+    inbox.receive("fake", paid_webhook.headers, paid_webhook.body)
+    other = _with_other_content(program, paid_webhook)
+    conflict = inbox.receive("fake", other.headers, other.body)
+
+    listing = admin_client.get(reverse("paywall_webhooks:index"), {"status": "conflict"})
+    inspect = admin_client.get(reverse("paywall_webhooks:inspect", args=[conflict.pk]))
+
+    assert conflict.event_id in listing.content.decode()
+    assert "Retry this event" not in inspect.content.decode()
+    assert "different body" in inspect.content.decode()
+
+
+def test_retrying_a_conflict_by_hand_applies_nothing(
+    admin_client: Any, program: Any, paid_webhook: Any
+) -> None:
+    from django.urls import reverse
+
+    inbox.receive("fake", paid_webhook.headers, paid_webhook.body)
+    other = _with_other_content(program, paid_webhook)
+    conflict = inbox.receive("fake", other.headers, other.body)
+
+    response = admin_client.post(reverse("paywall_webhooks:retry", args=[conflict.pk]), follow=True)
+
+    assert "never applied" in response.content.decode()
+    assert WebhookEvent.objects.get(pk=conflict.pk).status == "conflict"
+    assert not Membership.objects.exists()

@@ -108,9 +108,11 @@ def test_a_stale_copy_of_a_processed_row_is_not_applied_again(paid_row: WebhookE
     assert WebhookEvent.objects.get().attempts == 1
 
 
-def test_claim_hands_out_due_rows_oldest_first(paid_row: WebhookEvent) -> None:
-    with inbox.claim(5) as rows:
-        assert rows == [paid_row]
+def test_due_rows_come_oldest_first(paid_row: WebhookEvent) -> None:
+    later = WebhookEvent.objects.create(provider="fake", event_id="evt_later", events=[])
+    WebhookEvent.objects.create(provider="fake", event_id="evt_done", status="processed")
+
+    assert list(inbox.due()) == [paid_row, later]
 
 
 def test_the_command_drains_the_inbox_and_stops(paid_row: WebhookEvent, capsys: Any) -> None:
