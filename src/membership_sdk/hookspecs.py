@@ -73,7 +73,11 @@ def membership_activated(membership: Membership, event: BillingEvent | None) -> 
 
 @hookspec
 def membership_renewed(membership: Membership, event: BillingEvent | None) -> None:
-    """An active membership's paid period was extended (a successful renewal).
+    """An active membership's paid period was extended by a payment (a successful
+    renewal, or a past-due one recovering): its ``paid_through`` moved past the period
+    already paid. A provider merely starting a new period (Stripe does, an hour before it
+    charges) is no renewal; if that charge fails, :func:`membership_payment_failed` fires
+    alone.
 
     :param membership: the membership as stored after the change.
     :param event: the billing event that caused it, or ``None`` for a local change.
@@ -83,7 +87,8 @@ def membership_renewed(membership: Membership, event: BillingEvent | None) -> No
 
 @hookspec
 def membership_payment_failed(membership: Membership, event: BillingEvent | None) -> None:
-    """A membership became past due: a renewal payment failed and dunning began.
+    """A membership became past due: a renewal payment failed and dunning began. It keeps
+    access until its last paid period ends plus the program's grace period.
 
     :param membership: the membership as stored after the change.
     :param event: the billing event that caused it, or ``None`` for a local change.
@@ -125,6 +130,24 @@ def membership_trial_ending(membership: Membership, event: BillingEvent | None) 
     :param membership: the trialing membership; ``trial_end`` says when the trial ends.
     :param event: the billing event that announced it, or ``None`` when a scheduled job
         found it.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_duplicate_subscription(member_id: str, memberships: list[Membership]) -> None:
+    """A member now holds more than one live subscription that will charge again.
+
+    Fired once, right after :func:`membership_activated` of the subscription that made
+    it more than one (a member who paid in two browser tabs, or bought a tier again
+    instead of changing the one they had). Live means trialing, active or past due,
+    with a provider subscription, and not set to cancel at the end of its period. The
+    core keeps every subscription and changes nothing: refund and cancel the one to drop
+    at the provider (its webhooks then end the membership). The Wagtail admin's member
+    list flags such members as well.
+
+    :param member_id: the member holding them.
+    :param memberships: the member's live subscriptions as stored, the new one included.
     :returns: nothing; results are ignored. All implementations are called.
     """
 

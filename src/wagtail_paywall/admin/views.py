@@ -15,8 +15,8 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Cast
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -28,7 +28,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from membership_sdk import GrantKind, MembershipError, Status
 from membership_sdk.currency import format_amount
-from membership_sdk.membership import PAYING
+from membership_sdk.membership import GRANTING, PAYING
 
 from ..billing import inbox
 from ..models import Grant, Membership, WebhookEvent
@@ -69,8 +69,20 @@ class ExtendForm(forms.Form):
 
 
 # -- members --------------------------------------------------------------------------------
+def live_subscriptions() -> QuerySet[Membership]:
+    """Memberships that will charge again: live (trialing, active, past due), with a
+    provider subscription, not set to cancel. The core's rule for
+    ``membership_duplicate_subscription``; a member with two of them paid twice."""
+    return (
+        Membership.objects.filter(status__in=[str(s) for s in GRANTING], cancel_at_period_end=False)
+        .exclude(provider_subscription_id__isnull=True)
+        .exclude(provider_subscription_id="")
+    )
+
+
 class MemberIndexView(WagtailAdminTemplateMixin, TemplateView):
-    """Users who hold (or held) a membership or grant; ``?q=`` searches all users."""
+    """Users who hold (or held) a membership or grant; ``?q=`` searches all users, and
+    ``?duplicates=1`` lists those paying for more than one live subscription."""
 
     template_name = "wagtail_paywall/admin/member_index.html"
     page_title = gettext_lazy("Members")
@@ -85,18 +97,30 @@ class MemberIndexView(WagtailAdminTemplateMixin, TemplateView):
         User = get_user_model()
         query = self.request.GET.get("q", "").strip()
         member_key = Cast(OuterRef("pk"), output_field=Membership._meta.get_field("member_id"))
+        live = (
+            live_subscriptions()
+            .filter(member_id=member_key)
+            .order_by()
+            .values("member_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
         users = User.objects.annotate(
             has_membership=Exists(Membership.objects.filter(member_id=member_key)),
             has_grant=Exists(Grant.objects.filter(member_id=member_key)),
+            live_subscriptions=Coalesce(Subquery(live), 0),
         ).order_by(User.USERNAME_FIELD)
+        duplicates = self.request.GET.get("duplicates") == "1"
+        if duplicates:
+            users = users.filter(live_subscriptions__gt=1)
         if query:
             users = users.filter(
                 Q(**{f"{User.USERNAME_FIELD}__icontains": query}) | Q(email__icontains=query)
             )
-        else:
+        elif not duplicates:
             users = users.filter(Q(has_membership=True) | Q(has_grant=True))
         page = Paginator(users, 50).get_page(self.request.GET.get("p"))
-        context.update(page=page, query=query)
+        context.update(page=page, query=query, duplicates=duplicates)
         return context
 
 
@@ -148,6 +172,7 @@ class MemberDetailView(WagtailAdminTemplateMixin, TemplateView):
         context.update(
             member=self.member,
             memberships=Membership.objects.filter(member_id=self.member_id).order_by("-started_at"),
+            live_subscriptions=live_subscriptions().filter(member_id=self.member_id).count(),
             grants=grants,
             comp_form=kwargs.get("comp_form") or CompForm(),
             extend_form=ExtendForm(),
@@ -272,6 +297,13 @@ def retry_webhook(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     row = get_object_or_404(WebhookEvent, pk=pk)
     back = reverse("paywall_webhooks:inspect", args=[row.pk])
+    if row.status == WebhookEvent.Status.CONFLICT:
+        messages.warning(
+            request,
+            _("Event %(event)s is a conflicting body, kept for inspection: it is never applied.")
+            % {"event": row.event_id},
+        )
+        return HttpResponseRedirect(back)
     if row.status not in inbox.RETRYABLE:
         messages.warning(
             request, _("Event %(event)s was already processed.") % {"event": row.event_id}
