@@ -82,6 +82,24 @@ class MalformedEvent(EventError, ValueError):
     """A billing event or webhook body is missing fields or has the wrong types."""
 
 
+class UnknownShape(MalformedEvent):
+    """A verified webhook whose event this version of the SDK cannot read: a field it needs
+    is in none of the places the API versions it knows put it (a newer API version, say).
+
+    Unlike other malformed bodies it is worth keeping: an adapter stores it and tries
+    again, and an upgraded SDK reads it (the Wagtail adapter's inbox keeps it as a
+    ``failed`` row). Never access for a shape nobody checked.
+
+    :ivar event_id: the provider's id of the event, when it could be read (``""`` if not).
+    :ivar event_type: the provider's type of the event (``""`` if unknown).
+    """
+
+    def __init__(self, message: str, *, event_id: str = "", event_type: str = "") -> None:
+        super().__init__(message)
+        self.event_id = event_id
+        self.event_type = event_type
+
+
 class SignatureError(EventError):
     """A webhook signature is missing, forged, expired or made with an unknown secret."""
 

@@ -41,6 +41,11 @@ class SubscriptionSnapshot:
 
     ``price`` is the provider's price id; ``raw_status`` keeps the provider's own word
     while ``status`` is its translation (``UNKNOWN`` when there is none).
+
+    ``paid_through`` is set only by an event that reports a payment (a paid invoice, a
+    confirmed transfer): the end of the period that payment covers. ``None`` says
+    nothing about payments; the program then keeps what it knew (see
+    :attr:`~membership_sdk.membership.Membership.paid_through`).
     """
 
     id: str
@@ -54,11 +59,16 @@ class SubscriptionSnapshot:
     cancel_at_period_end: bool = False
     canceled_at: datetime | None = None
     raw_status: str = ""
+    paid_through: datetime | None = None
 
 
 class PurchaseState(StrEnum):
+    """Where a payment stands: paid, refunded in full, or taken back by a chargeback the
+    site lost (``charged_back``). Both of the last take back what the payment bought."""
+
     PAID = "paid"
     REFUNDED = "refunded"
+    CHARGED_BACK = "charged_back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +153,7 @@ class BillingEvent:
                 "cancel_at_period_end": s.cancel_at_period_end,
                 "canceled_at": _iso(s.canceled_at),
                 "raw_status": s.raw_status,
+                "paid_through": _iso(s.paid_through),
             }
         if self.purchase is not None:
             p = self.purchase
@@ -184,6 +195,7 @@ class BillingEvent:
                 cancel_at_period_end=s.flag("cancel_at_period_end"),
                 canceled_at=s.optional_time("canceled_at"),
                 raw_status=s.text("raw_status", default=""),
+                paid_through=s.optional_time("paid_through"),
             )
         if fields.get("purchase"):
             p = fields.nested("purchase")

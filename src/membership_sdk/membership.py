@@ -81,6 +81,12 @@ class Membership:
 
     ``version`` orders the provider's snapshots of this subscription: a snapshot with a
     lower version never overwrites one with a higher version.
+
+    ``paid_through`` is the end of the last period a payment covered, as far as the SDK
+    knows; ``current_period_end`` is the end of the period the provider is in, which may
+    not be paid yet (Stripe starts a new period about an hour before it charges for it).
+    A past-due membership gives access until ``paid_through`` plus the grace period,
+    never through the unpaid period.
     """
 
     id: str
@@ -98,6 +104,7 @@ class Membership:
     canceled_at: datetime | None = None
     cancel_reason: str = ""
     version: tuple[int, str] = (0, "")
+    paid_through: datetime | None = None
 
     def transition(self, target: Status, **changes: object) -> Membership:
         """A copy moved to ``target``; raises :class:`InvalidTransition` if forbidden."""
@@ -111,12 +118,20 @@ class Membership:
         """Whether this membership gives access at ``now``.
 
         Trialing and active memberships give access until their period ends plus
-        ``grace`` (a renewal webhook may be late); past-due ones until then too, which is
-        the dunning grace period; canceled ones until the period they paid for ends.
-        Incomplete, paused, expired and unknown statuses never give access.
+        ``grace`` (a renewal webhook may be late). Past-due ones give access until the
+        last *paid* period ends (``paid_through``) plus ``grace``, the dunning grace
+        period, never through the new period the failed payment was for. With no payment
+        known, the current period's end stands in for it: providers that start a period
+        only once it is paid (``fake``, ``manual``) need nothing more, and Stripe's
+        past-due snapshots say where the unpaid period began. Canceled ones until the
+        period they paid for ends. Incomplete, paused, expired and unknown statuses never
+        give access, nor does a past-due one with no known period at all.
         """
         status = self.status
         end = self.current_period_end
+        if status is _S.PAST_DUE:
+            paid = self.paid_through or end
+            return paid is not None and now < paid + grace
         if status in GRANTING:
             return end is None or now < end + grace
         if status is _S.CANCELED:

@@ -6,6 +6,7 @@ checkouts, apply billing events, manage grants and resolve access contexts.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 import pluggy
 
-from .access import AccessContext, Decision, Resource, decide, resolve_context
+from .access import AccessContext, Decision, Resource, decide, resolve_context, settle
 from .catalog import Catalog
 from .errors import InvalidTransition, MalformedEvent, MembershipError, UnknownPrice
 from .events import (
@@ -22,6 +23,7 @@ from .events import (
     BillingEvent,
     EventType,
     Outcome,
+    PurchaseSnapshot,
     PurchaseState,
     SubscriptionSnapshot,
 )
@@ -64,18 +66,45 @@ class Transition:
             return "membership_expired"
         if new in GRANTING and not scheduled and after.cancel_at_period_end:
             return "membership_canceled"
-        if (
-            new is Status.ACTIVE
-            and before is not None
-            and old in PAYING
-            and after.current_period_end is not None
-            and (
-                before.current_period_end is None
-                or after.current_period_end > before.current_period_end
-            )
-        ):
-            return "membership_renewed"
+        if new is Status.ACTIVE and before is not None and old in PAYING:
+            # A renewal is a payment that covers a later period than the last one did:
+            # never the provider merely starting a new period (Stripe does so an hour
+            # before it charges, and a failed charge follows).
+            paid = after.paid_through
+            last = before.paid_through or before.current_period_end
+            if paid is not None and (last is None or paid > last):
+                return "membership_renewed"
         return None
+
+
+#: What a full refund or a lost chargeback of a subscription's payment may do (see
+#: :class:`MembershipProgram`'s ``on_refund`` and ``on_dispute_lost``).
+TAKE_BACK_POLICIES = ("keep_to_period_end", "end_now")
+
+
+def paid_through(
+    event: BillingEvent, snap: SubscriptionSnapshot, known: datetime | None
+) -> datetime | None:
+    """The end of the last period a membership is paid for, once ``event`` is seen.
+
+    ``known`` is what the membership had. The snapshot's own ``paid_through``, set by a
+    provider event that reports a payment (Stripe's ``invoice.paid``), moves it on; so
+    does a ``payment.succeeded`` event that does not say which period it paid, with the
+    subscription active: it paid the period the subscription is in (the ``fake`` and
+    ``manual`` providers extend the period only when a payment arrives).
+
+    It is the latest payment reported by the snapshots applied, so it never moves back.
+    A stale event changes nothing, as ever; Stripe's payment events are never stale (the
+    program applies the subscription fetched at that moment), and for the ``fake`` and
+    ``manual`` providers a past-due membership without it counts its current period,
+    which is the paid one.
+    """
+    paid = snap.paid_through
+    if paid is None and event.type is EventType.PAYMENT_SUCCEEDED and snap.status is Status.ACTIVE:
+        paid = snap.current_period_end
+    if known is None or (paid is not None and paid > known):
+        return paid
+    return known
 
 
 class MembershipProgram:
@@ -86,7 +115,19 @@ class MembershipProgram:
     :param pm: a plugin manager from :func:`~membership_sdk.plugins.get_plugin_manager`;
         one is built when omitted.
     :param provider_config: settings per provider, passed to the registration hook.
-    :param grace: how long past-due memberships keep access after their period ends.
+    :param development: development mode: providers may verify webhooks with their public
+        development secrets (see :class:`~membership_sdk.plugins.Providers`). Off by
+        default; never on where real members pay.
+    :param configured_only: register only the providers ``provider_config`` names.
+    :param grace: how long past-due memberships keep access after their last paid period
+        ends.
+    :param on_refund: what a full refund of a subscription's payment does:
+        ``"keep_to_period_end"`` (the default: access lasts until the paid period ends and
+        the subscription is set to cancel then, which :meth:`resume` undoes) or
+        ``"end_now"`` (the subscription is canceled at the provider and access ends now).
+        One-off purchases are always taken back.
+    :param on_dispute_lost: the same for a chargeback the site lost; ``"end_now"`` by
+        default.
     :param clock: returns the current aware datetime (tests pass a fixed one).
     """
 
@@ -97,14 +138,31 @@ class MembershipProgram:
         *,
         pm: pluggy.PluginManager | None = None,
         provider_config: Mapping[str, Mapping[str, Any]] | None = None,
+        development: bool = False,
+        configured_only: bool = False,
         grace: timedelta = timedelta(days=3),
+        on_refund: str = "keep_to_period_end",
+        on_dispute_lost: str = "end_now",
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.pm = pm if pm is not None else get_plugin_manager()
-        self.providers = Providers(self.pm, provider_config)
+        self.providers = Providers(
+            self.pm,
+            provider_config,
+            development=development,
+            configured_only=configured_only,
+        )
         self.grace = grace
+        for name, policy in (("on_refund", on_refund), ("on_dispute_lost", on_dispute_lost)):
+            if policy not in TAKE_BACK_POLICIES:
+                raise MembershipError(
+                    f"{name} must be one of {', '.join(map(repr, TAKE_BACK_POLICIES))}; "
+                    f"got {policy!r}"
+                )
+        self.on_refund = on_refund
+        self.on_dispute_lost = on_dispute_lost
         self.clock = clock
 
     # -- checkout -----------------------------------------------------------------------
@@ -171,6 +229,10 @@ class MembershipProgram:
         """
         if not isinstance(event, BillingEvent):
             raise MalformedEvent(f"expected a BillingEvent, got {type(event).__name__}")
+        if event.purchase is not None and event.purchase.state is not PurchaseState.PAID:
+            taken = self._take_back_subscription(event, event.purchase)
+            if taken is not None:
+                return taken
         snapshot = event.subscription
         lock_key = f"{event.provider}:{(snapshot or event.purchase).id}"  # type: ignore[union-attr]
         transition: Transition | None = None
@@ -187,9 +249,25 @@ class MembershipProgram:
             self.pm.hook.membership_event_ignored(result=result)
         if transition is not None:
             self._fire(transition, event)
+            if transition.hook == "membership_activated":
+                self._check_duplicates(transition.after)
         if grant_action is not None:
             self._grant_changed(*grant_action)
         return result
+
+    def _check_duplicates(self, activated: Membership) -> None:
+        """Fire ``membership_duplicate_subscription`` when ``activated`` is the member's
+        second (or further) live subscription that will charge again: two checkouts in two
+        tabs, say. Nothing is changed; the publisher decides which to refund."""
+        live = [
+            m
+            for m in self.store.memberships.for_member(activated.member_id)
+            if m.status in GRANTING and m.provider_subscription_id and not m.cancel_at_period_end
+        ]
+        if len(live) > 1 and any(m.id == activated.id for m in live):
+            self.pm.hook.membership_duplicate_subscription(
+                member_id=activated.member_id, memberships=live
+            )
 
     def _member_for(self, event: BillingEvent) -> str | None:
         customers = self.store.customers
@@ -208,7 +286,10 @@ class MembershipProgram:
         if provider is not None and provider.refetch_subscriptions:
             current = provider.fetch_subscription(snap.id)
             if current is not None:
-                snap = current
+                # The fetched subscription says where it stands now; only the event says
+                # what was paid.
+                reported = [t for t in (current.paid_through, snap.paid_through) if t]
+                snap = dataclasses.replace(current, paid_through=max(reported, default=None))
         price = self.catalog.price_for_provider(event.provider, snap.price)
         if price is None or price.tier is None:
             return ApplyResult(
@@ -236,6 +317,9 @@ class MembershipProgram:
             "cancel_at_period_end": snap.cancel_at_period_end,
             "canceled_at": snap.canceled_at,
             "version": version,
+            "paid_through": paid_through(
+                event, snap, existing.paid_through if existing is not None else None
+            ),
         }
         if existing is None:
             after = Membership(
@@ -260,21 +344,87 @@ class MembershipProgram:
             existing, after
         )
 
+    def _take_back_subscription(
+        self, event: BillingEvent, snap: PurchaseSnapshot
+    ) -> ApplyResult | None:
+        """Apply ``on_refund`` or ``on_dispute_lost`` when the refunded or charged-back
+        payment paid a subscription; ``None`` when it did not (a one-off purchase, or a
+        payment this site does not know), for :meth:`_apply_purchase` to handle.
+
+        The provider is asked which subscription the payment paid
+        (``subscription_for_payment``, an optional provider method) and told to cancel
+        before the event is recorded as seen, so a provider that fails leaves the event to
+        be retried; a retry finds the membership canceled already and only records it.
+        """
+        provider = event.provider
+        if self.store.grants.by_source(f"{provider}:{snap.id}") is not None:
+            return None
+        if self.catalog.price_for_provider(provider, snap.price) is not None:
+            return None
+        find = getattr(self.providers.get(provider), "subscription_for_payment", None)
+        if find is None or self.store.inbox.seen(provider, event.id):
+            return None
+        subscription_id = find(snap.id)
+        membership = (
+            self.store.memberships.by_provider_id(provider, subscription_id)
+            if subscription_id
+            else None
+        )
+        if membership is None:
+            return None
+        charged_back = snap.state is PurchaseState.CHARGED_BACK
+        policy = self.on_dispute_lost if charged_back else self.on_refund
+        why = "a lost chargeback" if charged_back else "a full refund"
+        if membership.status not in TERMINAL:
+            at_period_end = policy == "keep_to_period_end"
+            if not at_period_end or not membership.cancel_at_period_end:
+                membership = self.cancel(
+                    membership.id,
+                    reason=f"{why} of {snap.id}",
+                    at_period_end=at_period_end,
+                )
+        with self.store.atomic(f"{provider}:{snap.id}"):
+            if self.store.inbox.seen(provider, event.id):
+                return ApplyResult(Outcome.DUPLICATE, event, membership_id=membership.id)
+            result = ApplyResult(
+                Outcome.APPLIED,
+                event,
+                f"{why} of a payment for subscription {subscription_id!r}: {policy}",
+                membership.id,
+            )
+            self.store.inbox.record(result)
+        return result
+
     def _apply_purchase(self, event: BillingEvent) -> tuple[ApplyResult, tuple[Grant, str] | None]:
         snap = event.purchase
         assert snap is not None
+        source = f"{event.provider}:{snap.id}"
+        grants = self.store.grants
+        existing = grants.by_source(source)
+        version = snap.version
+        if snap.state is not PurchaseState.PAID and existing is not None:
+            # A refund or a lost dispute takes back what the payment granted, whatever it
+            # names: a dispute carries neither the customer nor the price.
+            if int(existing.note or 0) >= version:
+                return ApplyResult(
+                    Outcome.STALE, event, f"purchase snapshot {version} is stale"
+                ), None
+            grant = existing.replace(revoked_at=event.occurred_at, note=str(version))
+            grants.save(grant)
+            return ApplyResult(Outcome.APPLIED, event), (grant, "revoked")
         price = self.catalog.price_for_provider(event.provider, snap.price)
         if price is None:
-            return ApplyResult(Outcome.IGNORED, event, f"foreign price {snap.price!r}"), None
+            detail = (
+                f"foreign price {snap.price!r}"
+                if snap.price
+                else f"no purchase of this site was paid with {snap.id!r}"
+            )
+            return ApplyResult(Outcome.IGNORED, event, detail), None
         member = self._member_for(event)
         if member is None:
             return ApplyResult(
                 Outcome.IGNORED, event, f"unknown customer {snap.customer_id!r}"
             ), None
-        source = f"{event.provider}:{snap.id}"
-        grants = self.store.grants
-        existing = grants.by_source(source)
-        version = snap.version
         if existing is not None and int(existing.note or 0) >= version:
             return ApplyResult(Outcome.STALE, event, f"purchase snapshot {version} is stale"), None
         when = snap.paid_at or event.occurred_at
@@ -553,8 +703,15 @@ class MembershipProgram:
         )
 
     def access(self, resource: Resource, member_id: str | None) -> Decision:
-        """Decide and, for a member, record the meter or quota use the decision asks for."""
-        decision = decide(resource, self.context(member_id))
-        if decision.charge is not None and member_id is not None:
-            self.store.meters.record(member_id, decision.charge, resource.key, self.clock())
+        """Decide and, for a member, reserve the meter or quota use the decision asks for.
+
+        The reservation is atomic (see :func:`~membership_sdk.access.settle`): parallel
+        first reads of one member get exactly the free reads left, the others the
+        meter- or quota-exhausted denial. Anonymous visitors' reads are the adapter's to
+        keep (the Wagtail adapter keeps them in a signed cookie).
+        """
+        context = self.context(member_id)
+        decision = decide(resource, context)
+        if decision.spend is not None and member_id is not None:
+            decision = settle(resource, decision, member_id, self.store.meters, context.now)
         return decision

@@ -64,6 +64,8 @@ class GroundTruth:
     #: subscription id -> version -> the subscription's state at that version
     states: dict[str, dict[int, SimulatedSubscription]] = field(default_factory=dict)
     members: dict[str, str] = field(default_factory=dict)  # subscription id -> member id
+    #: subscription id -> the versions a payment.succeeded webhook carried
+    payments: dict[str, set[int]] = field(default_factory=dict)
 
     def final(self, sub: str) -> SimulatedSubscription:
         versions = self.states[sub]
@@ -72,12 +74,25 @@ class GroundTruth:
     def expected_memberships(self) -> dict[str, tuple[Any, ...]]:
         return {sub: membership_key(self.members[sub], self.final(sub)) for sub in self.states}
 
-    def expected_hook(self, sub: str, before: int | None, after: int) -> str | None:
-        """The lifecycle hook moving from snapshot ``before`` to ``after`` should fire."""
-        old = self.core(sub, before) if before is not None else None
-        return Transition(old, self.core(sub, after)).hook
+    def expected_hook(
+        self, sub: str, before: int | None, after: int, paid: datetime | None = None
+    ) -> str | None:
+        """The lifecycle hook moving from snapshot ``before`` to ``after`` should fire;
+        ``paid`` is what the path of snapshots up to ``before`` had paid for."""
+        old = self.core(sub, before, paid) if before is not None else None
+        return Transition(old, self.core(sub, after, self.paid_after(sub, after, paid))).hook
 
-    def core(self, sub: str, version: int) -> Membership:
+    def paid_after(self, sub: str, version: int, paid: datetime | None) -> datetime | None:
+        """What is paid for once snapshot ``version`` is applied after ``paid``: a
+        successful payment pays the period it reports (see ``program.paid_through``)."""
+        s = self.states[sub][version]
+        if version in self.payments.get(sub, ()) and Status.parse(s.status) is Status.ACTIVE:
+            end = s.current_period_end
+            if end is not None and (paid is None or end > paid):
+                return end
+        return paid
+
+    def core(self, sub: str, version: int, paid: datetime | None = None) -> Membership:
         s = self.states[sub][version]
         return Membership(
             id=sub,
@@ -87,15 +102,17 @@ class GroundTruth:
             provider="fake",
             current_period_end=s.current_period_end,
             cancel_at_period_end=s.cancel_at_period_end,
+            paid_through=paid,
         )
 
     def real_transitions(self) -> int:
         """Hooks a delivery in order would fire (reordering may skip some snapshots)."""
         count = 0
         for sub, versions in self.states.items():
-            previous = None
+            previous, paid = None, None
             for version in sorted(versions):
-                count += self.expected_hook(sub, previous, version) is not None
+                count += self.expected_hook(sub, previous, version, paid) is not None
+                paid = self.paid_after(sub, version, paid)
                 previous = version
         return count
 
@@ -120,8 +137,11 @@ def generate(subscriptions: int, seed: int) -> GroundTruth:
     truth = GroundTruth()
 
     def record(sub: SimulatedSubscription, hook: Webhook) -> None:
-        event_id = json.loads(hook.body)["id"]
+        body = json.loads(hook.body)
+        event_id = body["id"]
         truth.webhooks.append((event_id, hook))
+        if body["type"] == "payment.succeeded":
+            truth.payments.setdefault(sub.id, set()).add(sub.version)
         truth.states.setdefault(sub.id, {})[sub.version] = SimulatedSubscription(
             **{k: getattr(sub, k) for k in SimulatedSubscription.__slots__}
         )
@@ -461,11 +481,12 @@ def check(truth: GroundTruth) -> Verdict:
             mismatches.append(f"hook {key} fired {count} times")
     want_hooks: Counter[tuple[str, int, str]] = Counter()
     for sub, versions in written.items():
-        previous = None
+        previous, paid = None, None
         for version in sorted(versions):
-            hook = truth.expected_hook(sub, previous, version)
+            hook = truth.expected_hook(sub, previous, version, paid)
             if hook is not None:
                 want_hooks[sub, version, hook] += 1
+            paid = truth.paid_after(sub, version, paid)
             previous = version
     if set(fired) != set(want_hooks):
         missing = sorted(set(want_hooks) - set(fired))[:5]

@@ -176,6 +176,7 @@ def sub_event(
     type: EventType = EventType.SUBSCRIPTION_UPDATED,
     occurred_at: datetime = NOW,
     provider: str = PROVIDER,
+    paid_through: datetime | None = None,
 ) -> BillingEvent:
     """A subscription event carrying the subscription's state at ``version``."""
     return BillingEvent(
@@ -195,6 +196,7 @@ def sub_event(
             cancel_at_period_end=cancel_at_period_end,
             canceled_at=canceled_at,
             raw_status=str(status),
+            paid_through=paid_through,
         ),
     )
 

@@ -42,6 +42,7 @@ def full_subscription_event() -> BillingEvent:
             cancel_at_period_end=True,
             canceled_at=NOW,
             raw_status="trialing",
+            paid_through=NOW - timedelta(days=1),
         ),
     )
 
@@ -105,8 +106,24 @@ def test_the_stored_shape_of_a_subscription_event_is_fixed() -> None:
             "cancel_at_period_end": True,
             "canceled_at": "2026-03-15T12:00:00+00:00",
             "raw_status": "trialing",
+            "paid_through": "2026-03-14T12:00:00+00:00",
         },
     }
+
+
+def test_a_row_stored_before_payments_were_tracked_reads_as_no_payment_known() -> None:
+    stored = full_subscription_event().to_dict()
+    del stored["subscription"]["paid_through"]
+    back = BillingEvent.from_dict(stored)
+    assert back.subscription is not None
+    assert back.subscription.paid_through is None
+
+
+def test_a_paid_through_that_is_not_a_time_is_malformed_and_named() -> None:
+    stored = full_subscription_event().to_dict()
+    stored["subscription"]["paid_through"] = 1767225600
+    with pytest.raises(MalformedEvent, match=r"'subscription\.paid_through'"):
+        BillingEvent.from_dict(stored)
 
 
 def test_the_stored_shape_of_a_purchase_event_is_fixed() -> None:
@@ -250,7 +267,7 @@ def test_an_unknown_purchase_state_is_named() -> None:
     data = purchase_event("evt_3").to_dict()
     data["purchase"]["state"] = "lost"
 
-    expected = r"'purchase\.state' must be one of 'paid', 'refunded', got 'lost'"
+    expected = r"'purchase\.state' must be one of 'paid', 'refunded', 'charged_back', got 'lost'"
     with pytest.raises(MalformedEvent, match=expected):
         BillingEvent.from_dict(data)
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sdk_builders import NOW, HookRecorder, sub_event
+from sdk_builders import NOW, HookRecorder, fake_of, sub_event
 
-from membership_sdk import MembershipProgram, Status
+from membership_sdk import EventType, MembershipProgram, Status
+from membership_sdk.providers import Webhook
+from membership_sdk.testing import sample_catalog, sample_program
 
 END = NOW + timedelta(days=30)
+#: A payment report: only a paid renewal fires ``membership_renewed``.
+PAID = EventType.PAYMENT_SUCCEEDED
 
 
 def apply_all(program: MembershipProgram, *steps: dict[str, object]) -> None:
@@ -37,10 +41,44 @@ def apply_all(program: MembershipProgram, *steps: dict[str, object]) -> None:
         pytest.param(
             [
                 {"status": Status.ACTIVE},
-                {"status": Status.ACTIVE, "period_end": END + timedelta(30)},
+                {"status": Status.ACTIVE, "period_end": END + timedelta(30), "type": PAID},
             ],
             ["membership_activated", "membership_renewed"],
             id="renewal",
+        ),
+        pytest.param(
+            [
+                {"status": Status.ACTIVE},
+                {"status": Status.ACTIVE, "period_end": END + timedelta(30)},
+            ],
+            ["membership_activated"],
+            id="a-new-period-not-paid-yet-is-no-renewal",
+        ),
+        pytest.param(
+            [
+                {"status": Status.ACTIVE, "type": PAID},
+                {"status": Status.ACTIVE, "period_end": END + timedelta(30)},
+                {"status": Status.PAST_DUE, "period_end": END + timedelta(30)},
+            ],
+            ["membership_activated", "membership_payment_failed"],
+            id="period-rolls-then-the-charge-fails",
+        ),
+        pytest.param(
+            [
+                {"status": Status.ACTIVE, "type": PAID},
+                {"status": Status.ACTIVE, "period_end": END + timedelta(30)},
+                {"status": Status.ACTIVE, "period_end": END + timedelta(30), "type": PAID},
+            ],
+            ["membership_activated", "membership_renewed"],
+            id="period-rolls-then-the-charge-succeeds",
+        ),
+        pytest.param(
+            [
+                {"status": Status.ACTIVE, "type": PAID},
+                {"status": Status.ACTIVE, "type": PAID},
+            ],
+            ["membership_activated"],
+            id="a-second-report-of-the-same-payment-is-no-renewal",
         ),
         pytest.param(
             [{"status": Status.ACTIVE}, {"status": Status.PAST_DUE}],
@@ -52,7 +90,7 @@ def apply_all(program: MembershipProgram, *steps: dict[str, object]) -> None:
                 {"status": Status.ACTIVE},
                 {"status": Status.PAST_DUE},
                 {"status": Status.PAST_DUE},
-                {"status": Status.ACTIVE, "period_end": END + timedelta(30)},
+                {"status": Status.ACTIVE, "period_end": END + timedelta(30), "type": PAID},
             ],
             ["membership_activated", "membership_payment_failed", "membership_renewed"],
             id="dunning-recovers",
@@ -164,3 +202,37 @@ def test_caches_hear_of_the_change_even_when_a_lifecycle_hook_fails(
     with pytest.raises(RuntimeError, match="mail server down"):
         program.apply(sub_event("evt_1", version=1))
     assert ("membership_access_changed", {"member_id": "alice"}) in hooks.calls
+
+
+def test_on_the_fake_provider_a_failed_renewal_keeps_the_paid_period_plus_grace() -> None:
+    recorder = HookRecorder()
+    program = sample_program(
+        sample_catalog("fake", monthly="fake_gold_m"),
+        config={"fake": {"secret": "whsec_test"}},
+        plugins=(recorder,),
+    )
+    fake = fake_of(program)
+    session = program.start_checkout(
+        "ann", "gold-monthly", provider="fake", success_url="/ok", cancel_url="/no"
+    )
+
+    def deliver(hook: Webhook) -> None:
+        program.handle_webhook("fake", hook.headers, hook.body)
+
+    deliver(fake.complete_checkout(session.id))
+    subscription = fake.checkout(session.id).result or ""
+    deliver(fake.renew(subscription))
+    deliver(fake.fail_payment(subscription))
+
+    assert recorder.names() == [
+        "membership_activated",
+        "membership_renewed",
+        "membership_payment_failed",
+    ]
+    (membership,) = program.store.memberships.for_member("ann")
+    paid = membership.paid_through
+    assert paid is not None
+    assert paid == membership.current_period_end
+    grace = program.grace
+    assert membership.grants_access(paid + grace - timedelta(seconds=1), grace)
+    assert not membership.grants_access(paid + grace, grace)

@@ -129,6 +129,36 @@ def test_past_due_keeps_access_for_the_grace_period_after_the_period_ends() -> N
     assert not m.grants_access(end + grace, grace)
 
 
+def test_past_due_gives_access_to_the_last_paid_period_plus_grace_not_the_unpaid_one() -> None:
+    # Stripe started a new period (to NOW + 40 days) and its charge failed: what was paid
+    # ends at NOW + 10 days.
+    paid = NOW + timedelta(days=10)
+    m = membership(S.PAST_DUE, current_period_end=NOW + timedelta(days=40), paid_through=paid)
+    grace = timedelta(days=3)
+    assert m.grants_access(paid + timedelta(days=2), grace)
+    assert not m.grants_access(paid + grace, grace)
+    assert not m.grants_access(NOW + timedelta(days=39), grace)
+
+
+def test_past_due_with_no_payment_known_counts_the_current_period_as_the_last_paid() -> None:
+    # The fake and manual providers start a new period only once it is paid.
+    m = membership(S.PAST_DUE, paid_through=None)
+    grace = timedelta(days=3)
+    assert m.grants_access(NOW + timedelta(days=12), grace)
+    assert not m.grants_access(NOW + timedelta(days=13), grace)
+
+
+def test_past_due_with_no_period_and_no_payment_known_gives_no_access() -> None:
+    m = membership(S.PAST_DUE, current_period_end=None, paid_through=None)
+    assert not m.grants_access(NOW, grace=timedelta(days=3))
+
+
+def test_paid_through_does_not_shorten_an_active_period() -> None:
+    # Active: the new period was just started and its charge is on its way.
+    m = membership(S.ACTIVE, paid_through=NOW - timedelta(days=1))
+    assert m.grants_access(NOW + timedelta(days=9))
+
+
 def test_without_a_period_end_a_live_membership_gives_access() -> None:
     assert membership(S.ACTIVE, current_period_end=None).grants_access(NOW)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sdk_builders import NOW, HookRecorder, full_state, purchase_event, sub_event
+from sdk_builders import NOW, HookRecorder, full_state, make_catalog, purchase_event, sub_event
 
 from membership_sdk import (
     BillingEvent,
@@ -282,3 +282,80 @@ def test_a_one_off_tier_purchase_grants_the_tier(program: MembershipProgram) -> 
     local = make_program(catalog)
     local.apply(purchase_event("evt_1", price="p_pass"))
     assert local.context("alice").tiers == {"pass"}
+
+
+# -- what was paid: past due, renewals --------------------------------------------------------
+
+
+def test_past_due_after_a_new_period_began_keeps_access_only_to_the_paid_periods_end_plus_grace(
+    program: MembershipProgram,
+) -> None:
+    paid_end = NOW + timedelta(days=30)
+    new_end = paid_end + timedelta(days=30)
+    program.apply(sub_event("evt_1", version=1, type=EventType.PAYMENT_SUCCEEDED))
+    program.apply(sub_event("evt_2", version=2, period_end=new_end))
+    program.apply(sub_event("evt_3", version=3, status=Status.PAST_DUE, period_end=new_end))
+    (membership,) = program.store.memberships.for_member("alice")
+    assert membership.paid_through == paid_end
+    assert membership.grants_access(paid_end + timedelta(days=2), program.grace)
+    assert not membership.grants_access(paid_end + program.grace, program.grace)
+
+
+def test_a_late_payment_event_is_stale_and_changes_nothing(program: MembershipProgram) -> None:
+    program.apply(sub_event("evt_2", version=2, status=Status.PAST_DUE))
+    late = program.apply(
+        sub_event(
+            "evt_1",
+            version=1,
+            type=EventType.PAYMENT_SUCCEEDED,
+            paid_through=NOW + timedelta(days=60),
+        )
+    )
+    assert late.outcome is Outcome.STALE
+    (membership,) = program.store.memberships.for_member("alice")
+    assert membership.paid_through is None
+
+
+def test_an_older_payment_never_moves_paid_through_back(program: MembershipProgram) -> None:
+    later = NOW + timedelta(days=60)
+    program.apply(sub_event("evt_1", version=1, paid_through=later))
+    program.apply(sub_event("evt_2", version=2, paid_through=NOW + timedelta(days=30)))
+    (membership,) = program.store.memberships.for_member("alice")
+    assert membership.paid_through == later
+
+
+@pytest.mark.parametrize("setting", ["on_refund", "on_dispute_lost"])
+def test_a_refund_policy_the_sdk_does_not_know_is_refused_naming_it(setting: str) -> None:
+    from membership_sdk import MembershipError
+
+    with pytest.raises(MembershipError, match=rf"{setting} must be one of .*'revoke'"):
+        MembershipProgram(make_catalog(), MemoryStore(), **{setting: "revoke"})
+
+
+def test_a_lost_chargeback_naming_only_the_payment_revokes_the_purchase(
+    program: MembershipProgram,
+) -> None:
+    program.apply(purchase_event("evt_1"))
+    assert "ebook:python" in program.context("alice").purchases
+    chargeback = purchase_event(
+        "evt_2",
+        version=2,
+        state=PurchaseState.CHARGED_BACK,
+        customer="",
+        price="",
+        member_id=None,
+        paid_at=None,
+    )
+    assert program.apply(chargeback).outcome is Outcome.APPLIED
+    assert "ebook:python" not in program.context("alice").purchases
+
+
+def test_a_chargeback_of_a_payment_this_site_never_saw_is_ignored_naming_it(
+    program: MembershipProgram,
+) -> None:
+    chargeback = purchase_event(
+        "evt_1", state=PurchaseState.CHARGED_BACK, purchase_id="pi_other", customer="", price=""
+    )
+    result = program.apply(chargeback)
+    assert result.outcome is Outcome.IGNORED
+    assert "pi_other" in result.detail

@@ -47,6 +47,8 @@ class Membership(models.Model):
     provider_customer_id = models.CharField(_("provider customer id"), max_length=255, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     current_period_end = models.DateTimeField(_("current period end"), null=True, blank=True)
+    # The end of the last paid period: a past-due membership's access ends there (+ grace).
+    paid_through = models.DateTimeField(_("paid through"), null=True, blank=True)
     trial_end = models.DateTimeField(_("trial end"), null=True, blank=True)
     cancel_at_period_end = models.BooleanField(_("cancel at period end"), default=False)
     canceled_at = models.DateTimeField(_("canceled at"), null=True, blank=True)
@@ -81,6 +83,7 @@ class Membership(models.Model):
             provider_customer_id=self.provider_customer_id or None,
             started_at=self.started_at,
             current_period_end=self.current_period_end,
+            paid_through=self.paid_through,
             trial_end=self.trial_end,
             cancel_at_period_end=self.cancel_at_period_end,
             canceled_at=self.canceled_at,
@@ -100,6 +103,7 @@ class Membership(models.Model):
             "provider_customer_id": m.provider_customer_id or "",
             "started_at": m.started_at,
             "current_period_end": m.current_period_end,
+            "paid_through": m.paid_through,
             "trial_end": m.trial_end,
             "cancel_at_period_end": m.cancel_at_period_end,
             "canceled_at": m.canceled_at,

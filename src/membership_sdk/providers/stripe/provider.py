@@ -11,6 +11,7 @@ parsing, and the translation reads plain mappings anyway.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ...errors import MalformedEvent, PluginError, ProviderError, SignatureError
+from ...errors import MalformedEvent, PluginError, ProviderError, SignatureError, UnknownShape
 from ...events import (
     BillingEvent,
     EventType,
@@ -59,6 +60,9 @@ _INVOICE_EVENTS: Mapping[str, EventType] = {
 _CHECKOUT_EVENTS = frozenset(
     {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
 )
+#: A one-off Checkout's ``payment_status`` values that settle it: paid, or nothing to pay
+#: (a 100%-off promotion code).
+_SETTLED = frozenset({"paid", "no_payment_required"})
 
 #: The events to enable on the Stripe webhook endpoint (see docs/stripe.md).
 WEBHOOK_EVENTS: tuple[str, ...] = (
@@ -71,6 +75,7 @@ WEBHOOK_EVENTS: tuple[str, ...] = (
     "invoice.paid",
     "invoice.payment_failed",
     "charge.refunded",
+    "charge.dispute.closed",
 )
 
 
@@ -252,7 +257,7 @@ class StripeProvider:
         self._client = stripe.StripeClient(
             api_key,
             stripe_version=stripe_version,
-            base_addresses={"api": api_base} if api_base else None,
+            base_addresses={"api": api_base} if api_base else {},
             max_network_retries=max_network_retries,
             http_client=http_client,
         )
@@ -489,6 +494,46 @@ class StripeProvider:
             raise
         return self._snapshot(found)
 
+    def subscription_for_payment(self, payment_intent: str) -> str | None:
+        """The id of the subscription a PaymentIntent paid an invoice of, or ``None`` (a
+        one-off payment, or none Stripe knows).
+
+        Read from the invoice's payments (``GET /v1/invoice_payments``, API
+        ``2025-03-31.basil`` and later, where charges and PaymentIntents no longer name
+        their invoice), else from the PaymentIntent's ``invoice`` (older versions).
+
+        :raises ProviderError: Stripe failed; the program leaves the event to be retried.
+        """
+        invoice: str | None = None
+        try:
+            found = self._call(
+                "find the invoice of the payment",
+                "get",
+                "/v1/invoice_payments",
+                payment={"type": "payment_intent", "payment_intent": payment_intent},
+                limit=1,
+            )
+            data = found.get("data") or []
+            if data and isinstance(data[0], Mapping):
+                invoice = tr.object_id(data[0].get("invoice"))
+        except ProviderError as exc:
+            if exc.code not in ("not_found", "invalid_request", "parameter_unknown"):
+                raise
+        if invoice is None:
+            try:
+                intent = self._call(
+                    "fetch the payment", "get", f"/v1/payment_intents/{payment_intent}"
+                )
+            except ProviderError as exc:
+                if exc.code == "not_found":
+                    return None
+                raise
+            invoice = tr.object_id(intent.get("invoice"))
+        if invoice is None:
+            return None
+        found = self._call("fetch the invoice", "get", f"/v1/invoices/{invoice}")
+        return tr.invoice_subscription(found)
+
     def list_subscriptions(self, *, after: str | None = None, limit: int = 100) -> SubscriptionPage:
         """Every subscription of the account, ended ones too (``status=all``), newest
         first, one page at a time; ``after`` is the last subscription id of the page
@@ -680,11 +725,27 @@ class StripeProvider:
         :raises MalformedEvent: the body is not a Stripe event.
         """
         self.verify_webhook(headers, body)
+        return self.translate_body(body)
+
+    def translate_body(self, body: bytes) -> list[BillingEvent]:
+        """Translate a webhook body **whose signature was verified when it arrived**, with
+        no signature check: an inbox retrying a stored body calls it (the signature's
+        timestamp is too old by then). Never call it on a body that was not verified.
+
+        :raises UnknownShape: a shape this version cannot read (kept, to retry after an
+            upgrade); :raises MalformedEvent: anything else wrong.
+        """
         try:
             event = json.loads(body)
         except ValueError as exc:
             raise MalformedEvent(f"Stripe webhook body is not JSON: {exc}") from exc
-        return self.translate_event(event)
+        try:
+            return self.translate_event(event)
+        except UnknownShape as exc:
+            if isinstance(event, Mapping):
+                exc.event_id = str(event.get("id") or "")
+                exc.event_type = str(event.get("type") or "")
+            raise
 
     def translate_event(self, event: object) -> list[BillingEvent]:
         """Translate one (already verified) Stripe event into billing events.
@@ -733,6 +794,8 @@ class StripeProvider:
             billing = self._from_checkout(event, obj, occurred, version)
         elif kind == "charge.refunded":
             billing = self._from_refund(event, obj, occurred, version)
+        elif kind == "charge.dispute.closed":
+            billing = self._from_dispute(event, obj, occurred, version)
         if billing is None:
             logger.debug("ignored Stripe event %s (%s)", event_id, kind)
             return []
@@ -792,6 +855,10 @@ class StripeProvider:
         if not self._ours(str(event["id"]), kind, price, None):
             return None
         snap = tr.placeholder_subscription(subscription, customer, price, version)
+        if _INVOICE_EVENTS[kind] is EventType.PAYMENT_SUCCEEDED:
+            # What was paid, which the subscription itself does not say: it starts its
+            # next period (and may turn past_due) before the charge.
+            snap = dataclasses.replace(snap, paid_through=tr.invoice_paid_through(invoice))
         return self._event(event, _INVOICE_EVENTS[kind], occurred, snap)
 
     def _from_checkout(
@@ -813,7 +880,7 @@ class StripeProvider:
                 return None
             snap = tr.placeholder_subscription(subscription, customer, price, version)
             return self._event(event, EventType.SUBSCRIPTION_CREATED, occurred, snap, member)
-        if session.get("mode") != "payment" or session.get("payment_status") != "paid":
+        if session.get("mode") != "payment" or session.get("payment_status") not in _SETTLED:
             return None  # an async payment still pending: async_payment_succeeded follows
         purchase = PurchaseSnapshot(
             id=tr.object_id(session.get("payment_intent")) or str(session["id"]),
@@ -832,11 +899,14 @@ class StripeProvider:
         occurred: datetime,
         version: int,
     ) -> BillingEvent | None:
+        """A full refund. A one-off purchase made through our Checkout carries its price
+        in the metadata; a subscription's payment carries none, and the program asks
+        :meth:`subscription_for_payment` which subscription it paid."""
         intent = tr.object_id(charge.get("payment_intent"))
-        customer = tr.object_id(charge.get("customer"))
+        customer = tr.object_id(charge.get("customer")) or ""
         price = str(tr.metadata(charge).get(tr.PRICE_KEY) or "")
-        if not intent or not customer or not price or not tr.flag(charge, "refunded"):
-            return None  # partly refunded, or not a purchase made through our Checkout
+        if not intent or not tr.flag(charge, "refunded"):
+            return None  # partly refunded, or not paid through a PaymentIntent
         if not self._ours(str(event["id"]), str(event["type"]), price, None):
             return None
         purchase = PurchaseSnapshot(
@@ -844,6 +914,33 @@ class StripeProvider:
             customer_id=customer,
             price=price,
             state=PurchaseState.REFUNDED,
+            version=version,
+            paid_at=None,
+        )
+        return self._event(event, EventType.PURCHASE_REFUNDED, occurred, purchase)
+
+    def _from_dispute(
+        self,
+        event: Mapping[str, Any],
+        dispute: Mapping[str, Any],
+        occurred: datetime,
+        version: int,
+    ) -> BillingEvent | None:
+        """A chargeback the site lost takes back what the payment bought, as a refund
+        does. Open, won and warning-only disputes change nothing (access is kept while
+        the bank decides). A dispute names its payment, not the customer or the price,
+        so the program finds the purchase (or, through :meth:`subscription_for_payment`,
+        the subscription) by the payment's id."""
+        if dispute.get("status") != "lost":
+            return None
+        intent = tr.object_id(dispute.get("payment_intent"))
+        if not intent:
+            raise _malformed("data.object.payment_intent", "a PaymentIntent id", intent)
+        purchase = PurchaseSnapshot(
+            id=intent,
+            customer_id="",
+            price="",
+            state=PurchaseState.CHARGED_BACK,
             version=version,
             paid_at=None,
         )

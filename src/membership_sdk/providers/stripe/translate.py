@@ -13,7 +13,7 @@ Status mapping (Stripe's word on the left, kept in ``raw_status``):
 ``incomplete_expired``  EXPIRED      first payment never made within 23 hours; ended for good
 ``trialing``            TRIALING
 ``active``              ACTIVE
-``past_due``            PAST_DUE     a renewal failed; access until the period ends + grace
+``past_due``            PAST_DUE     a renewal failed; access until the paid period ends + grace
 ``unpaid``              PAUSED       dunning gave up; see below
 ``paused``              PAUSED       a trial ended without a payment method
 ``canceled``            CANCELED
@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ...errors import MalformedEvent
+from ...errors import MalformedEvent, UnknownShape
 from ...events import SubscriptionSnapshot
 from ...membership import Status
 
@@ -161,14 +161,30 @@ def subscription_product(subscription: Mapping[str, Any]) -> str | None:
 
 
 def period_end(subscription: Mapping[str, Any]) -> datetime | None:
-    """When the paid period ends: the latest item period (current API), else the
-    subscription's own ``current_period_end`` (older API versions)."""
+    """When the current period ends: the latest item period (``2025-03-31.basil`` and
+    later), else the subscription's own ``current_period_end`` (older API versions)."""
     field = "items.data[].current_period_end"
     ends = [timestamp(i.get("current_period_end"), field) for i in _items(subscription)]
     found = [end for end in ends if end is not None]
     if found:
         return max(found)
     return timestamp(subscription.get("current_period_end"), "current_period_end")
+
+
+def period_start(subscription: Mapping[str, Any]) -> datetime | None:
+    """When the current period began: the earliest item period (basil and later), else
+    the subscription's own ``current_period_start`` (older API versions)."""
+    field = "items.data[].current_period_start"
+    starts = [timestamp(i.get("current_period_start"), field) for i in _items(subscription)]
+    found = [start for start in starts if start is not None]
+    if found:
+        return min(found)
+    return timestamp(subscription.get("current_period_start"), "current_period_start")
+
+
+#: Statuses whose access lasts as long as the period: a snapshot in one of them without
+#: a period end is a shape the SDK does not know, never access for ever.
+_PERIODIC = frozenset({Status.TRIALING, Status.ACTIVE, Status.PAST_DUE})
 
 
 def metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -201,6 +217,24 @@ def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> Subs
         subscription.get("created"), "created"
     )
     paid_until = period_end(subscription)
+    if paid_until is None and status in _PERIODIC:
+        raise UnknownShape(
+            f"a {raw_status} Stripe subscription needs a period end: neither "
+            "'items.data[].current_period_end' (API 2025-03-31.basil and later) nor "
+            f"'current_period_end' (older versions) is set on {sub_id!r}; an API version "
+            "this SDK does not know yet? Upgrade membership-sdk, then retry the event"
+        )
+    paid_through = None
+    if status is Status.PAST_DUE:
+        # Stripe starts the new period before it charges for it: whatever was paid (or
+        # the trial) ended where the unpaid period began.
+        paid_through = period_start(subscription)
+        if paid_through is None:
+            raise UnknownShape(
+                f"a past_due Stripe subscription needs its period start: neither "
+                "'items.data[].current_period_start' nor 'current_period_start' is set "
+                f"on {sub_id!r}"
+            )
     ended_at = timestamp(subscription.get("ended_at"), "ended_at")
     if status is Status.CANCELED and ended_at is not None:
         # Canceled at once (the Dashboard's "cancel immediately", a deleted subscription):
@@ -218,6 +252,7 @@ def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> Subs
         cancel_at_period_end=scheduled_end,
         canceled_at=timestamp(subscription.get("canceled_at"), "canceled_at"),
         raw_status=raw_status,
+        paid_through=paid_through,
     )
 
 
@@ -259,3 +294,27 @@ def invoice_price(invoice: Mapping[str, Any]) -> str:
             if found:
                 return found
     return ""
+
+
+def invoice_paid_through(invoice: Mapping[str, Any]) -> datetime:
+    """The end of the period a paid subscription invoice covers: the latest
+    ``lines.data[].period.end`` (every API version has it).
+
+    :raises MalformedEvent: no line carries a period end.
+    """
+    lines = invoice.get("lines")
+    data = lines.get("data") if isinstance(lines, Mapping) else None
+    ends = []
+    for line in data if isinstance(data, list) else []:
+        period = line.get("period") if isinstance(line, Mapping) else None
+        if isinstance(period, Mapping):
+            end = timestamp(period.get("end"), "lines.data[].period.end")
+            if end is not None:
+                ends.append(end)
+    if not ends:
+        raise UnknownShape(
+            f"a paid Stripe invoice {invoice.get('id')!r} needs the period it paid for: no "
+            "'lines.data[].period.end' is set; an API version this SDK does not know yet? "
+            "Upgrade membership-sdk, then retry the event"
+        )
+    return max(ends)
