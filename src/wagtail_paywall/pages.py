@@ -7,17 +7,25 @@ part for a visitor without access (override it to withhold more). :class:`Course
 and :class:`LessonPageMixin` make a course of lesson child pages, with drip. Gating itself is
 :mod:`wagtail_paywall.gating`.
 
-See ``docs/gating.md`` (Pages: the mixin).
+The search index never holds a gated page's premium part: the mixin's search fields read
+their values from the page as it is withheld (:meth:`PaywallPageMixin.paywall_indexed_page`),
+so every backend and every search built on it (a site's own ``Page.objects.search()``,
+autocomplete, the API's ``?search=``) matches and ranks a gated page on the text anyone
+may read.
+
+See ``docs/gating.md`` (Pages: the mixin) and ``docs/channels.md`` (Site search).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
+from django.db.models.fields import Field
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalManyToManyField
 from wagtail.admin.panels import (
@@ -28,8 +36,19 @@ from wagtail.admin.panels import (
     TabbedInterface,
 )
 from wagtail.models import Page
+from wagtail.search import index
 
-from membership_sdk import Decision, Drip, Period, Public, Registered, Resource, Rule, decide
+from membership_sdk import (
+    Decision,
+    Drip,
+    Period,
+    Public,
+    Reason,
+    Registered,
+    Resource,
+    Rule,
+    decide,
+)
 
 from .access import member_context
 from .blocks import teaser_part
@@ -78,6 +97,41 @@ class AccessPanel(MultiFieldPanel):
         super().__init__(
             list(children) if children is not None else access_field_panels(), *args, **kwargs
         )
+
+
+class IndexedAsWithheld:
+    """Mixed into each search field of a paywalled page: the value it indexes comes from
+    the page as a visitor without access receives it, whenever the page is gated.
+
+    Every search backend (the database backends, Elasticsearch, OpenSearch) reads what it
+    indexes through ``field.get_value(obj)``, on save and in ``update_index`` alike.
+    """
+
+    field_name: str
+
+    def get_value(self, obj: Any) -> Any:
+        if isinstance(obj, PaywallPageMixin) and obj.paywall_index_withholds(self.field_name):
+            obj = obj.paywall_indexed_page()
+        return super().get_value(obj)  # type: ignore[misc]
+
+
+_INDEXED_AS_WITHHELD: dict[type, type] = {}
+
+
+def indexed_as_withheld(field: Any) -> Any:
+    """``field`` (a ``SearchField`` or an ``AutocompleteField``, or a subclass of either)
+    reading its value through :class:`IndexedAsWithheld`; its options are kept."""
+    kind = type(field)
+    if issubclass(kind, IndexedAsWithheld):
+        return field
+    wrapped = _INDEXED_AS_WITHHELD.get(kind)
+    if wrapped is None:
+        # Same name and options: backends and their error messages see the same field.
+        wrapped = type(kind.__name__, (IndexedAsWithheld, kind), {"__module__": __name__})
+        wrapped = _INDEXED_AS_WITHHELD.setdefault(kind, wrapped)
+    field = copy.copy(field)
+    field.__class__ = wrapped
+    return field
 
 
 class PaywallPageMixin(PaywallAccessFields):
@@ -149,6 +203,44 @@ class PaywallPageMixin(PaywallAccessFields):
 
     class Meta:
         abstract = True
+
+    # -- search -----------------------------------------------------------------------------
+    @classmethod
+    def get_search_fields(cls) -> list[Any]:
+        """Wagtail's search fields of the page, each indexing what anyone may read of a
+        gated page (:class:`IndexedAsWithheld`)."""
+        fields: list[Any] = super().get_search_fields()  # type: ignore[misc]
+        text_fields = (index.SearchField, index.AutocompleteField)
+        return [indexed_as_withheld(f) if isinstance(f, text_fields) else f for f in fields]
+
+    def paywall_index_rule(self) -> Rule:
+        """The rule deciding what the search index holds of this page, read afresh."""
+        return self.paywall_resource().rule
+
+    def paywall_index_withholds(self, field_name: str) -> bool:
+        """Whether the search field ``field_name`` indexes this page as withheld: the
+        page is not public and the field is a body or premium field, or not a plain
+        model field (a method or property may read the body)."""
+        try:
+            concrete = isinstance(self._meta.get_field(field_name), Field)
+        except FieldDoesNotExist:
+            concrete = False
+        premium = field_name in (*self.paywall_body_fields, *self.paywall_premium_fields)
+        if concrete and not premium:
+            return False
+        return not isinstance(self.paywall_index_rule(), Public)
+
+    def paywall_indexed_page(self) -> Any:
+        """A copy of this page as a visitor without access receives it (the teaser
+        blocks, premium fields emptied): what the search index holds of a gated page.
+
+        Nobody who may not read the premium part can find the page, or move it up or
+        down a list of results, with a word of it; a member with access cannot either.
+        """
+        locked = Decision(False, Reason.TIER_REQUIRED, teaser=self.paywall_resource().teaser)
+        page = copy.copy(self)
+        page.paywall_withhold(locked)
+        return page
 
     # -- admin ------------------------------------------------------------------------------
     @classmethod
@@ -281,6 +373,21 @@ class CoursePageMixin(PaywallPageMixin):
     class Meta:
         abstract = True
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or any(str(f).startswith("paywall_") for f in update_fields):
+            self.paywall_reindex_lessons()
+
+    def paywall_reindex_lessons(self) -> None:
+        """Index the lessons under this course again: those following its rule become
+        gated or public with it, and the index must hold only what anyone may read."""
+        if self.pk is None:
+            return
+        for page in self.get_children().specific():  # type: ignore[attr-defined]
+            if isinstance(page, LessonPageMixin):
+                index.insert_or_update_object(page)
+
     def paywall_lessons(self, request: HttpRequest) -> list[tuple[Any, Decision]]:
         """The live lessons under this course, each with the visitor's decision."""
         ctx = member_context(request)
@@ -326,6 +433,13 @@ class LessonPageMixin(PaywallPageMixin):
             return None
         parent = parent.specific
         return parent if isinstance(parent, CoursePageMixin) else None
+
+    def paywall_index_rule(self) -> Rule:
+        """The rule as the course stored now says (never a memo of another process)."""
+        if self.paywall_rule != INHERIT:
+            return self.paywall_own_rule()
+        course = self.course()
+        return self._drip(course.paywall_rule_object() if course is not None else Registered())
 
     def paywall_rule_object(self, course: CoursePageMixin | None = None) -> Rule:
         if self.paywall_rule != INHERIT:

@@ -1,8 +1,8 @@
 """Site search (``paywall:search``, :func:`wagtail_paywall.channels.search.search_pages`).
 
 Results and snippets show only what the visitor may read: a query matching only a
-gated page's premium text finds nothing for a visitor without access, and everything
-for an entitled member.
+gated page's premium text finds nothing, since the index holds only what anyone may read
+of a gated page (an entitled member finds it by its title, public fields and teaser).
 """
 
 from __future__ import annotations
@@ -42,12 +42,22 @@ def test_a_query_matching_only_premium_text_finds_nothing_for_an_anonymous_visit
     assert "No pages found" in html
 
 
-def test_a_query_matching_only_premium_text_finds_the_page_for_an_entitled_member(
+def test_a_query_matching_only_premium_text_finds_nothing_even_for_an_entitled_member(
+    client: Any, make_article: Any, catalog: Any, premium: Any
+) -> None:
+    # The index holds what anyone may read of a gated page (the documented trade-off).
+    page = premium_article(make_article, catalog, title="Quarterly outlook")
+    html = search(client, PREMIUM_ONLY, premium).content.decode()
+    assert page.title not in html
+
+
+def test_an_entitled_member_finds_a_gated_page_by_its_teaser_with_a_snippet_of_it(
     client: Any, make_article: Any, catalog: Any, premium: Any
 ) -> None:
     page = premium_article(make_article, catalog, title="Quarterly outlook")
-    html = search(client, PREMIUM_ONLY, premium).content.decode()
+    html = search(client, "teaser paragraph", premium).content.decode()
     assert page.title in html
+    assert TEASER in html
 
 
 def test_a_query_matching_the_teaser_finds_the_page_with_a_snippet_of_the_teaser_only(
