@@ -1,5 +1,6 @@
 """Django app configuration of the Wagtail paywall: ``ready()`` connects the signal
-handlers, registers the system checks and the adapter's own plugins.
+handlers, registers the system checks, the adapter's own plugins and the paywalled
+substitute of Wagtail's stock pages API (served by ``PaywallMiddleware``).
 
 See ``docs/wagtail.md`` (Install).
 """
@@ -25,3 +26,16 @@ class WagtailPaywallConfig(AppConfig):
 
         if emails not in adapter_plugins:
             adapter_plugins.append(emails)
+        self.substitute_stock_views()
+
+    def substitute_stock_views(self) -> None:
+        """Let ``PaywallMiddleware`` serve Wagtail's stock pages API through the paywall
+        (only where Django REST framework, which the API needs, is installed)."""
+        from .middleware import VIEW_SUBSTITUTES
+
+        try:
+            from .channels.api import paywalled_stock_view
+        except ImportError:  # no REST framework: no API to protect
+            return
+        if paywalled_stock_view not in VIEW_SUBSTITUTES:
+            VIEW_SUBSTITUTES.append(paywalled_stock_view)

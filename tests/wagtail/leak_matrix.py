@@ -16,6 +16,7 @@ modules load with ``pytest_plugins``.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -248,6 +249,67 @@ def api_search(client: Client, target: Target) -> str:
     return read(client.get("/api/v2/pages/", query))
 
 
+def stock_api_listing(client: Client, target: Target, fields: str = "*") -> str:
+    """Wagtail's own ``PagesAPIViewSet``, routed as ``wagtail start`` routes it."""
+    query = {"type": page_type(target), "fields": fields, "limit": 20}
+    return read(client.get("/stock-api/v2/pages/", query))
+
+
+def stock_api_listing_body(client: Client, target: Target) -> str:
+    return stock_api_listing(client, target, "body")
+
+
+def stock_api_detail(client: Client, target: Target) -> str:
+    return read(client.get(f"/stock-api/v2/pages/{target.obj.pk}/"))
+
+
+def stock_api_search(client: Client, target: Target) -> str:
+    query = {"type": page_type(target), "search": search_term(target), "fields": "*"}
+    return read(client.get("/stock-api/v2/pages/", query))
+
+
+#: A word no page holds: the control query of :func:`ranking_oracle`.
+ABSENT_WORD = "qzxwvj"
+#: A word every canary page's teaser holds.
+PUBLIC_WORD = "teaser"
+
+
+def ranked_ids(client: Client, url: str, query: str) -> tuple[list[int], str]:
+    """The ids of the pages an API search ``or`` finds for ``query``, best first, and
+    the response's text."""
+    text = read(client.get(url, {"search": query, "search_operator": "or", "limit": 20}))
+    return [item["id"] for item in json.loads(text)["items"]], text
+
+
+def ranking_oracle(url: str) -> Fetch:
+    """The API search at ``url`` for a public word or a word of the canary, compared with
+    the same search for a word no page holds: if the canary's word changes which pages
+    are found or their order, the returned text names the canary (a leak)."""
+
+    def fetch(client: Client, target: Target) -> str:
+        found, text = ranked_ids(client, url, f"{PUBLIC_WORD} {search_term(target)}")
+        control, _ = ranked_ids(client, url, f"{PUBLIC_WORD} {ABSENT_WORD}")
+        if found != control:
+            text += (
+                f"\nthe results moved with a word of {target.canary.token}: {found} != {control}"
+            )
+        return text
+
+    return fetch
+
+
+def own_search_membership(client: Client, target: Target) -> str:
+    """A site's own search view, ``Page.objects.live().search(q)`` as ``wagtail start``
+    writes it, where nothing but the index keeps premium words out: a public word and a
+    word of the canary find exactly what the public word and a word no page holds find."""
+    found = read(client.get("/search/", {"query": f"{PUBLIC_WORD} {search_term(target)}"}))
+    control = read(client.get("/search/", {"query": f"{PUBLIC_WORD} {ABSENT_WORD}"}))
+    pages = re.findall(r'data-page="(\d+)"', found)
+    if pages != re.findall(r'data-page="(\d+)"', control):
+        found += f"\nthe results moved with a word of {target.canary.token}: {pages}"
+    return found
+
+
 def site_search(client: Client, target: Target) -> str:
     """The search results page and its snippets, searched for a word of the canary."""
     return read(client.get("/paywall/search/", {"q": search_term(target)}))
@@ -313,8 +375,27 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("raw media URL", raw_media_url, NOTHING, DOCUMENTS),
     Channel("API v2 listing, fields=*", api_listing, FULL, PAGE_DATA),
     Channel("API v2 detail", api_detail, FULL, PAGE_DATA),
-    Channel("API v2 search", api_search, FULL, PAGE_DATA),
+    # The index holds only what anyone may read of a gated page: nobody finds it by a
+    # premium word, the entitled control neither (docs/channels.md, Site search).
+    Channel("API v2 search", api_search, TEASER_ONLY, PAGE_DATA),
     Channel("site search results and snippets", site_search, TEASER_ONLY, PAGE_DATA),
+    Channel("stock API v2 listing, fields=*", stock_api_listing, FULL, PAGE_DATA),
+    Channel("stock API v2 listing, fields=body", stock_api_listing_body, FULL, PAGE_DATA),
+    Channel("stock API v2 detail", stock_api_detail, FULL, PAGE_DATA),
+    Channel("stock API v2 search", stock_api_search, TEASER_ONLY, PAGE_DATA),
+    Channel(
+        "search ranking, API search_operator=or",
+        ranking_oracle("/api/v2/pages/"),
+        TEASER_ONLY,
+        PAGE_DATA,
+    ),
+    Channel(
+        "search ranking, stock API search_operator=or",
+        ranking_oracle("/stock-api/v2/pages/"),
+        TEASER_ONLY,
+        PAGE_DATA,
+    ),
+    Channel("search results, site's own view", own_search_membership, TEASER_ONLY, PAGE_DATA),
     Channel("sitemap", sitemap, NOTHING, PAGE_DATA),
     Channel("public RSS and Atom feeds", public_feeds, NOTHING, PAGE_DATA),
     Channel("member's signed feeds", member_feeds, FULL, PAGE_DATA),
