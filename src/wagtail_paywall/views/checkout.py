@@ -6,6 +6,7 @@ reads stored state. See ``docs/journey.md`` (Checkout).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,6 +34,8 @@ from .base import (
     provider_errors,
     safe_next,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @require_POST
@@ -88,7 +91,26 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
                 coupon=data["coupon"] or None,
                 attempt=data["attempt"],
             )
-        except UnknownPrice:
+        except UnknownPrice as exc:
+            known = {p.id: p for p in program.catalog.prices()}.get(data["price"])
+            if known is not None and not known.archived and provider not in known.provider_ids:
+                # The site's mistake, not the reader's: say what is missing, and log it
+                # for the developer with the fix.
+                logger.warning(
+                    "checkout refused: %s. Add a %r id to the price under Paywall → Prices "
+                    "(its provider ids field).",
+                    exc,
+                    provider,
+                )
+                raise ErrorPage(
+                    404,
+                    _("This price is not for sale"),
+                    _(
+                        "The price “%(price)s” has no id for the payment provider "
+                        "“%(provider)s”, so it cannot be bought yet. Nothing was charged."
+                    )
+                    % {"price": data["price"], "provider": provider},
+                ) from None
             raise ErrorPage(
                 404,
                 _("This price is not for sale"),

@@ -97,6 +97,22 @@ def test_a_checkout_for_an_archived_price_is_404_naming_the_price(member: Client
     assert "supporter-monthly" in response.content.decode()
 
 
+def test_a_price_without_an_id_for_the_provider_says_which_id_is_missing(
+    member: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    Price.objects.filter(key="supporter-monthly").update(provider_ids={})
+    from wagtail_paywall.program import catalog_changed
+
+    catalog_changed()
+
+    response = member.post(CHECKOUT, {"price": "supporter-monthly"})
+
+    assert response.status_code == 404
+    assert "has no id for the payment provider “fake”" in response.content.decode()
+    assert "Add a 'fake' id to the price" in caplog.text
+    assert not WebhookEvent.objects.exists()
+
+
 def test_a_checkout_without_a_price_is_400(member: Client) -> None:
     assert member.post(CHECKOUT, {}).status_code == 400
 
