@@ -92,7 +92,7 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
                 attempt=data["attempt"],
             )
         except UnknownPrice as exc:
-            known = {p.id: p for p in program.catalog.prices()}.get(data["price"])
+            known = {p.id: p for p in program.catalog.prices}.get(data["price"])
             if known is not None and not known.archived and provider not in known.provider_ids:
                 # The site's mistake, not the reader's: say what is missing, and log it
                 # for the developer with the fix.
