@@ -27,12 +27,16 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def _fresh_paywall() -> Iterator[None]:
     """Every test starts with empty caches and a program built for its own database."""
-    for cache in caches.all():
+    prefix = f"paywall-test-{uuid.uuid4().hex}"
+    for alias in caches:
+        cache = caches[alias]
         if isinstance(cache, LocMemCache):
             cache.clear()
         else:
-            # Never FLUSHDB a shared Redis: give this test keys of its own instead.
-            cache.key_prefix = f"paywall-test-{uuid.uuid4().hex}"
+            # Never FLUSHDB a shared Redis: give this test keys of its own instead. Caches
+            # are per thread: the settings' copy gives threads the test starts the same keys.
+            cache.key_prefix = prefix
+            caches.settings[alias]["KEY_PREFIX"] = prefix
     local_rows.clear()
     program_module.reset_program()
     yield
