@@ -1,6 +1,8 @@
 """The pricing page: tiers side by side, in one currency and interval.
 
-See ``docs/journey.md`` (Pricing).
+A price sold through several of the site's providers (card and bank transfer, say) lets
+the reader choose how to pay; its checkout form then posts that ``provider``. See
+``docs/journey.md`` (Pricing).
 """
 
 from __future__ import annotations
@@ -14,13 +16,29 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from membership_sdk import Catalog, Price
 
+from .. import conf
 from ..access import member_context
 from ..program import get_program
 from .base import amount, safe_next
+
+#: How the pricing page names the built-in providers; any other is shown by its name.
+PAYMENT_METHODS: dict[str, Promise] = {
+    "fake": _("Card (test payment)"),
+    "stripe": _("Card"),
+    "manual": _("Bank transfer"),
+}
+
+
+@dataclass(frozen=True)
+class PaymentChoice:
+    provider: str
+    label: str | Promise
 
 
 @dataclass(frozen=True)
@@ -29,6 +47,10 @@ class PriceOption:
     amount: str
     selected: bool
     name: str = ""
+    # Empty when the price is sold through the default provider alone (the form posts no
+    # ``provider``); one choice when it is sold through another provider only; several
+    # when the reader chooses, the default provider first.
+    pay_by: tuple[PaymentChoice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,12 +68,28 @@ def _choose(value: str, options: Sequence[str], default: str) -> str:
     return value if value in options else default
 
 
+def _pay_by(price: Price, providers: Sequence[str], default: str) -> tuple[PaymentChoice, ...]:
+    """The site's providers that sell ``price``, the default first; none when that is
+    the default provider alone."""
+    names = sorted((p for p in providers if p in price.provider_ids), key=lambda p: p != default)
+    if names in ([], [default]):
+        return ()
+    return tuple(PaymentChoice(p, PAYMENT_METHODS.get(p, p)) for p in names)
+
+
 def _pricing_context(request: HttpRequest) -> dict[str, Any]:
-    catalog: Catalog = get_program().catalog
+    program = get_program()
+    catalog: Catalog = program.catalog
     ctx = member_context(request)
     for_sale = [p for p in catalog.prices if not p.archived]
     wanted = request.GET.get("price", "")
     highlighted = next((p for p in for_sale if p.id == wanted), None)
+    # The site's providers in the order its settings list them (those it may use only).
+    providers = [name for name in conf.providers() if name in program.providers]
+    default = str(conf.get("DEFAULT_PROVIDER"))
+
+    def option(p: Price, name: str = "") -> PriceOption:
+        return PriceOption(p, amount(p), p is highlighted, name, _pay_by(p, providers, default))
 
     currencies = sorted({p.currency for p in for_sale})
     preferred = highlighted.currency if highlighted else ("EUR" if "EUR" in currencies else "")
@@ -74,9 +112,7 @@ def _pricing_context(request: HttpRequest) -> dict[str, Any]:
     columns = []
     for tier in catalog.tiers:
         options = tuple(
-            PriceOption(p, amount(p), p is highlighted)
-            for p in recurring
-            if p.tier == tier.slug and p.interval == interval
+            option(p) for p in recurring if p.tier == tier.slug and p.interval == interval
         )
         free = tier.slug not in priced
         if not options and not free:
@@ -93,7 +129,7 @@ def _pricing_context(request: HttpRequest) -> dict[str, Any]:
             )
         )
     items = [
-        PriceOption(p, amount(p), p is highlighted, catalog.items.get(p.item, "") or p.item)
+        option(p, catalog.items.get(p.item, "") or p.item)
         for p in for_sale
         if p.item and p.currency == currency
     ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
-from wagtail_paywall.models import Price, Tier
+from wagtail_paywall import program as program_module
+from wagtail_paywall.models import Membership, Price, Tier
 
 pytestmark = pytest.mark.django_db
 pytest_plugins = ["tests.wagtail.journey_fixtures"]
@@ -193,3 +195,105 @@ def test_an_unknown_interval_falls_back_to_monthly(
 
 def test_a_post_on_the_pricing_page_is_405(client: Client, catalog: dict[str, Tier]) -> None:
     assert client.post(PRICING).status_code == 405
+
+
+# -- several providers: how to pay ------------------------------------------------------------
+@pytest.fixture
+def card_or_transfer(catalog: dict[str, Tier]) -> Iterator[None]:
+    """The site takes cards (fake, the default) and bank transfers (manual): Supporter
+    monthly and the report are sold both ways, Premium only by card."""
+    for key in ("supporter-monthly", "report-2026"):
+        price = Price.objects.get(key=key)
+        price.provider_ids = {**price.provider_ids, "manual": f"manual_{key}"}
+        price.save()
+    providers = {"fake": {"secret": "tests-webhook-secret"}, "manual": {"secret": "tests-manual"}}
+    with override_settings(PAYWALL={"PROVIDERS": providers, "DEFAULT_PROVIDER": "fake"}):
+        program_module.reset_program()
+        yield
+    program_module.reset_program()
+
+
+def pay_by(block: str) -> list[tuple[str, str, bool]]:
+    """The "Pay by" choices in a tier's markup: (provider, label, checked)."""
+    found = re.findall(
+        r'<input type="radio" name="provider" value="([^"]+)"( checked)?>\s*([^<]+?)\s*</label>',
+        block,
+    )
+    return [(provider, label, bool(checked)) for provider, checked, label in found]
+
+
+def test_a_price_sold_by_card_and_bank_transfer_lets_the_member_choose_card_first(
+    card_or_transfer: None, reader: Any, login: Callable[[Any], Client]
+) -> None:
+    supporter = tier_block(page(login(reader)), "supporter")
+
+    assert "<legend>Pay by</legend>" in supporter
+    assert pay_by(supporter) == [
+        ("fake", "Card (test payment)", True),
+        ("manual", "Bank transfer", False),
+    ]
+
+
+def test_a_single_item_sold_both_ways_offers_the_choice_too(
+    card_or_transfer: None, reader: Any, login: Callable[[Any], Client]
+) -> None:
+    html = page(login(reader))
+    report = html[html.find('data-price="report-2026"') :]
+
+    assert [provider for provider, _, _ in pay_by(report)] == ["fake", "manual"]
+
+
+def test_a_price_sold_by_the_default_provider_alone_offers_no_choice(
+    card_or_transfer: None, reader: Any, login: Callable[[Any], Client]
+) -> None:
+    premium = tier_block(page(login(reader)), "premium")
+
+    assert "Join Premium" in premium
+    assert "Pay by" not in premium
+    assert 'name="provider"' not in premium
+
+
+def test_a_price_sold_by_another_provider_alone_is_checked_out_with_it(
+    card_or_transfer: None, reader: Any, login: Callable[[Any], Client]
+) -> None:
+    Price.objects.filter(key="premium-monthly").update(provider_ids={"manual": "manual_premium"})
+    program_module.reset_program()
+
+    premium = tier_block(page(login(reader)), "premium")
+
+    assert "Pay by" not in premium
+    assert '<input type="hidden" name="provider" value="manual">' in premium
+
+
+def test_a_provider_the_site_does_not_configure_is_not_offered(
+    catalog: dict[str, Tier], reader: Any, login: Callable[[Any], Client]
+) -> None:
+    # The price has a bank-transfer id, but this site takes no bank transfers.
+    Price.objects.filter(key="supporter-monthly").update(
+        provider_ids={"fake": "fake_price_supporter_monthly", "manual": "manual_supporter"}
+    )
+    program_module.reset_program()
+
+    supporter = tier_block(page(login(reader)), "supporter")
+
+    assert "Bank transfer" not in supporter
+    assert 'name="provider"' not in supporter
+
+
+def test_choosing_bank_transfer_on_the_pricing_page_shows_how_to_pay(
+    card_or_transfer: None, reader: Any, login: Callable[[Any], Client]
+) -> None:
+    member = login(reader)
+    supporter = tier_block(page(member), "supporter")
+    # What the browser posts: the form's hidden fields and the "Bank transfer" radio.
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', supporter))
+    form["provider"] = "manual"
+
+    response = member.post("/paywall/checkout/", form)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "How to pay" in html
+    assert "Amount due: 5.00 EUR" in html
+    assert re.search(r"INV-\d{4}-\d{6}", html)  # the invoice reference to quote
+    assert not Membership.objects.exists()
