@@ -48,7 +48,8 @@ def test_every_paywall_screen_is_under_one_paywall_menu(page: Any, screenshot: S
     log_in_to_admin(page)
     page.get_by_role("button", name="Paywall").click()
     submenu = page.locator(".sidebar-sub-menu-panel")
-    for item in ("Tiers", "Prices", "Members", "Webhook inbox", "Cancellations", "Feed tokens"):
+    screens = ("Tiers", "Prices", "Members", "Webhook inbox", "Bank transfers", "Cancellations")
+    for item in (*screens, "Feed tokens"):
         expect(submenu.get_by_role("link", name=item)).to_be_visible()
     # No paywall screen has a top-level menu of its own any more.
     sidebar = page.locator("#wagtail-sidebar")

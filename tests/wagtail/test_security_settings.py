@@ -142,8 +142,25 @@ def test_the_demo_with_debug_off_refuses_the_published_secret(tmp_path: Path) ->
     assert 'PAYWALL["PROVIDERS"]["fake"]["secret"]' in result.stderr
 
 
-def test_the_demo_with_debug_off_runs_with_a_secret_from_the_environment(tmp_path: Path) -> None:
+def test_the_demo_with_debug_off_refuses_the_bank_transfers_published_secret(
+    tmp_path: Path,
+) -> None:
     result = demo_check(tmp_path, DJANGO_DEBUG="0", FAKE_WEBHOOK_SECRET=secrets.token_urlsafe(32))
+    assert result.returncode != 0
+    assert "wagtail_paywall.E001" in result.stderr
+    assert 'PAYWALL["PROVIDERS"]["manual"]["secret"]' in result.stderr
+    assert 'PAYWALL["PROVIDERS"]["fake"]' not in result.stderr
+
+
+def test_the_demo_with_debug_off_runs_with_its_secrets_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    result = demo_check(
+        tmp_path,
+        DJANGO_DEBUG="0",
+        FAKE_WEBHOOK_SECRET=secrets.token_urlsafe(32),
+        MANUAL_WEBHOOK_SECRET=secrets.token_urlsafe(32),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -151,3 +168,4 @@ def test_the_demo_settings_hold_no_literal_webhook_secret() -> None:
     source = (DEMO / "demo_site" / "settings.py").read_text()
     assert not re.search(r'"secret":\s*"', source)
     assert "FAKE_WEBHOOK_SECRET" in source
+    assert "MANUAL_WEBHOOK_SECRET" in source

@@ -15,6 +15,7 @@ Environment variables read here (all optional):
 ``FAKE_WEBHOOK_SECRET`` the fake provider's webhook secret; without it, its published
                         development secret, accepted only while ``DEBUG`` is on
                         (``PAYWALL["DEVELOPMENT_MODE"]``)
+``MANUAL_WEBHOOK_SECRET`` the same for the ``manual`` provider (bank transfers)
 """
 
 from __future__ import annotations
@@ -184,15 +185,27 @@ _fake_provider: dict[str, str] = {
 }
 if os.environ.get("FAKE_WEBHOOK_SECRET"):
     _fake_provider["secret"] = os.environ["FAKE_WEBHOOK_SECRET"]
+# Bank transfer against an invoice (docs/manual.md): the reader gets a reference and these
+# (made-up) bank details; staff mark the transfer received under Paywall -> Bank transfers.
+# Its invoices live in the demo's database.
+_manual_provider: dict[str, str] = {
+    "account_holder": "The Paywall Post (demo, do not pay)",
+    "iban": "DE89 3704 0044 0532 0130 00",
+    "bic": "COBADEFFXXX",
+    "reference_prefix": "PP-",
+}
+if os.environ.get("MANUAL_WEBHOOK_SECRET"):
+    _manual_provider["secret"] = os.environ["MANUAL_WEBHOOK_SECRET"]
 PAYWALL = {
-    # The fake provider simulates a card payment page; nobody pays anything.
-    "PROVIDERS": {"fake": _fake_provider},
+    # The fake provider simulates a card payment page; nobody pays anything. The pricing
+    # page offers both: "Card (test payment)" or "Bank transfer".
+    "PROVIDERS": {"fake": _fake_provider, "manual": _manual_provider},
     "DEFAULT_PROVIDER": "fake",
     "GRACE_DAYS": 3,
-    # Without FAKE_WEBHOOK_SECRET the fake provider signs with its published development
-    # secret, which the paywall accepts only in development mode, and development mode
-    # counts only while DEBUG is on: with DJANGO_DEBUG=0, `manage.py check` stops the
-    # demo (wagtail_paywall.E001) until FAKE_WEBHOOK_SECRET is set.
+    # Without FAKE_WEBHOOK_SECRET (MANUAL_WEBHOOK_SECRET) the fake (manual) provider signs
+    # with its published development secret, which the paywall accepts only in development
+    # mode, and development mode counts only while DEBUG is on: with DJANGO_DEBUG=0,
+    # `manage.py check` stops the demo (wagtail_paywall.E001) until both are set.
     "DEVELOPMENT_MODE": True,
 }
 

@@ -2,8 +2,10 @@
 downloads and an admin account.
 
 Idempotent: whatever already exists (found by its slug, key, title or e-mail) is left as
-it is, so running it twice changes nothing. The admin's password comes from
-``DEMO_ADMIN_PASSWORD``, else a fixed development-only default; it is printed at the end.
+it is, so running it twice changes nothing. (One exception: a price seeded before the demo
+took bank transfers, still as it was seeded, gets its ``manual`` id.) The admin's password
+comes from ``DEMO_ADMIN_PASSWORD``, else a fixed development-only default; it is printed
+at the end.
 """
 
 from __future__ import annotations
@@ -79,10 +81,21 @@ class Command(BaseCommand):
         return tiers
 
     def price(self, key: str, **fields: Any) -> None:
-        fields.setdefault("provider_ids", {"fake": f"fake_{key.replace('-', '_')}"})
-        _, made = Price.objects.get_or_create(key=key, defaults=fields)
+        """The price ``key``, sold by card (the fake provider) and by bank transfer (the
+        ``manual`` provider; any id will do, it only names the price on invoices)."""
+        fake_id = f"fake_{key.replace('-', '_')}"
+        provider_ids = {"fake": fake_id, "manual": f"manual_{key.replace('-', '_')}"}
+        price, made = Price.objects.get_or_create(
+            key=key, defaults={**fields, "provider_ids": provider_ids}
+        )
         if made:
             self.note(f"price {key}")
+        elif price.provider_ids == {"fake": fake_id}:
+            # Seeded before the demo took bank transfers and not edited since: sell it by
+            # transfer too. A price the publisher changed is left as it is.
+            price.provider_ids = provider_ids
+            price.save(update_fields=["provider_ids"])
+            self.note(f"price {key}: sold by bank transfer too")
 
     def seed_prices(self, tiers: dict[str, Tier]) -> None:
         for slug, intervals in content.TIER_PRICES.items():
