@@ -103,9 +103,7 @@ def test_a_member_paying_once_is_not_flagged(
 
 
 def _stripe_subscription_event(n: int, member: str) -> tuple[bytes, dict[str, str]]:
-    import stripe
-
-    from tests.stripe.replay import load_objects
+    from tests.stripe.replay import load_objects, sign
 
     sub = load_objects()["subscription"]
     sub = dict(
@@ -126,8 +124,7 @@ def _stripe_subscription_event(n: int, member: str) -> tuple[bytes, dict[str, st
             "type": "customer.subscription.created",
         }
     )
-    header = stripe.WebhookSignature.generate_signature_header(body, STRIPE_SECRET)
-    return body.encode(), {"Stripe-Signature": header}
+    return body.encode(), sign(body, STRIPE_SECRET)
 
 
 def test_two_stripe_subscriptions_of_one_member_fire_the_hook_once(
