@@ -693,3 +693,20 @@ def test_a_number_of_days_that_is_not_one_is_refused_naming_its_key(key: str, va
 def test_a_store_that_is_not_one_is_refused() -> None:
     with pytest.raises(PluginError, match="'store' must be a ManualBillingStore"):
         ManualProvider.from_config({"store": "myapp.billing.Store"})
+
+
+@pytest.mark.parametrize("prefix", ["INV/", "INV 2026-", "Rechnung-Ä", "?", "#", "A" * 21, 7])
+def test_a_reference_prefix_unsafe_in_a_url_or_a_bank_reference_is_refused(prefix: Any) -> None:
+    with pytest.raises(PluginError) as refused:
+        ManualProvider.from_config({"reference_prefix": prefix})
+
+    assert "'reference_prefix'" in str(refused.value)
+    assert repr(prefix) in str(refused.value)
+    assert "letters, digits, '-' and '_'" in str(refused.value)
+
+
+@pytest.mark.parametrize("prefix", ["", "INV-", "ZT_", "2026"])
+def test_a_reference_prefix_of_letters_digits_dashes_and_underscores_is_taken(
+    prefix: str,
+) -> None:
+    assert ManualProvider.from_config({"reference_prefix": prefix}).reference_prefix == prefix

@@ -22,8 +22,9 @@ Configuration (``provider_config["manual"]``), every key optional:
     a page explaining how to pay; ``{reference}`` is replaced by the invoice reference.
     Without it a checkout session has no url, only instructions.
 ``reference_prefix``
-    prefix of invoice references (``"INV-"``); a reference reads
-    ``INV-2026-000042``: the year it was issued and its number in that year.
+    prefix of invoice references (``"INV-"``): up to 20 ASCII letters, digits, ``-``
+    and ``_``; a reference reads ``INV-2026-000042``: the year it was issued and its
+    number in that year.
 ``due_days``
     days an invoice is due within (14); renewal invoices are issued that many days
     before the period they pay for begins.
@@ -40,6 +41,7 @@ Configuration (``provider_config["manual"]``), every key optional:
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,6 +69,7 @@ from .simulated import (
     SimulatedSubscription,
     add_interval,
     options_from,
+    resume_canceling,
     secrets_from,
     simulated_settings,
 )
@@ -133,6 +136,20 @@ class _Existing(Exception):
 
     def __init__(self, invoice: Invoice) -> None:
         self.invoice = invoice
+
+
+#: What a reference prefix may hold: it is quoted on bank transfers (whose reference
+#: fields take few characters) and is part of the admin's URLs.
+PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_-]{0,20}")
+
+
+def _prefix(value: Any) -> str:
+    if not isinstance(value, str) or not PREFIX_PATTERN.fullmatch(value):
+        raise PluginError(
+            "manual: setting 'reference_prefix' may hold up to 20 ASCII letters, digits, "
+            f"'-' and '_' (it is quoted on bank transfers and in URLs); got {value!r}"
+        )
+    return value
 
 
 def _days(key: str, value: Any, minimum: int) -> int:
@@ -202,7 +219,7 @@ class ManualProvider:
         self.iban = iban
         self.bic = bic
         self.instructions_url = instructions_url
-        self.reference_prefix = reference_prefix
+        self.reference_prefix = _prefix(reference_prefix)
         self.due_days = _days("due_days", due_days, 1)
         self.expire_days = _days("expire_days", expire_days, 0)
         self._unreachable: str | None = None
@@ -412,16 +429,7 @@ class ManualProvider:
         """Undo a cancel-at-period-end; a renewal invoice is issued again in time."""
         self._call("resume_subscription")
         with self.store.atomic():
-            sub = self._live(subscription_id, "resume")
-            if not sub.cancel_at_period_end:
-                raise ProviderError(
-                    f"{self.name}: subscription {sub.id!r} is not set to cancel; nothing to resume",
-                    code="not_canceling",
-                )
-            self._change(
-                sub, EventType.SUBSCRIPTION_UPDATED, cancel_at_period_end=False, canceled_at=None
-            )
-            return sub.snapshot()
+            return resume_canceling(self.name, self._live(subscription_id, "resume"), self._change)
 
     def portal_url(self, customer_id: str, return_url: str) -> str | None:
         self._call("portal_url")
@@ -464,6 +472,14 @@ class ManualProvider:
         """
         with self.store.atomic():
             invoice = self.invoice(reference, lock=True)
+            if invoice.state == VOID:
+                raise InvoiceClosed(
+                    f"manual: invoice {invoice.reference!r} is already void (it ran out unpaid "
+                    f"{self.expire_days} days after its due date {invoice.due_at:%Y-%m-%d}, "
+                    "or its subscription was canceled) and grants nothing any more; refund "
+                    "the transfer, or have the reader check out again and mark the new invoice",
+                    code="invoice_void",
+                )
             if invoice.state != OPEN:
                 raise InvoiceClosed(
                     f"manual: invoice {invoice.reference!r} is already {invoice.state}"

@@ -385,22 +385,28 @@ class SimulatedService:
     def resume_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
         """Undo a cancel-at-period-end; the subscription renews again."""
         self.call("resume_subscription")
-        sub = self._live(subscription_id, "resume")
-        if not sub.cancel_at_period_end:
-            raise ProviderError(
-                f"{self.name}: subscription {sub.id!r} is not set to cancel; nothing to resume",
-                code="not_canceling",
-            )
-        self.change(
-            sub, EventType.SUBSCRIPTION_UPDATED, cancel_at_period_end=False, canceled_at=None
-        )
-        return sub.snapshot()
+        return resume_canceling(self.name, self._live(subscription_id, "resume"), self.change)
 
     def portal_url(self, customer_id: str, return_url: str) -> str | None:
         self.call("portal_url")
         if self.portal is None:
             return None
         return self.portal.replace("{customer}", customer_id)
+
+
+def resume_canceling(
+    name: str, sub: SimulatedSubscription, change: Callable[..., Webhook]
+) -> SubscriptionSnapshot:
+    """Undo ``sub``'s cancel-at-period-end through ``change`` (the provider's, which saves
+    it and reports it as a webhook); :class:`ProviderError` (``not_canceling``) if it was
+    not set to cancel. Shared by the simulated providers."""
+    if not sub.cancel_at_period_end:
+        raise ProviderError(
+            f"{name}: subscription {sub.id!r} is not set to cancel; nothing to resume",
+            code="not_canceling",
+        )
+    change(sub, EventType.SUBSCRIPTION_UPDATED, cancel_at_period_end=False, canceled_at=None)
+    return sub.snapshot()
 
 
 def simulated_settings(dev_secret: str | None) -> tuple[Setting, ...]:

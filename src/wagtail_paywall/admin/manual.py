@@ -51,7 +51,11 @@ def _require(request: HttpRequest, permission: str) -> None:
 
 
 class ReceivedForm(forms.Form):
-    """The day the transfer arrived (today when left empty): a period paid for starts then."""
+    """The day the transfer arrived (today when left empty): a period paid for starts then.
+
+    It cannot be in the future, nor before ``invoice`` was issued (a transfer quoting its
+    reference cannot have arrived before the reader was given it, and a date years back
+    would start, and end, the period then)."""
 
     received_on = forms.DateField(
         label=gettext_lazy("Received on"),
@@ -59,17 +63,34 @@ class ReceivedForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
+    def __init__(self, *args: Any, invoice: ManualInvoice | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.invoice = invoice
+
     def clean_received_on(self) -> Any:
         day = self.cleaned_data["received_on"]
         if day is not None and day > timezone.localdate():
             raise forms.ValidationError(_("A transfer cannot arrive in the future."))
+        if day is not None and self.invoice is not None:
+            issued = timezone.localdate(self.invoice.issued_at)
+            if day < issued:
+                raise forms.ValidationError(
+                    _(
+                        "The invoice was issued on %(issued)s; a transfer quoting it cannot "
+                        "have arrived on %(day)s."
+                    )
+                    % {"issued": issued.isoformat(), "day": day.isoformat()}
+                )
         return day
 
     def paid_at(self) -> datetime | None:
         day = self.cleaned_data.get("received_on")
         if day is None or day == timezone.localdate():
             return None  # now
-        return timezone.make_aware(datetime.combine(day, time(12, 0)))
+        paid = timezone.make_aware(datetime.combine(day, time(12, 0)))
+        if self.invoice is not None:
+            paid = max(paid, self.invoice.issued_at)  # on the day it was issued: not earlier
+        return paid
 
 
 class BankTransferIndexView(WagtailAdminTemplateMixin, TemplateView):
@@ -82,6 +103,10 @@ class BankTransferIndexView(WagtailAdminTemplateMixin, TemplateView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         _require(request, VIEW_PERMISSION)
         return super().dispatch(request, *args, **kwargs)
+
+    def get_breadcrumbs_items(self) -> list[dict[str, Any]]:
+        # The header shows the last breadcrumb: this screen's title, not "Home".
+        return [*super().get_breadcrumbs_items(), {"url": "", "label": self.page_title}]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -144,7 +169,8 @@ def mark_received(request: HttpRequest, reference: str) -> HttpResponse:
     its event applied; an invoice paid or voided already is refused with a message."""
     _require(request, CHANGE_PERMISSION)
     index = reverse("paywall_bank_transfers:index")
-    form = ReceivedForm(request.POST, prefix=reference)
+    invoice = ManualInvoice.objects.filter(reference=reference.strip()).first()
+    form = ReceivedForm(request.POST, prefix=reference, invoice=invoice)
     if not form.is_valid():
         for error in form.errors.get("received_on", []):
             messages.error(request, f"{reference}: {error}")
@@ -182,5 +208,6 @@ class BankTransferViewSet(ViewSet):
     def get_urlpatterns(self) -> list[Any]:
         return [
             path("", BankTransferIndexView.as_view(), name="index"),
-            path("<str:reference>/received/", mark_received, name="mark_received"),
+            # <path:>: a reference stored with a "/" in it still gets a working URL.
+            path("<path:reference>/received/", mark_received, name="mark_received"),
         ]

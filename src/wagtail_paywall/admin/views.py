@@ -92,6 +92,10 @@ class MemberIndexView(WagtailAdminTemplateMixin, TemplateView):
         _require(request, VIEW_PERMISSION)
         return super().dispatch(request, *args, **kwargs)
 
+    def get_breadcrumbs_items(self) -> list[dict[str, Any]]:
+        # The header shows the last breadcrumb: this screen's title, not "Home".
+        return [*super().get_breadcrumbs_items(), {"url": "", "label": self.page_title}]
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         User = get_user_model()

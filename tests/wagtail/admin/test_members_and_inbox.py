@@ -211,3 +211,13 @@ def test_a_comp_given_in_code_shows_in_the_admin(
     program.grant(str(reader.pk), GrantKind.GIFT, tier="supporter", days=5)
     html = admin_client.get(reverse("paywall_members:detail", args=[reader.pk])).content.decode()
     assert "Gift" in html
+
+
+def test_the_members_screen_header_names_members_not_home(admin_client: Any, program: Any) -> None:
+    response = admin_client.get("/admin/paywall_members/")
+
+    # Wagtail's header shows the last breadcrumb (the h1 is for screen readers only).
+    assert [item["label"] for item in response.context["breadcrumbs_items"]] == [
+        "Home",
+        "Members",
+    ]

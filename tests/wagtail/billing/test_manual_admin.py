@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from membership_sdk import MembershipProgram
 from wagtail_paywall import program as program_module
+from wagtail_paywall.billing import manual as billing
 from wagtail_paywall.models import ManualInvoice, Membership, WebhookEvent
 
 from .manual_helpers import membership_of
@@ -125,8 +126,13 @@ def test_marking_an_invoice_twice_produces_one_event_and_says_it_is_paid(
 
 
 def test_the_day_the_transfer_arrived_starts_the_period(
-    site: MembershipProgram, staff: Client, reader: Any, invoice_for: Callable[..., str]
+    site: MembershipProgram,
+    staff: Client,
+    reader: Any,
+    invoice_for: Callable[..., str],
+    clock: Any,
 ) -> None:
+    clock.now -= timedelta(days=5)  # issued before the transfer arrived
     reference = invoice_for(reader, "supporter-monthly")
     arrived = timezone.localdate() - timedelta(days=3)
 
@@ -250,3 +256,122 @@ def test_the_menu_hides_bank_transfers_on_a_site_without_them(
         page = staff.get(reverse("wagtailadmin_home")).content.decode()
 
     assert "Bank transfers" not in page
+
+
+def test_the_screen_header_names_bank_transfers_not_home(
+    site: MembershipProgram, staff: Client
+) -> None:
+    response = staff.get(INDEX)
+
+    # Wagtail's header shows the last breadcrumb (the h1 is for screen readers only).
+    assert [item["label"] for item in response.context["breadcrumbs_items"]] == [
+        "Home",
+        "Bank transfers",
+    ]
+
+
+def test_a_transfer_dated_before_the_invoice_was_issued_is_refused_naming_both(
+    site: MembershipProgram, staff: Client, reader: Any, invoice_for: Callable[..., str]
+) -> None:
+    # A yearly invoice marked received in 2000 would give a membership that ended in 2001.
+    reference = invoice_for(reader)
+    issued = timezone.localdate(ManualInvoice.objects.get().issued_at)
+
+    response = staff.post(
+        mark_url(reference), {f"{reference}-received_on": "2000-01-01"}, follow=True
+    )
+
+    page = html.unescape(response.content.decode())
+    assert f"{reference}: The invoice was issued on {issued.isoformat()}" in page
+    assert "2000-01-01" in page
+    assert ManualInvoice.objects.get().state == "open"
+    assert not WebhookEvent.objects.exists()
+    assert not Membership.objects.exists()
+
+
+def test_a_transfer_on_the_day_the_invoice_was_issued_starts_no_earlier_than_the_invoice(
+    site: MembershipProgram,
+    staff: Client,
+    reader: Any,
+    invoice_for: Callable[..., str],
+    clock: Any,
+) -> None:
+    clock.now -= timedelta(days=2)  # issued two days ago, in the evening or not
+    reference = invoice_for(reader)
+    issued = ManualInvoice.objects.get().issued_at
+
+    staff.post(
+        mark_url(reference),
+        {f"{reference}-received_on": timezone.localdate(issued).isoformat()},
+    )
+
+    started = membership_of(reader).started_at
+    assert started is not None
+    assert started >= issued
+    assert timezone.localdate(started) == timezone.localdate(issued)
+
+
+def test_an_invoice_that_ran_out_unpaid_is_refused_saying_it_grants_nothing(
+    site: MembershipProgram,
+    staff: Client,
+    reader: Any,
+    invoice_for: Callable[..., str],
+    clock: Any,
+) -> None:
+    # The transfer came after the invoice was voided (14 days due, 14 more to expire).
+    reference = invoice_for(reader)
+    clock.now += timedelta(days=28)
+    billing.run_schedule()
+
+    response = staff.post(mark_url(reference), follow=True)
+
+    page = html.unescape(response.content.decode())
+    assert f"invoice {reference!r} is already void" in page
+    assert "refund the transfer, or have the reader check out again" in page
+    assert not Membership.objects.exists()
+
+
+def test_an_open_invoice_paid_after_its_due_date_still_starts_the_period_that_day(
+    site: MembershipProgram, staff: Client, reader: Any, clock: Any, invoice_for: Any
+) -> None:
+    # Until the schedule voids it, an overdue invoice is still payable.
+    clock.now -= timedelta(days=20)  # due 6 days ago
+    reference = invoice_for(reader, "supporter-monthly")
+    arrived = timezone.localdate() - timedelta(days=1)
+
+    staff.post(mark_url(reference), {f"{reference}-received_on": arrived.isoformat()})
+
+    started = membership_of(reader).started_at
+    assert started is not None
+    assert timezone.localdate(started) == arrived
+    assert membership_of(reader).status == "active"
+
+
+def test_an_invoice_whose_reference_has_a_slash_can_still_be_marked(
+    site: MembershipProgram, staff: Client, reader: Any, invoice_for: Callable[..., str]
+) -> None:
+    # Stored before prefixes were checked: its URL must neither 500 nor miss it.
+    reference = invoice_for(reader)
+    ManualInvoice.objects.filter(pk=reference).update(reference=f"OLD/{reference}")
+    renamed = f"OLD/{reference}"
+
+    listing = staff.get(INDEX)
+    response = staff.post(mark_url(renamed), follow=True)
+
+    assert listing.status_code == 200
+    assert mark_url(renamed) in listing.content.decode()
+    assert f"Transfer for {renamed} recorded" in html.unescape(response.content.decode())
+    assert membership_of(reader).status == "active"
+
+
+def test_a_site_whose_reference_prefix_has_a_slash_is_refused_naming_it(
+    site: MembershipProgram, catalog: Any
+) -> None:
+    from membership_sdk import PluginError
+
+    providers = {"manual": {"secret": "s", "reference_prefix": "INV/"}}
+    with override_settings(PAYWALL={"PROVIDERS": providers}):
+        program_module.reset_program()
+        with pytest.raises(PluginError, match=r"'reference_prefix'.*got 'INV/'"):
+            program_module.get_program()
+    program_module.reset_program()
