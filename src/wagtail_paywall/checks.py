@@ -1,6 +1,6 @@
 """Django system checks for settings that would let content or money slip through.
 
-Ids ``wagtail_paywall.E001`` to ``E011``, ``W001`` and ``W002``, each described in
+Ids ``wagtail_paywall.E001`` to ``E013``, ``W001`` and ``W002``, each described in
 the docs page below. Provider checks read what each provider declares about its own settings
 (:class:`membership_sdk.providers.SettingsSpec`), so a third-party provider is checked exactly
 like a built-in one.
@@ -258,6 +258,34 @@ def check_default_provider(**kwargs: Any) -> list[checks.CheckMessage]:
     ]
 
 
+@checks.register(checks.Tags.security, deploy=True)
+def check_development_only_providers(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E013 (``check --deploy``): a provider that takes no money, configured while
+    ``DEBUG`` is off. Deployment checks only: a site's test suite, which runs with
+    ``DEBUG`` off, may keep using the fake provider."""
+    if settings.DEBUG:
+        return []
+    declared, _errors = _declared()
+    return [
+        checks.Error(
+            _(
+                "Payment provider %(name)r takes no money: its payment page gives any "
+                "visitor the membership they choose. It is configured while DEBUG is off."
+            )
+            % {"name": name},
+            hint=_(
+                'Remove %(name)r from PAYWALL["PROVIDERS"] in your production settings and '
+                "sell through a real provider (stripe, manual, or a plugin); keep %(name)r "
+                "for development and your test settings."
+            )
+            % {"name": name},
+            id="wagtail_paywall.E013",
+        )
+        for name, _config, spec in declared
+        if spec.development_only
+    ]
+
+
 @checks.register()
 def check_take_back_policies(**kwargs: Any) -> list[checks.CheckMessage]:
     """``ON_REFUND`` and ``ON_DISPUTE_LOST`` name a policy the core knows."""
@@ -451,15 +479,52 @@ def _search_backends() -> dict[str, str]:
     return backends
 
 
-def _searches_columns(path: str) -> bool:
+def _searches_columns(path: str, databases: Any = None) -> bool:
     """Whether the backend at ``path`` matches queries against the models' own database
     columns (the database fallback) instead of an index the paywall fills."""
     if ".fallback" in path:
         return True
     if path.endswith("backends.database"):
         vendor = connections[DEFAULT_DB_ALIAS].vendor
-        return vendor not in ("postgresql", "mysql", "sqlite")
+        if vendor == "sqlite":
+            return not _sqlite_fts_in_use(path, DEFAULT_DB_ALIAS in (databases or ()))
+        return vendor not in ("postgresql", "mysql")
     return False
+
+
+def _sqlite_fts_in_use(path: str, query_database: bool) -> bool:
+    """Whether Wagtail's database backend at ``path`` searches SQLite's FTS5 index, not
+    its fallback (which matches the pages' columns). Wagtail picks the fallback, silently,
+    when SQLite lacks FTS5 or the FTS table is missing; this repeats its test without
+    caching an answer before ``migrate`` has created the table. The table is looked for
+    only when the checks may query the database (``migrate``, the test runner,
+    ``check --database default``), as Django's checks do."""
+    from importlib import import_module
+
+    try:
+        module = import_module(import_string(f"{path}.SearchBackend").__module__)
+        utils = import_module(f"{module.__name__}.sqlite.utils")
+        utils.fts5_available, utils.fts_table_exists  # noqa: B018
+    except (ImportError, AttributeError):
+        return True  # a Wagtail laid out otherwise: trust its FTS5 backend, as before
+    decided = getattr(module, "USE_SQLITE_FTS", None)  # Wagtail's answer, once it has one
+    if decided is not None:
+        return bool(decided)
+    if not utils.fts5_available():
+        return False
+    if not query_database or utils.fts_table_exists():
+        return True
+    # FTS5 works but its table is missing: before `migrate` the search migration creates
+    # it; once that migration has run without it (an SQLite without FTS5 then), never.
+    from django.db.migrations.recorder import MigrationRecorder
+
+    app_config = getattr(utils, "get_app_config", None)
+    label = app_config().label if app_config is not None else "wagtailsearch"
+    recorder = MigrationRecorder(connections[DEFAULT_DB_ALIAS])
+    applied = recorder.has_table() and any(
+        app == label for app, _name in recorder.applied_migrations()
+    )
+    return not applied
 
 
 def _withheld_search_fields() -> dict[str, list[str]]:
@@ -494,10 +559,14 @@ def check_search_backend(**kwargs: Any) -> list[checks.CheckMessage]:
             hint=_(
                 "Use Wagtail's database backend on PostgreSQL, MySQL or SQLite with FTS5, "
                 "or Elasticsearch or OpenSearch: the paywall keeps premium text out of "
-                "their index. Or take those fields out of search_fields."
+                "their index. Or take those fields out of search_fields. On SQLite, "
+                "Wagtail's database backend silently falls back to the columns when SQLite "
+                "lacks FTS5 or its FTS table was not created: use an SQLite built with "
+                "FTS5, then run migrate (a database migrated without FTS5 needs the "
+                "search tables created again)."
             ),
             id="wagtail_paywall.E010",
         )
         for alias, path in _search_backends().items()
-        if _searches_columns(path)
+        if _searches_columns(path, kwargs.get("databases"))
     ]

@@ -316,3 +316,38 @@ def test_a_misspelt_provider_is_told_about_installed_third_party_providers_too(
         (message,) = _provider_messages()
     assert message.id == "wagtail_paywall.E007"
     assert "Installed: fake, manual, stripe, voucher." in message.hint
+
+
+def _deploy_ids() -> list[str]:
+    return _ids(checks.run_checks(include_deployment_checks=True))
+
+
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"secret": "a-real-secret"}}})
+def test_deploy_refuses_the_fake_provider_whatever_its_secret() -> None:
+    messages = paywall_checks.check_development_only_providers()
+
+    assert _ids(messages) == ["wagtail_paywall.E013"]
+    assert "'fake' takes no money" in messages[0].msg
+    assert "wagtail_paywall.E013" in _deploy_ids()
+
+
+@override_settings(DEBUG=False, PAYWALL={"PROVIDERS": {"fake": {"secret": "a-real-secret"}}})
+def test_a_test_suite_with_the_fake_provider_passes_the_checks_it_runs() -> None:
+    # Django's test runner runs the checks without the deployment ones.
+    assert "wagtail_paywall.E013" not in _ids(checks.run_checks())
+
+
+@override_settings(DEBUG=True, PAYWALL=DEVELOPMENT)
+def test_development_may_keep_the_fake_provider() -> None:
+    assert paywall_checks.check_development_only_providers() == []
+
+
+@override_settings(
+    DEBUG=False,
+    PAYWALL={
+        "PROVIDERS": {"manual": {"secret": "bank-transfer-secret"}},
+        "DEFAULT_PROVIDER": "manual",
+    },
+)
+def test_a_provider_that_takes_money_is_not_development_only() -> None:
+    assert paywall_checks.check_development_only_providers() == []

@@ -101,6 +101,8 @@ class FakeProvider(SimulatedService):
             Setting("state_file", "a file keeping the simulated state across restarts"),
         ),
         receives_webhooks=True,
+        # Its payment page takes no money: anyone who opens it gets the membership.
+        development_only=True,
     )
 
     def __init__(

@@ -108,12 +108,17 @@ class SettingsSpec:
     :param settings: every key the provider reads, in the order a site would document them.
     :param receives_webhooks: whether the provider takes webhooks at all; it then MUST
         declare the setting(s) holding their signing secret (``verifies_webhooks``).
+    :param development_only: the provider grants access without taking money (a
+        simulator such as ``fake``, whose payment page anyone may complete). Hosts refuse
+        it in production: the Wagtail adapter's ``check --deploy`` stops on it while
+        ``DEBUG`` is off, whatever secret it has.
     :raises PluginError: two settings share a key, or the provider receives webhooks but
         declares no setting that verifies them.
     """
 
     settings: tuple[Setting, ...] = ()
     receives_webhooks: bool = False
+    development_only: bool = False
 
     def __post_init__(self) -> None:
         # A list is forgiven (it is what one types), but the spec stays immutable.

@@ -10,12 +10,16 @@ matches pages on their own database columns, premium text included.
 from __future__ import annotations
 
 import types
+from importlib import import_module
 from typing import Any
 
 import pytest
 from django.core import checks
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
 from django.urls import include, path
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import cache_page
 from wagtail.api.v2.router import WagtailAPIRouter
 from wagtail.api.v2.views import PagesAPIViewSet
@@ -149,3 +153,103 @@ def test_backends_with_an_index_the_paywall_fills_pass(backend: str) -> None:
 
 def test_the_test_settings_search_backend_passes() -> None:
     assert paywall_checks.check_search_backend() == []
+
+
+# Wagtail's database backend on SQLite silently falls back to matching the columns when
+# SQLite lacks FTS5 or the FTS table is missing; the check asks the same questions.
+on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5")
+DATABASE_BACKEND = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+
+
+def _backend_module() -> Any:
+    return import_module(import_string("wagtail.search.backends.database.SearchBackend").__module__)
+
+
+def _sqlite_utils(module: Any) -> Any:
+    return import_module(f"{module.__name__}.sqlite.utils")
+
+
+@pytest.fixture
+def undecided(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Wagtail has not yet picked its SQLite backend in this process."""
+    module = _backend_module()
+    monkeypatch.setattr(module, "USE_SQLITE_FTS", None)
+    return module
+
+
+@on_sqlite
+def test_sqlite_without_fts5_is_an_error_as_wagtail_falls_back_to_the_columns(
+    undecided: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wagtail.search.backends import get_search_backend
+
+    monkeypatch.setattr(_sqlite_utils(undecided), "fts5_available", lambda: False)
+    with override_settings(WAGTAILSEARCH_BACKENDS=DATABASE_BACKEND):
+        (message,) = paywall_checks.check_search_backend()
+        # What Wagtail itself then searches with: the fallback the check names.
+        assert type(get_search_backend("default")).__module__.endswith("database.fallback")
+
+    assert message.id == E010
+    assert "testapp.ArticlePage: body, premium_note" in message.msg
+    assert "FTS5" in message.hint
+
+
+@on_sqlite
+def test_sqlite_once_wagtail_has_fallen_back_is_an_error(undecided: Any) -> None:
+    undecided.USE_SQLITE_FTS = False
+
+    with override_settings(WAGTAILSEARCH_BACKENDS=DATABASE_BACKEND):
+        (message,) = paywall_checks.check_search_backend()
+
+    assert message.id == E010
+
+
+@on_sqlite
+@pytest.mark.django_db
+def test_sqlite_migrated_without_its_fts_table_is_an_error(
+    undecided: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sqlite_utils(undecided), "fts_table_exists", lambda: False)
+
+    with override_settings(WAGTAILSEARCH_BACKENDS=DATABASE_BACKEND):
+        (message,) = paywall_checks.check_search_backend(databases=["default"])
+
+    assert message.id == E010
+
+
+@on_sqlite
+@pytest.mark.django_db
+def test_sqlite_with_fts5_and_its_table_passes_and_the_check_caches_nothing(
+    undecided: Any,
+) -> None:
+    with override_settings(WAGTAILSEARCH_BACKENDS=DATABASE_BACKEND):
+        assert paywall_checks.check_search_backend(databases=["default"]) == []
+
+    assert undecided.USE_SQLITE_FTS is None  # Wagtail still decides for itself
+
+
+@on_sqlite
+@pytest.mark.django_db
+def test_sqlite_before_migrate_passes_as_migrate_creates_the_fts_table(
+    undecided: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `migrate` runs the checks first: a new site must not be stopped before its tables exist.
+    monkeypatch.setattr(_sqlite_utils(undecided), "fts_table_exists", lambda: False)
+    monkeypatch.setattr(MigrationRecorder, "applied_migrations", lambda self: {})
+
+    with override_settings(WAGTAILSEARCH_BACKENDS=DATABASE_BACKEND):
+        assert paywall_checks.check_search_backend(databases=["default"]) == []
+
+
+@on_sqlite
+def test_a_plain_check_does_not_query_the_database_for_the_fts_table(
+    undecided: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `manage.py check` and `runserver` pass no databases: Django's checks then stay off it.
+    def queried() -> bool:
+        raise AssertionError("the check queried the database")
+
+    monkeypatch.setattr(_sqlite_utils(undecided), "fts_table_exists", queried)
+
+    with override_settings(WAGTAILSEARCH_BACKENDS=DATABASE_BACKEND):
+        assert paywall_checks.check_search_backend() == []
