@@ -27,6 +27,7 @@ EXPECTED = {
     "migrate": "sh",
     "template": "django",
     "update-index": "sh",
+    "search-view": "python",
     "catalog": "python",
     "no-provider-id-error": "text",
     "production": "python",

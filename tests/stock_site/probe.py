@@ -128,6 +128,10 @@ def _channels(article: Any) -> dict[str, tuple[str, dict[str, Any]]]:
         "search, teaser word": ("/search/", {"query": TEASER_WORD}),
         "search, ranking word": ("/search/", {"query": RANKING_WORD}),
         "search, word gated later": ("/search/", {"query": GATED_LATER_WORD}),
+        # Bad input: what SQLite's full-text syntax and PostgreSQL cannot take.
+        "search, unbalanced quote": ("/search/", {"query": 'churn "'}),
+        "search, null character": ("/search/", {"query": "churn\x00"}),
+        "search, 300 words": ("/search/", {"query": " ".join(["churn"] * 300)}),
     }
 
 

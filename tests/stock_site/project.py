@@ -154,12 +154,30 @@ def start(folder: Path) -> StockSite:
     return site
 
 
+#: The stock search view's line that step 7 replaces.
+STOCK_QUERY_LINE = '    search_query = request.GET.get("query", None)\n'
+
+
+def _edit_search_view(path: Path, code: str) -> None:
+    """Step 7: the block's imports at the top of ``search/views.py``, and the lines under
+    its ``def search(request):`` in place of the stock view's first line."""
+    head, found, body = code.partition("def search(request):\n")
+    if not found or not body.strip():
+        raise AssertionError(f"the page's search-view block has no view body:\n{code}")
+    text = path.read_text(encoding="utf-8")
+    if text.count(STOCK_QUERY_LINE) != 1:
+        raise AssertionError(f"{path} has no single {STOCK_QUERY_LINE!r} to replace")
+    text = text.replace(STOCK_QUERY_LINE, body.rstrip("\n") + "\n", 1)
+    path.write_text(head.strip() + "\n\n" + text, encoding="utf-8")
+
+
 def install_paywall(site: StockSite, steps: dict[str, Block] | None = None) -> None:
-    """Steps 2 to 5 and 10 of docs/existing-site.md, applied where the page says."""
+    """Steps 2 to 5, 7 and 10 of docs/existing-site.md, applied where the page says."""
     steps = steps or blocks()
     _append(site.settings / "base.py", steps["settings"].code)
     _insert_into_urlpatterns(site.path / NAME / "urls.py", _paywall_paths(steps["urls"].code))
     _append(site.path / "home" / "models.py", steps["models"].code)
+    _edit_search_view(site.path / "search" / "views.py", steps["search-view"].code)
     for command in steps["migrate"].commands():
         _must(site.manage(*command))
     template = site.path / "home" / "templates" / "home" / "article_page.html"

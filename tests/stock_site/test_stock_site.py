@@ -92,7 +92,11 @@ def test_check_deploy_refuses_the_fake_provider_and_a_per_process_cache_in_produ
     _development, production = steps["check"].commands()
     result = site.manage(*production, STOCK_SITE_SECRET_KEY="x" * 60)
     assert result.returncode != 0, result.output
-    assert paywall_checks(result.output) == {"wagtail_paywall.E001", "wagtail_paywall.W001"}
+    assert paywall_checks(result.output) == {
+        "wagtail_paywall.E001",
+        "wagtail_paywall.E013",
+        "wagtail_paywall.W001",
+    }
     assert "Payment provider 'fake'" in result.output
 
 
@@ -194,6 +198,23 @@ def test_premium_text_does_not_lift_the_article_in_the_stock_search_views_rankin
     assert decoy in results
     if article in results:
         assert results.index(decoy) < results.index(article), results
+
+
+@pytest.mark.parametrize(
+    ("channel", "problem"),
+    [
+        ("search, unbalanced quote", "query has an unbalanced double quote"),
+        ("search, null character", "query holds a null character"),
+        ("search, 300 words", "query has more than 64 words"),
+    ],
+)
+def test_the_search_view_answers_bad_input_400_naming_the_problem(
+    probed: Any, channel: str, problem: str
+) -> None:
+    """Step 7's view, on SQLite and PostgreSQL: never a 500."""
+    found = probed["responses"][channel]["anonymous"]
+    assert found["status"] == 400, found
+    assert f"Bad search: {problem}." in found["text"]
 
 
 # -- providers --------------------------------------------------------------------------------

@@ -85,10 +85,13 @@ def clean_operator(operator: str | None, parameter: str = "search_operator") -> 
 
 def clean_query(query: str, parameter: str = "q") -> str:
     """The words of ``query``, as they are asked of the backend (``""`` if there are
-    none), or :class:`SearchQueryError` for an unbalanced double quote or more than
-    :data:`MAX_QUERY_WORDS` words. A site's own search view may use it too."""
+    none), or :class:`SearchQueryError` for an unbalanced double quote, a null character
+    or more than :data:`MAX_QUERY_WORDS` words. A site's own search view may use it too
+    (``docs/existing-site.md``, Search)."""
     if query.count('"') % 2:
         raise SearchQueryError(parameter, "has an unbalanced double quote")
+    if "\x00" in query:
+        raise SearchQueryError(parameter, "holds a null character")
     words = _WORD.findall(query)
     if len(words) > MAX_QUERY_WORDS:
         raise SearchQueryError(parameter, f"has more than {MAX_QUERY_WORDS} words")
