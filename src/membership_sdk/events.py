@@ -46,6 +46,13 @@ class SubscriptionSnapshot:
     confirmed transfer): the end of the period that payment covers. ``None`` says
     nothing about payments; the program then keeps what it knew (see
     :attr:`~membership_sdk.membership.Membership.paid_through`).
+
+    ``unpaid_since`` is where a period the provider reports as unpaid began (Stripe's
+    past-due subscription starts its new period before it charges for it): an upper
+    bound on what was paid, never a payment. It may lower the membership's
+    ``paid_through`` (or set it when no payment is known), never raise it, so a
+    subscription left past due does not earn a new grace period each time it rolls
+    over.
     """
 
     id: str
@@ -60,6 +67,7 @@ class SubscriptionSnapshot:
     canceled_at: datetime | None = None
     raw_status: str = ""
     paid_through: datetime | None = None
+    unpaid_since: datetime | None = None
 
 
 class PurchaseState(StrEnum):
@@ -154,6 +162,7 @@ class BillingEvent:
                 "canceled_at": _iso(s.canceled_at),
                 "raw_status": s.raw_status,
                 "paid_through": _iso(s.paid_through),
+                "unpaid_since": _iso(s.unpaid_since),
             }
         if self.purchase is not None:
             p = self.purchase
@@ -196,6 +205,7 @@ class BillingEvent:
                 canceled_at=s.optional_time("canceled_at"),
                 raw_status=s.text("raw_status", default=""),
                 paid_through=s.optional_time("paid_through"),
+                unpaid_since=s.optional_time("unpaid_since"),
             )
         if fields.get("purchase"):
             p = fields.nested("purchase")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,9 @@ from .events import (
 from .membership import GRANTING, PAYING, TERMINAL, Grant, GrantKind, Membership, Status
 from .plugins import Providers, get_plugin_manager
 from .ports import Store
-from .providers.base import CheckoutRequest, CheckoutSession
+from .providers.base import CheckoutRequest, CheckoutSession, PaymentLookup
+
+logger = logging.getLogger("membership_sdk.program")
 
 
 def _utcnow() -> datetime:
@@ -93,7 +96,12 @@ def paid_through(
     subscription active: it paid the period the subscription is in (the ``fake`` and
     ``manual`` providers extend the period only when a payment arrives).
 
-    It is the latest payment reported by the snapshots applied, so it never moves back.
+    It is the latest payment reported by the snapshots applied: only a payment moves it
+    on. The snapshot's ``unpaid_since`` (Stripe's past-due subscription: where the unpaid
+    period began) is an upper bound, never a payment: it may lower the result, or set it
+    when no payment is known, never raise it. A subscription left past due rolls its
+    period on without paying, and each roll must not open a new grace period.
+
     A stale event changes nothing, as ever; Stripe's payment events are never stale (the
     program applies the subscription fetched at that moment), and for the ``fake`` and
     ``manual`` providers a past-due membership without it counts its current period,
@@ -102,9 +110,12 @@ def paid_through(
     paid = snap.paid_through
     if paid is None and event.type is EventType.PAYMENT_SUCCEEDED and snap.status is Status.ACTIVE:
         paid = snap.current_period_end
-    if known is None or (paid is not None and paid > known):
-        return paid
-    return known
+    if known is not None and (paid is None or paid < known):
+        paid = known
+    bound = snap.unpaid_since
+    if bound is not None and (paid is None or bound < paid):
+        return bound
+    return paid
 
 
 class MembershipProgram:
@@ -258,16 +269,20 @@ class MembershipProgram:
     def _check_duplicates(self, activated: Membership) -> None:
         """Fire ``membership_duplicate_subscription`` when ``activated`` is the member's
         second (or further) live subscription that will charge again: two checkouts in two
-        tabs, say. Nothing is changed; the publisher decides which to refund."""
+        tabs, say. Nothing is changed; the publisher decides which to refund.
+
+        With no plugin implementing the hook, the member's memberships are not read: no
+        one would hear the answer, and every activation would pay a query for it."""
+        hook = self.pm.hook.membership_duplicate_subscription
+        if not hook.get_hookimpls():
+            return
         live = [
             m
             for m in self.store.memberships.for_member(activated.member_id)
             if m.status in GRANTING and m.provider_subscription_id and not m.cancel_at_period_end
         ]
         if len(live) > 1 and any(m.id == activated.id for m in live):
-            self.pm.hook.membership_duplicate_subscription(
-                member_id=activated.member_id, memberships=live
-            )
+            hook(member_id=activated.member_id, memberships=live)
 
     def _member_for(self, event: BillingEvent) -> str | None:
         customers = self.store.customers
@@ -351,20 +366,28 @@ class MembershipProgram:
         payment paid a subscription; ``None`` when it did not (a one-off purchase, or a
         payment this site does not know), for :meth:`_apply_purchase` to handle.
 
-        The provider is asked which subscription the payment paid
-        (``subscription_for_payment``, an optional provider method) and told to cancel
-        before the event is recorded as seen, so a provider that fails leaves the event to
-        be retried; a retry finds the membership canceled already and only records it.
+        The provider is asked which subscription period the payment paid (the optional
+        :class:`~membership_sdk.providers.PaymentLookup` capability; without it nothing
+        is taken back from subscriptions) and told to cancel before the event is recorded
+        as seen, so a provider that fails leaves the event to be retried; a retry finds
+        the membership canceled already and only records it.
+
+        A full refund takes back only the membership's current period: the refund of an
+        older invoice (last year's, say) is the publisher's goodwill on a period already
+        served, and changes nothing but the record. A lost chargeback applies
+        ``on_dispute_lost`` whichever period it paid: the cardholder refused the payment,
+        and the card the subscription goes on charging is the one they dispute.
         """
         provider = event.provider
         if self.store.grants.by_source(f"{provider}:{snap.id}") is not None:
             return None
         if self.catalog.price_for_provider(provider, snap.price) is not None:
             return None
-        find = getattr(self.providers.get(provider), "subscription_for_payment", None)
-        if find is None or self.store.inbox.seen(provider, event.id):
+        backend = self.providers.get(provider)
+        if not isinstance(backend, PaymentLookup) or self.store.inbox.seen(provider, event.id):
             return None
-        subscription_id = find(snap.id)
+        paid = backend.subscription_for_payment(snap.id)
+        subscription_id = paid.subscription_id if paid is not None else None
         membership = (
             self.store.memberships.by_provider_id(provider, subscription_id)
             if subscription_id
@@ -375,7 +398,25 @@ class MembershipProgram:
         charged_back = snap.state is PurchaseState.CHARGED_BACK
         policy = self.on_dispute_lost if charged_back else self.on_refund
         why = "a lost chargeback" if charged_back else "a full refund"
-        if membership.status not in TERMINAL:
+        latest = membership.paid_through or membership.current_period_end
+        assert paid is not None
+        if (
+            not charged_back
+            and paid.period_end is not None
+            and latest is not None
+            and paid.period_end < latest
+        ):
+            logger.info(
+                "%s of %s paid subscription %s up to %s, before its current period "
+                "(paid through %s): the membership is unchanged",
+                why,
+                snap.id,
+                subscription_id,
+                paid.period_end.isoformat(),
+                latest.isoformat(),
+            )
+            policy = "none: an earlier period's payment"
+        elif membership.status not in TERMINAL:
             at_period_end = policy == "keep_to_period_end"
             if not at_period_end or not membership.cancel_at_period_end:
                 membership = self.cancel(
@@ -419,6 +460,14 @@ class MembershipProgram:
                 if snap.price
                 else f"no purchase of this site was paid with {snap.id!r}"
             )
+            if snap.state is PurchaseState.CHARGED_BACK:
+                logger.warning(
+                    "%s event %s: a lost chargeback of payment %s, which paid nothing this "
+                    "site knows; ignored",
+                    event.provider,
+                    event.id,
+                    snap.id,
+                )
             return ApplyResult(Outcome.IGNORED, event, detail), None
         member = self._member_for(event)
         if member is None:

@@ -177,6 +177,7 @@ def sub_event(
     occurred_at: datetime = NOW,
     provider: str = PROVIDER,
     paid_through: datetime | None = None,
+    unpaid_since: datetime | None = None,
 ) -> BillingEvent:
     """A subscription event carrying the subscription's state at ``version``."""
     return BillingEvent(
@@ -197,6 +198,7 @@ def sub_event(
             canceled_at=canceled_at,
             raw_status=str(status),
             paid_through=paid_through,
+            unpaid_since=unpaid_since,
         ),
     )
 

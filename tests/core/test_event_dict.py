@@ -43,6 +43,7 @@ def full_subscription_event() -> BillingEvent:
             canceled_at=NOW,
             raw_status="trialing",
             paid_through=NOW - timedelta(days=1),
+            unpaid_since=NOW - timedelta(days=1),
         ),
     )
 
@@ -107,6 +108,7 @@ def test_the_stored_shape_of_a_subscription_event_is_fixed() -> None:
             "canceled_at": "2026-03-15T12:00:00+00:00",
             "raw_status": "trialing",
             "paid_through": "2026-03-14T12:00:00+00:00",
+            "unpaid_since": "2026-03-14T12:00:00+00:00",
         },
     }
 
@@ -117,6 +119,14 @@ def test_a_row_stored_before_payments_were_tracked_reads_as_no_payment_known() -
     back = BillingEvent.from_dict(stored)
     assert back.subscription is not None
     assert back.subscription.paid_through is None
+
+
+def test_a_row_stored_before_unpaid_periods_were_told_apart_reads_as_none() -> None:
+    stored = full_subscription_event().to_dict()
+    del stored["subscription"]["unpaid_since"]
+    back = BillingEvent.from_dict(stored)
+    assert back.subscription is not None
+    assert back.subscription.unpaid_since is None
 
 
 def test_a_paid_through_that_is_not_a_time_is_malformed_and_named() -> None:

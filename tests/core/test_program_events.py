@@ -301,6 +301,62 @@ def test_past_due_after_a_new_period_began_keeps_access_only_to_the_paid_periods
     assert not membership.grants_access(paid_end + program.grace, program.grace)
 
 
+def test_a_subscription_left_past_due_gets_no_new_grace_when_its_period_rolls_on(
+    program: MembershipProgram,
+) -> None:
+    # Stripe's "leave the subscription past-due": January paid (through Feb 1), the
+    # February charge failed, and on Mar 1 the period rolls on, still unpaid.
+    feb, mar, apr = NOW + timedelta(days=31), NOW + timedelta(days=59), NOW + timedelta(days=90)
+    program.apply(sub_event("evt_1", version=1, period_end=feb, paid_through=feb))
+    program.apply(
+        sub_event("evt_2", version=2, status=Status.PAST_DUE, period_end=mar, unpaid_since=feb)
+    )
+    program.apply(
+        sub_event("evt_3", version=3, status=Status.PAST_DUE, period_end=apr, unpaid_since=mar)
+    )
+    (membership,) = program.store.memberships.for_member("alice")
+    assert membership.paid_through == feb
+    assert not membership.grants_access(mar + timedelta(days=1), program.grace)
+
+
+def test_a_past_due_trial_with_no_payment_gives_grace_from_where_the_unpaid_period_began(
+    program: MembershipProgram,
+) -> None:
+    trial_end, period_end = NOW + timedelta(days=14), NOW + timedelta(days=44)
+    program.apply(sub_event("evt_1", version=1, status=Status.TRIALING, period_end=trial_end))
+    program.apply(
+        sub_event(
+            "evt_2",
+            version=2,
+            status=Status.PAST_DUE,
+            period_end=period_end,
+            unpaid_since=trial_end,
+        )
+    )
+    (membership,) = program.store.memberships.for_member("alice")
+    assert membership.paid_through == trial_end
+    assert membership.grants_access(trial_end + timedelta(days=1), program.grace)
+    assert not membership.grants_access(trial_end + program.grace, program.grace)
+
+
+def test_paying_a_past_due_subscription_moves_paid_through_to_what_the_payment_covered(
+    program: MembershipProgram,
+) -> None:
+    feb, mar = NOW + timedelta(days=31), NOW + timedelta(days=59)
+    program.apply(sub_event("evt_1", version=1, period_end=feb, paid_through=feb))
+    program.apply(
+        sub_event("evt_2", version=2, status=Status.PAST_DUE, period_end=mar, unpaid_since=feb)
+    )
+    program.apply(
+        sub_event(
+            "evt_3", version=3, period_end=mar, paid_through=mar, type=EventType.PAYMENT_SUCCEEDED
+        )
+    )
+    (membership,) = program.store.memberships.for_member("alice")
+    assert membership.status is Status.ACTIVE
+    assert membership.paid_through == mar
+
+
 def test_a_late_payment_event_is_stale_and_changes_nothing(program: MembershipProgram) -> None:
     program.apply(sub_event("evt_2", version=2, status=Status.PAST_DUE))
     late = program.apply(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -481,3 +482,132 @@ def test_a_refund_delivered_twice_cancels_once() -> None:
     [again] = site.deliver(refund_of_the_renewal("2025-09-30.clover"))
     assert again.outcome.value == "duplicate"
     assert len(site.replay.sent(f"DELETE /v1/subscriptions/{subscription['id']}")) == 1
+
+
+# -- a subscription left past due ---------------------------------------------------------------
+
+ROLLED_END = at(1775001600)  # 2026-04-01: the end of the second unpaid period
+
+
+def set_period(subscription: dict[str, Any], start: datetime, end: datetime) -> None:
+    """Move ``subscription`` (any API version's shape) to the period ``start``-``end``."""
+    where = [subscription, *subscription.get("items", {}).get("data", [])]
+    for obj in where:
+        if "current_period_end" in obj:
+            obj["current_period_start"] = int(start.timestamp())
+            obj["current_period_end"] = int(end.timestamp())
+
+
+@pytest.mark.parametrize("version", FULL_VERSIONS)
+def test_a_subscription_left_past_due_gets_no_new_grace_when_its_period_rolls_on(
+    version: str,
+) -> None:
+    # Stripe's "leave the subscription past-due": January paid, the February charge
+    # failed, and on 2026-03-01 the period rolls on, still unpaid.
+    site = Site(at(1767225600))
+    first_payment(site, version)
+    renewal_period_starts(site, version)
+    renewal_charge(site, version, succeeds=False)
+    rolled = payload(version, "customer.subscription.updated.past_due")
+    set_period(rolled["data"]["object"], NEXT_END, ROLLED_END)
+    rolled["id"], rolled["created"] = "evt_PayRolledUnpaid", int(NEXT_END.timestamp()) + 3
+    site.sees(rolled)
+    [membership] = site.program.store.memberships.for_member("42")
+    assert membership.paid_through == PERIOD_END
+    assert not site.has_premium(NEXT_END + timedelta(days=1))
+
+
+# -- refunds and chargebacks of an earlier period's payment --------------------------------------
+
+FIRST_INVOICE = "in_PayFirst"
+
+
+def payment_of_the_first_invoice(site: Site, version: str) -> None:
+    """Stripe says the refunded or disputed payment paid the first invoice (2026-01-01 to
+    02-01), not the renewal the member is in now."""
+    first = payload(version, "invoice.paid.subscription_cycle")["data"]["object"]
+    first["id"] = FIRST_INVOICE
+    first["lines"]["data"][0]["period"] = {"start": 1767225600, "end": 1769904000}
+    site.replay.on(
+        "GET /v1/invoice_payments",
+        {
+            "object": "list",
+            "data": [{"object": "invoice_payment", "invoice": FIRST_INVOICE, "status": "paid"}],
+            "has_more": False,
+        },
+    )
+    site.replay.on(f"GET /v1/invoices/{FIRST_INVOICE}", first)
+
+
+@pytest.mark.parametrize("version", FULL_VERSIONS)
+def test_refunding_an_earlier_periods_invoice_leaves_the_current_subscription_alone(
+    version: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    site, subscription = renewed_member(version, on_refund="end_now")
+    payment_of_the_first_invoice(site, version)
+    with caplog.at_level(logging.INFO, logger="membership_sdk.program"):
+        [result] = site.deliver(refund_of_the_renewal(version))
+    assert result.outcome.value == "applied"
+    assert "earlier period" in result.detail
+    assert site.replay.sent(f"DELETE /v1/subscriptions/{subscription['id']}") == []
+    assert site.replay.sent(f"POST /v1/subscriptions/{subscription['id']}") == []
+    assert site.has_premium(NEXT_END - timedelta(hours=1))
+    assert "before its current period" in caplog.text
+
+
+def test_a_lost_chargeback_of_an_earlier_periods_invoice_still_applies_the_policy() -> None:
+    site, subscription = renewed_member("2025-09-30.clover")
+    payment_of_the_first_invoice(site, "2025-09-30.clover")
+    site.deliver(lost_dispute_of_the_renewal("2025-09-30.clover"))
+    assert len(site.replay.sent(f"DELETE /v1/subscriptions/{subscription['id']}")) == 1
+    assert not site.has_premium(REFUND_SEEN + timedelta(seconds=1))
+
+
+# -- a lost dispute of a charge made without a PaymentIntent (legacy Charges API) --------------
+
+
+def legacy_charge_dispute() -> dict[str, Any]:
+    event = payload("2024-12-18.acacia", "charge.dispute.closed.lost.legacy_charge")
+    event["created"] = int(REFUND_SEEN.timestamp())
+    return event
+
+
+def test_a_lost_dispute_of_a_legacy_charge_finds_the_subscription_through_the_charge() -> None:
+    site, subscription = renewed_member("2024-12-18.acacia")
+    site.replay.on(
+        "GET /v1/invoice_payments",
+        error(400, "invalid_request_error", "Unrecognized request URL", "parameter_unknown"),
+    )
+    site.replay.on(
+        "GET /v1/charges/ch_PayLegacy",
+        {"object": "charge", "id": "ch_PayLegacy", "invoice": "in_PayRenewal"},
+    )
+    [result] = site.deliver(legacy_charge_dispute())
+    assert result.outcome.value == "applied"
+    [asked] = site.replay.sent("GET /v1/invoice_payments")
+    assert asked.params["payment[type]"] == "charge"
+    assert asked.params["payment[charge]"] == "ch_PayLegacy"
+    assert len(site.replay.sent(f"DELETE /v1/subscriptions/{subscription['id']}")) == 1
+
+
+def test_a_lost_dispute_of_a_legacy_charge_stripe_cannot_place_is_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site = Site(REFUND_SEEN)
+    with caplog.at_level(logging.WARNING):
+        [result] = site.deliver(legacy_charge_dispute())
+    assert result.outcome.value == "ignored"
+    assert "ch_PayLegacy" in result.detail
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("dp_PayLegacy" in w and "ch_PayLegacy" in w for w in warnings), warnings
+
+
+def test_a_lost_dispute_naming_no_payment_at_all_is_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site = Site(REFUND_SEEN)
+    event = legacy_charge_dispute()
+    event["data"]["object"]["charge"] = None
+    with caplog.at_level(logging.WARNING):
+        assert site.deliver(event) == []
+    assert "dp_PayLegacy" in caplog.text

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from membership_sdk import BillingEvent, EventType, MinTier, Resource, Status, SubscriptionSnapshot
 from membership_sdk import Membership as CoreMembership
-from membership_sdk import MinTier, Resource, Status
 from wagtail_paywall.access import check_access
 from wagtail_paywall.models import Membership
 from wagtail_paywall.store import DjangoStore
@@ -66,3 +66,49 @@ def test_the_store_keeps_what_was_paid_for(reader: Any) -> None:
     stored = store.memberships.get(membership.id)
     assert stored is not None
     assert stored.paid_through == paid
+
+
+def roll(member: Any, event_id: str, version: int, status: Status, **snapshot: Any) -> BillingEvent:
+    return BillingEvent(
+        provider="fake",
+        id=event_id,
+        type=EventType.SUBSCRIPTION_UPDATED,
+        occurred_at=timezone.now(),
+        member_id=str(member.pk),
+        subscription=SubscriptionSnapshot(
+            id="sub_left_past_due",
+            customer_id="cus_left_past_due",
+            price="fake_price_premium_monthly",
+            status=status,
+            version=version,
+            **snapshot,
+        ),
+    )
+
+
+def test_a_subscription_left_past_due_gets_no_new_grace_when_its_period_rolls_on(
+    request_for: Any, reader: Any, catalog: Any, program: Any
+) -> None:
+    # Paid until 32 days ago; the next period (32 days ago to yesterday) went unpaid, and
+    # the one after it began yesterday, still unpaid: Stripe's "leave the subscription
+    # past-due". Today is within the grace days of that roll, not of the paid period.
+    now = timezone.now().replace(microsecond=0)
+    paid, unpaid, rolled = now - timedelta(days=32), now - timedelta(days=1), now
+    program.apply(
+        roll(reader, "evt_paid", 1, Status.ACTIVE, current_period_end=paid, paid_through=paid)
+    )
+    program.apply(
+        roll(reader, "evt_due", 2, Status.PAST_DUE, current_period_end=unpaid, unpaid_since=paid)
+    )
+    program.apply(
+        roll(
+            reader,
+            "evt_rolled",
+            3,
+            Status.PAST_DUE,
+            current_period_end=rolled + timedelta(days=30),
+            unpaid_since=unpaid,
+        )
+    )
+    assert Membership.objects.get(provider_subscription_id="sub_left_past_due").paid_through == paid
+    assert not check_access(request_for(reader), PREMIUM).allowed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from ..catalog import Price
@@ -135,5 +136,34 @@ class SubscriptionListing(Protocol):
         first page when ``None``).
 
         :raises ProviderError: the provider failed (``retryable`` when unreachable).
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PaidPeriod:
+    """What a subscription payment paid for: the subscription, and the end of the period
+    its invoice covered (``None`` when the provider cannot say)."""
+
+    subscription_id: str
+    period_end: datetime | None = None
+
+
+@runtime_checkable
+class PaymentLookup(Protocol):
+    """An optional provider capability: telling which subscription period a payment paid.
+
+    A full refund or a lost chargeback names a payment, not a subscription; only with
+    this capability does the program apply its ``on_refund`` and ``on_dispute_lost``
+    policies to subscriptions. Of the built-in providers only ``stripe`` has it: the
+    ``fake`` and ``manual`` providers take back one-off purchases only. Check for it
+    with ``isinstance(provider, PaymentLookup)``."""
+
+    def subscription_for_payment(self, payment_id: str) -> PaidPeriod | None:
+        """The subscription period ``payment_id`` paid, or ``None`` when it paid none
+        (a one-off payment, or one the provider does not know).
+
+        :raises ProviderError: the provider failed; the program leaves the event to be
+            retried.
         """
         ...

@@ -29,7 +29,13 @@ from ...events import (
     PurchaseState,
     SubscriptionSnapshot,
 )
-from ..base import CheckoutRequest, CheckoutSession, ListedSubscription, SubscriptionPage
+from ..base import (
+    CheckoutRequest,
+    CheckoutSession,
+    ListedSubscription,
+    PaidPeriod,
+    SubscriptionPage,
+)
 from ..settings import Setting, SettingsSpec
 from . import translate as tr
 
@@ -494,23 +500,30 @@ class StripeProvider:
             raise
         return self._snapshot(found)
 
-    def subscription_for_payment(self, payment_intent: str) -> str | None:
-        """The id of the subscription a PaymentIntent paid an invoice of, or ``None`` (a
-        one-off payment, or none Stripe knows).
+    def subscription_for_payment(self, payment_id: str) -> PaidPeriod | None:
+        """The subscription, and the period, that a PaymentIntent (``pi_``) or a charge
+        (``ch_``, a payment made through the legacy Charges API) paid an invoice of; or
+        ``None`` (a one-off payment, or none Stripe knows).
 
         Read from the invoice's payments (``GET /v1/invoice_payments``, API
         ``2025-03-31.basil`` and later, where charges and PaymentIntents no longer name
-        their invoice), else from the PaymentIntent's ``invoice`` (older versions).
+        their invoice), else from the PaymentIntent's or the charge's ``invoice`` (older
+        versions). The period is the latest ``lines.data[].period.end`` of that invoice.
 
         :raises ProviderError: Stripe failed; the program leaves the event to be retried.
         """
+        kind, path = (
+            ("charge", "/v1/charges")
+            if payment_id.startswith(("ch_", "py_"))
+            else ("payment_intent", "/v1/payment_intents")
+        )
         invoice: str | None = None
         try:
             found = self._call(
                 "find the invoice of the payment",
                 "get",
                 "/v1/invoice_payments",
-                payment={"type": "payment_intent", "payment_intent": payment_intent},
+                payment={"type": kind, kind: payment_id},
                 limit=1,
             )
             data = found.get("data") or []
@@ -521,18 +534,23 @@ class StripeProvider:
                 raise
         if invoice is None:
             try:
-                intent = self._call(
-                    "fetch the payment", "get", f"/v1/payment_intents/{payment_intent}"
-                )
+                payment = self._call("fetch the payment", "get", f"{path}/{payment_id}")
             except ProviderError as exc:
                 if exc.code == "not_found":
                     return None
                 raise
-            invoice = tr.object_id(intent.get("invoice"))
+            invoice = tr.object_id(payment.get("invoice"))
         if invoice is None:
             return None
         found = self._call("fetch the invoice", "get", f"/v1/invoices/{invoice}")
-        return tr.invoice_subscription(found)
+        subscription = tr.invoice_subscription(found)
+        if not subscription:
+            return None
+        try:
+            period_end: datetime | None = tr.invoice_paid_through(found)
+        except MalformedEvent:
+            period_end = None
+        return PaidPeriod(subscription, period_end)
 
     def list_subscriptions(self, *, after: str | None = None, limit: int = 100) -> SubscriptionPage:
         """Every subscription of the account, ended ones too (``status=all``), newest
@@ -933,11 +951,30 @@ class StripeProvider:
         the subscription) by the payment's id."""
         if dispute.get("status") != "lost":
             return None
-        intent = tr.object_id(dispute.get("payment_intent"))
-        if not intent:
-            raise _malformed("data.object.payment_intent", "a PaymentIntent id", intent)
+        payment = tr.object_id(dispute.get("payment_intent"))
+        if not payment:
+            # A charge made through the legacy Charges API has no PaymentIntent: the
+            # dispute names only the charge, which names its invoice (older API versions)
+            # or is found through the invoice's payments.
+            payment = tr.object_id(dispute.get("charge"))
+            if not payment:
+                logger.warning(
+                    "Stripe event %s: lost dispute %s names neither a PaymentIntent nor a "
+                    "charge; nothing to take back, ignored",
+                    event.get("id"),
+                    dispute.get("id"),
+                )
+                return None
+            logger.warning(
+                "Stripe event %s: lost dispute %s of charge %s, which has no PaymentIntent "
+                "(the legacy Charges API): looking the payment up by its charge; ignored "
+                "if it paid nothing this site knows",
+                event.get("id"),
+                dispute.get("id"),
+                payment,
+            )
         purchase = PurchaseSnapshot(
-            id=intent,
+            id=payment,
             customer_id="",
             price="",
             state=PurchaseState.CHARGED_BACK,

@@ -224,12 +224,14 @@ def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> Subs
             f"'current_period_end' (older versions) is set on {sub_id!r}; an API version "
             "this SDK does not know yet? Upgrade membership-sdk, then retry the event"
         )
-    paid_through = None
+    unpaid_since = None
     if status is Status.PAST_DUE:
         # Stripe starts the new period before it charges for it: whatever was paid (or
-        # the trial) ended where the unpaid period began.
-        paid_through = period_start(subscription)
-        if paid_through is None:
+        # the trial) ended where the unpaid period began, at the latest. An upper bound,
+        # not a payment: a subscription left past due rolls its period on unpaid, and
+        # the program lets this only lower what it knows was paid.
+        unpaid_since = period_start(subscription)
+        if unpaid_since is None:
             raise UnknownShape(
                 f"a past_due Stripe subscription needs its period start: neither "
                 "'items.data[].current_period_start' nor 'current_period_start' is set "
@@ -252,7 +254,7 @@ def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> Subs
         cancel_at_period_end=scheduled_end,
         canceled_at=timestamp(subscription.get("canceled_at"), "canceled_at"),
         raw_status=raw_status,
-        paid_through=paid_through,
+        unpaid_since=unpaid_since,
     )
 
 
