@@ -25,6 +25,7 @@ from wagtail.models import Site
 from membership_sdk import BillingEvent, Membership, hookimpl
 
 from ..program import get_program
+from ..store import first_row
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +39,20 @@ KINDS = {
 
 
 def _user(member_id: str) -> Any:
+    user_model = get_user_model()
     try:
-        return get_user_model()._default_manager.filter(pk=member_id).first()
+        pk = user_model._meta.pk.to_python(member_id)
     except (ValueError, TypeError, ValidationError):
         return None  # a member id that is not a user's key (an organisation, say)
+    if pk is None:
+        return None
+    # One read per e-mail sent, its SQL compiled once (see wagtail_paywall.store.first_row).
+    return first_row(
+        user_model,
+        f"email_user:{user_model._meta.label}",
+        lambda key: user_model._default_manager.filter(pk=key)[:1],
+        pk,
+    )
 
 
 def _site_url(path: str) -> str:

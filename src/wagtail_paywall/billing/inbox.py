@@ -42,7 +42,7 @@ from membership_sdk.errors import UnknownShape
 from .. import conf
 from ..models import WebhookEvent
 from ..program import get_program
-from ..store import applying_inbox_row
+from ..store import applying_inbox_row, first_row
 
 logger = logging.getLogger(__name__)
 
@@ -237,8 +237,16 @@ def process(row: WebhookEvent) -> WebhookEvent:
     locked: WebhookEvent | None = None
     try:
         with transaction.atomic():
-            locked = (
-                WebhookEvent.objects.select_for_update(skip_locked=True).filter(pk=row.pk).first()
+            locked = first_row(
+                WebhookEvent,
+                "inbox_row_locked",
+                lambda pk: (
+                    WebhookEvent.objects.select_for_update(skip_locked=True)
+                    .filter(pk=pk)
+                    .order_by()[:1]
+                ),
+                row.pk,
+                for_write=True,
             )
             if locked is None:
                 # Another worker holds it (or it is gone); it records the outcome.
@@ -324,16 +332,33 @@ def _apply(row: WebhookEvent) -> None:
     row.last_error = ""
     row.processed_at = timezone.now()
     row.next_attempt_at = None
-    row.save(
-        update_fields=[
-            "status",
-            "attempts",
-            "detail",
-            "last_error",
-            "processed_at",
-            "next_attempt_at",
-        ]
-    )
+    _save_outcome(row)
+
+
+#: What :func:`_apply` writes to the row it applied.
+_OUTCOME = [
+    WebhookEvent._meta.get_field(name)
+    for name in ("status", "attempts", "detail", "last_error", "processed_at", "next_attempt_at")
+]
+
+
+def _save_outcome(row: WebhookEvent) -> None:
+    """``row.save(update_fields=...)`` of the outcome columns in one ``UPDATE`` whose SQL
+    is built once per connection (the ORM compiles it anew each time; the inbox has no
+    signal receivers to tell)."""
+    alias = router.db_for_write(WebhookEvent)
+    connection = connections[alias]
+    sql: str | None = getattr(connection, "_paywall_outcome_sql", None)
+    if sql is None:
+        quote = connection.ops.quote_name
+        sql = connection._paywall_outcome_sql = (  # type: ignore[attr-defined]
+            f"UPDATE {quote(WebhookEvent._meta.db_table)} SET "
+            + ", ".join(f"{quote(f.column)} = %s" for f in _OUTCOME)
+            + f" WHERE {quote(WebhookEvent._meta.pk.column)} = %s"
+        )
+    params = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _OUTCOME]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, row.pk])
 
 
 def _read_again(program: MembershipProgram, row: WebhookEvent) -> Sequence[BillingEvent]:
