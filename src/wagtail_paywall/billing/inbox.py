@@ -150,7 +150,10 @@ def _insert(row: WebhookEvent) -> bool:
     ``pk`` set. One statement on PostgreSQL and SQLite (3.35+), no transaction of its own."""
     alias = router.db_for_write(WebhookEvent)
     connection = connections[alias]
-    if connection.vendor not in ("postgresql", "sqlite"):
+    # SQLite answers RETURNING from 3.35 on; Django 5.2 still runs on 3.31.
+    if connection.vendor not in ("postgresql", "sqlite") or not (
+        connection.features.can_return_columns_from_insert
+    ):
         return _insert_portably(row, alias)
     sql = _insert_sql.get(connection.vendor)
     if sql is None:

@@ -56,6 +56,24 @@ def test_a_webhook_delivered_twice_is_stored_once(paid_webhook: Any) -> None:
     assert WebhookEvent.objects.count() == 1
 
 
+def test_an_sqlite_without_insert_returning_stores_a_webhook_once(
+    paid_webhook: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite before 3.35 (Django 5.2 runs on 3.31) has no INSERT ... RETURNING.
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("only SQLite releases lack INSERT ... RETURNING")
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+
+    first = inbox.receive("fake", paid_webhook.headers, paid_webhook.body)
+    second = inbox.receive("fake", paid_webhook.headers, paid_webhook.body)
+
+    assert first.pk == second.pk
+    assert first.status == "received"
+    assert WebhookEvent.objects.count() == 1
+
+
 def test_processing_applies_the_event(paid_webhook: Any, reader: Any) -> None:
     row = inbox.process(inbox.receive("fake", paid_webhook.headers, paid_webhook.body))
     assert row.status == "processed"
