@@ -17,7 +17,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -26,9 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
-from django.views.generic import TemplateView
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.base import ViewSet
 
 from membership_sdk import Catalog, ProviderError
@@ -40,14 +37,10 @@ from ..billing import manual as billing
 from ..models import ManualInvoice
 from ..program import get_program
 from ..tasks import deliver
+from .views import PaywallScreen, require
 
 VIEW_PERMISSION = "wagtail_paywall.view_manualinvoice"
 CHANGE_PERMISSION = "wagtail_paywall.change_manualinvoice"
-
-
-def _require(request: HttpRequest, permission: str) -> None:
-    if not request.user.has_perm(permission):  # type: ignore[union-attr]
-        raise PermissionDenied
 
 
 class ReceivedForm(forms.Form):
@@ -93,20 +86,13 @@ class ReceivedForm(forms.Form):
         return paid
 
 
-class BankTransferIndexView(WagtailAdminTemplateMixin, TemplateView):
+class BankTransferIndexView(PaywallScreen):
     """Open invoices, the longest overdue first; ``?q=`` finds a reference or a member."""
 
     template_name = "wagtail_paywall/admin/bank_transfers.html"
     page_title = gettext_lazy("Bank transfers")
     header_icon = "doc-full"
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        _require(request, VIEW_PERMISSION)
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_breadcrumbs_items(self) -> list[dict[str, Any]]:
-        # The header shows the last breadcrumb: this screen's title, not "Home".
-        return [*super().get_breadcrumbs_items(), {"url": "", "label": self.page_title}]
+    permission = VIEW_PERMISSION
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -167,7 +153,7 @@ def _user_key(User: Any, member_id: str) -> Any:
 def mark_received(request: HttpRequest, reference: str) -> HttpResponse:
     """POST: the transfer for ``reference`` arrived. Confirms it at the provider and has
     its event applied; an invoice paid or voided already is refused with a message."""
-    _require(request, CHANGE_PERMISSION)
+    require(request, CHANGE_PERMISSION)
     index = reverse("paywall_bank_transfers:index")
     invoice = ManualInvoice.objects.filter(reference=reference.strip()).first()
     form = ReceivedForm(request.POST, prefix=reference, invoice=invoice)

@@ -39,9 +39,25 @@ VIEW_PERMISSION = "wagtail_paywall.view_grant"
 CHANGE_PERMISSION = "wagtail_paywall.change_grant"
 
 
-def _require(request: HttpRequest, permission: str) -> None:
+def require(request: HttpRequest, permission: str) -> None:
+    """Refuse (403; Wagtail turns it into a redirect with a message) a user without
+    ``permission``."""
     if not request.user.has_perm(permission):  # type: ignore[union-attr]
         raise PermissionDenied
+
+
+class PaywallScreen(WagtailAdminTemplateMixin, TemplateView):
+    """A Paywall admin screen: opened only with :attr:`permission`, titled in its header."""
+
+    permission = VIEW_PERMISSION
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        require(request, self.permission)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_breadcrumbs_items(self) -> list[dict[str, Any]]:
+        # The header shows the last breadcrumb: this screen's title, not "Home".
+        return [*super().get_breadcrumbs_items(), {"url": "", "label": self.page_title}]
 
 
 # -- forms ----------------------------------------------------------------------------------
@@ -80,21 +96,13 @@ def live_subscriptions() -> QuerySet[Membership]:
     )
 
 
-class MemberIndexView(WagtailAdminTemplateMixin, TemplateView):
+class MemberIndexView(PaywallScreen):
     """Users who hold (or held) a membership or grant; ``?q=`` searches all users, and
     ``?duplicates=1`` lists those paying for more than one live subscription."""
 
     template_name = "wagtail_paywall/admin/member_index.html"
     page_title = gettext_lazy("Members")
     header_icon = "group"
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        _require(request, VIEW_PERMISSION)
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_breadcrumbs_items(self) -> list[dict[str, Any]]:
-        # The header shows the last breadcrumb: this screen's title, not "Home".
-        return [*super().get_breadcrumbs_items(), {"url": "", "label": self.page_title}]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -135,7 +143,7 @@ class MemberDetailView(WagtailAdminTemplateMixin, TemplateView):
     header_icon = "user"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        _require(request, VIEW_PERMISSION)
+        require(request, VIEW_PERMISSION)
         User = get_user_model()
         self.member = get_object_or_404(User, pk=kwargs["member_id"])
         self.member_id = str(self.member.pk)
@@ -152,7 +160,7 @@ class MemberDetailView(WagtailAdminTemplateMixin, TemplateView):
         ]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        _require(request, CHANGE_PERMISSION)
+        require(request, CHANGE_PERMISSION)
         form = CompForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(comp_form=form))
@@ -192,7 +200,7 @@ def _grant_or_404(grant_id: str) -> Grant:
 
 def extend_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
     """POST: push a grant's end ``days`` further."""
-    _require(request, CHANGE_PERMISSION)
+    require(request, CHANGE_PERMISSION)
     if request.method != "POST":
         raise Http404
     grant = _grant_or_404(grant_id)
@@ -216,7 +224,7 @@ def extend_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
 
 def revoke_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
     """POST: end a grant now."""
-    _require(request, CHANGE_PERMISSION)
+    require(request, CHANGE_PERMISSION)
     if request.method != "POST":
         raise Http404
     grant = _grant_or_404(grant_id)
@@ -257,7 +265,7 @@ class MetricsReportView(WagtailAdminTemplateMixin, TemplateView):
     header_icon = "table"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        _require(request, VIEW_PERMISSION)
+        require(request, VIEW_PERMISSION)
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
