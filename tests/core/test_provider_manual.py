@@ -710,3 +710,15 @@ def test_a_reference_prefix_of_letters_digits_dashes_and_underscores_is_taken(
     prefix: str,
 ) -> None:
     assert ManualProvider.from_config({"reference_prefix": prefix}).reference_prefix == prefix
+
+
+def test_a_transfer_dated_before_its_invoice_was_issued_is_refused_and_changes_nothing(
+    program: MembershipProgram, manual: ManualProvider, clock: Clock
+) -> None:
+    reference = checkout(program, "gold-yearly").id
+
+    with pytest.raises(InvoiceError, match="was issued on") as refused:
+        manual.confirm_payment(reference, paid_at=clock() - timedelta(days=400))
+
+    assert refused.value.code == "paid_before_issued"
+    assert manual.invoice(reference).state == "open"

@@ -467,6 +467,8 @@ class ManualProvider:
 
         :raises UnknownInvoice: no invoice has ``reference``.
         :raises InvoiceClosed: the invoice was already paid or voided.
+        :raises InvoiceError: ``paid_at`` is before the invoice was issued (code
+            ``paid_before_issued``); nothing changes.
         :raises ProviderError: code ``subscription_ended`` for a renewal of a
             subscription that ended meanwhile.
         """
@@ -488,6 +490,15 @@ class ManualProvider:
                     code=f"invoice_{invoice.state}",
                 )
             paid = (paid_at or self.now()).replace(microsecond=0)
+            if paid < invoice.issued_at.replace(microsecond=0):
+                # A transfer quoting the reference cannot predate it; a date years back
+                # would start, and end, the period paid for then.
+                raise InvoiceError(
+                    f"manual: invoice {invoice.reference!r} was issued on "
+                    f"{invoice.issued_at:%Y-%m-%d %H:%M}; a transfer quoting it cannot have "
+                    f"arrived on {paid:%Y-%m-%d %H:%M}",
+                    code="paid_before_issued",
+                )
             if invoice.subscription is not None:
                 return self._pay_renewal(invoice, paid)
             invoice.state, invoice.paid_at = PAID, paid
