@@ -53,6 +53,14 @@ class SubscriptionSnapshot:
     ``paid_through`` (or set it when no payment is known), never raise it, so a
     subscription left past due does not earn a new grace period each time it rolls
     over.
+
+    ``price_since`` is when the subscription moved to its current ``price`` (its start
+    for one never changed), as the provider records it, so that events applied in any
+    order agree on it. ``paused_until`` is when a paused subscription resumes by itself
+    (``None``: paused until resumed). ``amount`` is what each period is charged after
+    discounts, in minor units (``None``: the price's list amount); ``coupon`` is the
+    code of the discount applied and ``discount_ends_at`` when it stops applying
+    (``None``: for as long as the subscription lasts).
     """
 
     id: str
@@ -68,6 +76,11 @@ class SubscriptionSnapshot:
     raw_status: str = ""
     paid_through: datetime | None = None
     unpaid_since: datetime | None = None
+    price_since: datetime | None = None
+    paused_until: datetime | None = None
+    amount: int | None = None
+    coupon: str = ""
+    discount_ends_at: datetime | None = None
 
 
 class PurchaseState(StrEnum):
@@ -163,6 +176,11 @@ class BillingEvent:
                 "raw_status": s.raw_status,
                 "paid_through": _iso(s.paid_through),
                 "unpaid_since": _iso(s.unpaid_since),
+                "price_since": _iso(s.price_since),
+                "paused_until": _iso(s.paused_until),
+                "amount": s.amount,
+                "coupon": s.coupon,
+                "discount_ends_at": _iso(s.discount_ends_at),
             }
         if self.purchase is not None:
             p = self.purchase
@@ -206,6 +224,11 @@ class BillingEvent:
                 raw_status=s.text("raw_status", default=""),
                 paid_through=s.optional_time("paid_through"),
                 unpaid_since=s.optional_time("unpaid_since"),
+                price_since=s.optional_time("price_since"),
+                paused_until=s.optional_time("paused_until"),
+                amount=s.optional_integer("amount"),
+                coupon=s.text("coupon", default=""),
+                discount_ends_at=s.optional_time("discount_ends_at"),
             )
         if fields.get("purchase"):
             p = fields.nested("purchase")
@@ -286,6 +309,12 @@ class _Fields:
             return int(value)
         except ValueError:
             raise self.bad(key, "an integer", value) from None
+
+    def optional_integer(self, key: str) -> int | None:
+        """An integer, or ``None`` for an absent key or ``null``."""
+        if self.data.get(key) is None:
+            return None
+        return self.integer(key)
 
     def flag(self, key: str) -> bool:
         """A boolean; an absent key (a row stored without it) reads as ``False``."""

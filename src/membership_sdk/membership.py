@@ -87,6 +87,12 @@ class Membership:
     not be paid yet (Stripe starts a new period about an hour before it charges for it).
     A past-due membership gives access until ``paid_through`` plus the grace period,
     never through the unpaid period.
+
+    ``price_since`` is when it moved to its current price (and tier), as its provider
+    records it. ``paused_until`` is when a paused one resumes by itself, and
+    ``pause_reason`` what the member gave as the reason. ``amount`` is what each period
+    is charged after discounts (``None``: the price's list amount), ``coupon`` the
+    discount's code and ``discount_ends_at`` when the discount stops applying.
     """
 
     id: str
@@ -105,6 +111,21 @@ class Membership:
     cancel_reason: str = ""
     version: tuple[int, str] = (0, "")
     paid_through: datetime | None = None
+    price_since: datetime | None = None
+    paused_until: datetime | None = None
+    pause_reason: str = ""
+    amount: int | None = None
+    coupon: str = ""
+    discount_ends_at: datetime | None = None
+
+    def charged(self, list_amount: int, now: datetime) -> int:
+        """What a period starting at ``now`` is charged, given the price's
+        ``list_amount``: the discounted ``amount`` while its discount lasts."""
+        if self.amount is None:
+            return list_amount
+        if self.discount_ends_at is not None and now >= self.discount_ends_at:
+            return list_amount
+        return self.amount
 
     def transition(self, target: Status, **changes: object) -> Membership:
         """A copy moved to ``target``; raises :class:`InvalidTransition` if forbidden."""

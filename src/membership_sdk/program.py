@@ -335,6 +335,11 @@ class MembershipProgram:
             "paid_through": paid_through(
                 event, snap, existing.paid_through if existing is not None else None
             ),
+            "price_since": snap.price_since,
+            "paused_until": snap.paused_until,
+            "amount": snap.amount,
+            "coupon": snap.coupon,
+            "discount_ends_at": snap.discount_ends_at,
         }
         if existing is None:
             after = Membership(

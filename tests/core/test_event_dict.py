@@ -44,6 +44,11 @@ def full_subscription_event() -> BillingEvent:
             raw_status="trialing",
             paid_through=NOW - timedelta(days=1),
             unpaid_since=NOW - timedelta(days=1),
+            price_since=NOW - timedelta(days=1),
+            paused_until=NOW + timedelta(days=30),
+            amount=450,
+            coupon="welcome",
+            discount_ends_at=NOW + timedelta(days=60),
         ),
     )
 
@@ -109,8 +114,23 @@ def test_the_stored_shape_of_a_subscription_event_is_fixed() -> None:
             "raw_status": "trialing",
             "paid_through": "2026-03-14T12:00:00+00:00",
             "unpaid_since": "2026-03-14T12:00:00+00:00",
+            "price_since": "2026-03-14T12:00:00+00:00",
+            "paused_until": "2026-04-14T12:00:00+00:00",
+            "amount": 450,
+            "coupon": "welcome",
+            "discount_ends_at": "2026-05-14T12:00:00+00:00",
         },
     }
+
+
+def test_a_row_stored_before_offers_reads_as_list_price_and_no_pause() -> None:
+    stored = full_subscription_event().to_dict()
+    for key in ("price_since", "paused_until", "amount", "coupon", "discount_ends_at"):
+        del stored["subscription"][key]
+    back = BillingEvent.from_dict(stored)
+    assert back.subscription is not None
+    assert (back.subscription.amount, back.subscription.coupon) == (None, "")
+    assert back.subscription.paused_until is None
 
 
 def test_a_row_stored_before_payments_were_tracked_reads_as_no_payment_known() -> None:

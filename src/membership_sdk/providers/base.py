@@ -167,3 +167,103 @@ class PaymentLookup(Protocol):
             retried.
         """
         ...
+
+
+# -- the subscription lifecycle: optional capabilities -----------------------------------
+# A provider has a capability when ``isinstance(provider, Capability)``; a provider without
+# one declines it, and hosts say so on their pages instead of offering it.
+
+
+@dataclass(frozen=True, slots=True)
+class ProrationLine:
+    """One line of a plan-change preview: what is credited (negative) or charged."""
+
+    description: str
+    amount: int
+    proration: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChangePreview:
+    """What moving a subscription to another price would cost, as the member sees it
+    before confirming.
+
+    ``amount_due`` (minor units of ``currency``) is what is charged now (or invoiced,
+    for providers that invoice), ``0`` when the change waits for the period's end.
+    ``proration_date`` (Unix seconds) is passed back to ``change_plan`` so the change is
+    billed exactly as previewed. ``effective_at`` is when the new price applies.
+    """
+
+    subscription_id: str
+    price: str
+    amount_due: int
+    currency: str
+    proration_date: int
+    lines: tuple[ProrationLine, ...]
+    effective_at: datetime | None = None
+
+    @property
+    def proration_amount(self) -> int:
+        """The sum of the proration lines: credit for the old price, charge for the new."""
+        return sum(line.amount for line in self.lines if line.proration)
+
+
+@runtime_checkable
+class PlanChanges(Protocol):
+    """An optional capability: moving a subscription to another price (upgrade,
+    downgrade, monthly to yearly), with a preview of what it costs."""
+
+    def preview_plan_change(
+        self, subscription_id: str, price: str, *, proration_date: int | None = None
+    ) -> PlanChangePreview:
+        """What moving ``subscription_id`` to the provider price ``price`` would charge.
+
+        :raises ProviderError: the provider failed or cannot make this change.
+        """
+        ...
+
+    def change_plan(
+        self,
+        subscription_id: str,
+        price: str,
+        *,
+        proration_date: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> SubscriptionSnapshot:
+        """Move the subscription to ``price``, billed as the preview at
+        ``proration_date`` showed."""
+        ...
+
+
+@runtime_checkable
+class Pausing(Protocol):
+    """An optional capability: pausing a subscription's billing for a while."""
+
+    def pause_subscription(
+        self, subscription_id: str, *, resumes_at: datetime
+    ) -> SubscriptionSnapshot:
+        """Pause billing until ``resumes_at``, when it resumes by itself."""
+        ...
+
+    def unpause_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        """Resume a paused subscription now."""
+        ...
+
+
+@runtime_checkable
+class SubscriptionDiscounts(Protocol):
+    """An optional capability: putting a discount on a running subscription (a
+    retention offer, a staff gesture)."""
+
+    def apply_discount(
+        self,
+        subscription_id: str,
+        *,
+        code: str,
+        percent_off: int | None = None,
+        amount_off: int | None = None,
+        months: int | None = None,
+    ) -> SubscriptionSnapshot:
+        """Discount the coming periods: ``months`` of them, or for ever when ``None``."""
+        ...
+

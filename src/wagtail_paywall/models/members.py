@@ -53,6 +53,14 @@ class Membership(models.Model):
     cancel_at_period_end = models.BooleanField(_("cancel at period end"), default=False)
     canceled_at = models.DateTimeField(_("canceled at"), null=True, blank=True)
     cancel_reason = models.TextField(_("cancel reason"), blank=True)
+    # When it moved to its current price, as the provider records it (drip after upgrades).
+    price_since = models.DateTimeField(_("on this price since"), null=True, blank=True)
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
+    pause_reason = models.TextField(_("pause reason"), blank=True)
+    # What each period is charged after discounts; NULL: the price's list amount.
+    amount = models.BigIntegerField(_("amount charged"), null=True, blank=True)
+    coupon = models.CharField(_("coupon"), max_length=64, blank=True)
+    discount_ends_at = models.DateTimeField(_("discount ends at"), null=True, blank=True)
     # The provider snapshot's version and event id: an older snapshot never overwrites it.
     version_number = models.BigIntegerField(default=0)
     version_event = models.CharField(max_length=255, blank=True)
@@ -89,6 +97,12 @@ class Membership(models.Model):
             canceled_at=self.canceled_at,
             cancel_reason=self.cancel_reason,
             version=(self.version_number, self.version_event),
+            price_since=self.price_since,
+            paused_until=self.paused_until,
+            pause_reason=self.pause_reason,
+            amount=self.amount,
+            coupon=self.coupon,
+            discount_ends_at=self.discount_ends_at,
         )
 
     @classmethod
@@ -108,6 +122,12 @@ class Membership(models.Model):
             "cancel_at_period_end": m.cancel_at_period_end,
             "canceled_at": m.canceled_at,
             "cancel_reason": m.cancel_reason,
+            "price_since": m.price_since,
+            "paused_until": m.paused_until,
+            "pause_reason": m.pause_reason,
+            "amount": m.amount,
+            "coupon": m.coupon,
+            "discount_ends_at": m.discount_ends_at,
             "version_number": m.version[0],
             "version_event": m.version[1],
         }

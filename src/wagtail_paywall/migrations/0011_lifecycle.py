@@ -1,0 +1,8 @@
+# Placeholder in the chain; its owner replaces the operations.
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("wagtail_paywall", "0010_coupons")]
+
+    operations: list[migrations.operations.base.Operation] = []

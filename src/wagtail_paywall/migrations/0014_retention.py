@@ -1,0 +1,8 @@
+# Placeholder in the chain; its owner replaces the operations.
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("wagtail_paywall", "0013_dunning")]
+
+    operations: list[migrations.operations.base.Operation] = []
