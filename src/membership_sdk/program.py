@@ -327,19 +327,11 @@ class MembershipProgram:
             "tier": price.tier,
             "price_id": price.id,
             "provider_customer_id": snap.customer_id,
-            "current_period_end": snap.current_period_end,
-            "trial_end": snap.trial_end,
-            "cancel_at_period_end": snap.cancel_at_period_end,
-            "canceled_at": snap.canceled_at,
             "version": version,
             "paid_through": paid_through(
                 event, snap, existing.paid_through if existing is not None else None
             ),
-            "price_since": snap.price_since,
-            "paused_until": snap.paused_until,
-            "amount": snap.amount,
-            "coupon": snap.coupon,
-            "discount_ends_at": snap.discount_ends_at,
+            **self._snapshot_fields(snap),
         }
         if existing is None:
             after = Membership(
@@ -363,6 +355,22 @@ class MembershipProgram:
         return ApplyResult(Outcome.APPLIED, event, membership_id=after.id), Transition(
             existing, after
         )
+
+    @staticmethod
+    def _snapshot_fields(snap: SubscriptionSnapshot) -> dict[str, Any]:
+        """The membership fields a provider snapshot sets as they are (not the version,
+        the payments or the tier, which need the event and the catalog)."""
+        return {
+            "current_period_end": snap.current_period_end,
+            "trial_end": snap.trial_end,
+            "cancel_at_period_end": snap.cancel_at_period_end,
+            "canceled_at": snap.canceled_at,
+            "price_since": snap.price_since,
+            "paused_until": snap.paused_until,
+            "amount": snap.amount,
+            "coupon": snap.coupon,
+            "discount_ends_at": snap.discount_ends_at,
+        }
 
     def _take_back_subscription(
         self, event: BillingEvent, snap: PurchaseSnapshot
@@ -649,13 +657,15 @@ class MembershipProgram:
             current = self._membership(before.id)
             after = current
             if (snap.version, "") > current.version:
+                fields = self._snapshot_fields(snap)
+                price = self.catalog.price_for_provider(current.provider, snap.price)
+                if price is not None and price.tier is not None:
+                    # A plan change answers with the new price.
+                    fields.update(tier=price.tier, price_id=price.id)
                 after = current.transition(
                     snap.status,
-                    current_period_end=snap.current_period_end,
-                    cancel_at_period_end=snap.cancel_at_period_end,
-                    canceled_at=snap.canceled_at,
                     version=(snap.version, ""),
-                    **extra,
+                    **(fields | extra),
                 )
             else:
                 after = current.replace(**extra)
