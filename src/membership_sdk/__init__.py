@@ -37,6 +37,7 @@ from .catalog import Catalog, Coupon, Interval, Offer, OfferKind, Price, Tier
 from .entitlements import Entitlement, Period, Quota
 from .errors import (
     CatalogError,
+    CouponError,
     DuplicateSlug,
     EventError,
     InvalidAmount,
@@ -68,8 +69,8 @@ from .program import MembershipProgram
 
 __all__ = [
     "AccessContext", "AllOf", "AnyOf", "AnyTier", "ApplyResult", "BillingEvent", "Catalog",
-    "CatalogError", "Coupon", "Decision", "Drip", "DuplicateSlug", "Embargo", "Entitlement",
-    "EventError", "EventType", "Grant", "GrantKind", "HasEntitlement", "Interval",
+    "CatalogError", "Coupon", "CouponError", "Decision", "Drip", "DuplicateSlug", "Embargo",
+    "Entitlement", "EventError", "EventType", "Grant", "GrantKind", "HasEntitlement", "Interval",
     "InvalidAmount", "InvalidTransition", "MalformedEvent", "Membership", "MembershipError",
     "MembershipProgram", "MemoryStore", "Metered", "MinTier", "Offer", "OfferKind", "Outcome",
     "Period", "PluginError", "Price", "ProviderError", "Providers", "Public", "Purchase",

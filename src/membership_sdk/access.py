@@ -168,8 +168,8 @@ class AccessContext:
     usage: Mapping[str, Mapping[str, datetime]] = field(default_factory=dict)
     # What :func:`resolve_context` found held (memberships and grants, registration date),
     # turned into :attr:`holdings` only when a drip asks: most requests never do.
-    _held: tuple[tuple[Membership | Grant, ...], datetime | None, timedelta] = field(
-        default=((), None, timedelta(0)), repr=False, compare=False, hash=False
+    _held: tuple[tuple[Membership | Grant, ...], datetime | None, timedelta, bool] = field(
+        default=((), None, timedelta(0), False), repr=False, compare=False, hash=False
     )
     _holdings: list[tuple[Holding, ...]] = field(
         default_factory=list, init=False, repr=False, compare=False, hash=False
@@ -189,8 +189,11 @@ class AccessContext:
         """Each membership and grant held now, and the registration, earliest first."""
         cached = self._holdings
         if not cached:
-            held, registered_at, grace = self._held
-            cached.append(holdings_of(held, registered_at, self.catalog, self.now, grace))
+            held, registered_at, grace, paused = self._held
+            found = holdings_of(
+                held, registered_at, self.catalog, self.now, grace, paused_access=paused
+            )
+            cached.append(found)
         return cached[0]
 
 
@@ -700,12 +703,15 @@ def resolve_context(
     usage: Mapping[str, Mapping[str, datetime]] | None = None,
     registered_at: datetime | None = None,
     grace: timedelta = timedelta(0),
+    paused_access: bool = False,
 ) -> AccessContext:
     """Resolve what a visitor holds at ``now`` from their memberships and grants.
 
     Paid memberships that give access count as grants of their tier; stored grants
     (comps, gifts, trials, team seats, purchases) add tiers, entitlements or items.
     Every signed-in member holds the catalog's free tier, if it has one.
+    ``paused_access``: paused memberships give access until their paid period ends
+    (see :meth:`~membership_sdk.membership.Membership.grants_access`).
     """
     if member_id is None:
         return AccessContext(now=now, catalog=catalog, usage=usage or _EMPTY)
@@ -716,7 +722,7 @@ def resolve_context(
     held: list[Membership | Grant] = []
     for membership in memberships:
         held.append(membership)  # ended ones too: a drip counts across a switch of plans
-        if membership.grants_access(now, grace):
+        if membership.grants_access(now, grace, paused_access=paused_access):
             tiers.add(membership.tier)
             if membership.started_at is not None:
                 starts.append(membership.started_at)
@@ -751,7 +757,7 @@ def resolve_context(
         purchases=frozenset(purchases),
         joined_at=min(starts) if starts else registered_at,
         usage=usage or _EMPTY,
-        _held=(tuple(held), registered_at, grace),
+        _held=(tuple(held), registered_at, grace, paused_access),
     )
 
 
@@ -761,16 +767,26 @@ def holdings_of(
     catalog: Catalog,
     now: datetime,
     grace: timedelta = timedelta(0),
+    *,
+    paused_access: bool = False,
 ) -> tuple[Holding, ...]:
     """The :class:`Holding` of each membership and grant in ``held`` that gives or gave
-    access by ``now``, and of registering, earliest first."""
+    access by ``now``, and of registering, earliest first.
+
+    A membership holds its tier from its start, or from ``price_since`` when it moved to
+    its current price later (a plan change in place): the tier it held before is not
+    known, so what the new tier gives counts from the change, never from the start.
+    """
     holdings: list[Holding] = []
     for source in held:
         if isinstance(source, Membership):
             since = source.started_at or registered_at
+            moved = source.price_since
+            if moved is not None and (since is None or moved > since):
+                since = moved
             if since is None or since > now:
                 continue
-            if source.grants_access(now, grace):
+            if source.grants_access(now, grace, paused_access=paused_access):
                 holdings.append(Holding(since, (source.tier,)))
             elif source.status in _ENDED and source.current_period_end is not None:
                 holdings.append(Holding(since, (source.tier,), until=source.current_period_end))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 
@@ -78,9 +79,18 @@ class Price:
     provider_ids: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
     archived: bool = False
     nickname: str = ""
+    #: An intro offer: the first ``intro_periods`` periods cost ``intro_amount`` ("first
+    #: 3 months at €1"), then ``amount``. Applied by every checkout of the price.
+    intro_amount: int | None = None
+    intro_periods: int = 0
+    #: A gift price: a one-off sale of this many months of ``tier`` for someone else to
+    #: redeem (see :mod:`membership_sdk.gifts`); ``None`` for every other price.
+    gift_months: int | None = None
 
     def __post_init__(self) -> None:
         _check_slug("price", self.id)
+        if self.gift_months is not None:
+            self._check_gift()
         if not isinstance(self.amount, int) or isinstance(self.amount, bool):
             raise InvalidAmount(
                 f"price {self.id!r}: amount must be an integer in minor units, got {self.amount!r}"
@@ -103,22 +113,118 @@ class Price:
         if self.trial_days and self.interval is Interval.ONE_OFF:
             raise CatalogError(f"price {self.id!r}: a one-off price cannot have a trial")
         object.__setattr__(self, "provider_ids", dict(self.provider_ids))
+        self._check_intro()
+
+    def _check_gift(self) -> None:
+        months = self.gift_months
+        if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 36:
+            raise CatalogError(
+                f"price {self.id!r}: gift_months must be a whole number of months from 1 "
+                f"to 36, got {months!r}"
+            )
+        # Compared by value: __post_init__ runs this before it normalises ``interval``.
+        if self.tier is None or self.interval != Interval.ONE_OFF:
+            raise CatalogError(
+                f"price {self.id!r}: a gift price sells months of a tier once; it needs "
+                f"tier= and interval='one_off', got tier={self.tier!r}, "
+                f"interval={str(self.interval)!r}"
+            )
+
+    def _check_intro(self) -> None:
+        amount, periods = self.intro_amount, self.intro_periods
+        if amount is None and not periods:
+            return
+        if amount is None or not periods:
+            raise CatalogError(
+                f"price {self.id!r}: an intro offer needs both intro_amount and intro_periods; "
+                f"got intro_amount={amount!r}, intro_periods={periods!r}"
+            )
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+            raise InvalidAmount(
+                f"price {self.id!r}: intro_amount must be an integer >= 0 in minor units, "
+                f"got {amount!r}"
+            )
+        if amount >= self.amount:
+            raise InvalidAmount(
+                f"price {self.id!r}: intro_amount {amount} must be below the price's "
+                f"amount {self.amount}"
+            )
+        if not isinstance(periods, int) or isinstance(periods, bool) or periods < 1:
+            raise CatalogError(
+                f"price {self.id!r}: intro_periods must be a whole number >= 1, got {periods!r}"
+            )
+        if self.interval is Interval.ONE_OFF:
+            raise CatalogError(f"price {self.id!r}: a one-off price cannot have an intro offer")
+        if self.trial_days:
+            raise CatalogError(
+                f"price {self.id!r}: choose a trial or an intro offer, not both "
+                f"(trial_days={self.trial_days}, intro_periods={periods})"
+            )
 
     @property
     def recurring(self) -> bool:
         return self.interval is not Interval.ONE_OFF
 
+    @property
+    def gift(self) -> bool:
+        """Whether this price sells a gift (``gift_months`` of its tier) to give away."""
+        return self.gift_months is not None
+
+    @property
+    def has_intro(self) -> bool:
+        """Whether the price has an intro offer (``intro_amount`` for ``intro_periods``)."""
+        return self.intro_amount is not None and self.intro_periods > 0
+
+
+class Duration(StrEnum):
+    """How long a coupon's discount lasts: the first period, ``months`` months, or for
+    as long as the subscription runs."""
+
+    ONCE = "once"
+    REPEATING = "repeating"
+    FOREVER = "forever"
+
+
+def _codes(kind: str, owner: str, values: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(values, str):
+        raise CatalogError(f"coupon {owner!r}: {kind} must be a list, not one string {values!r}")
+    return tuple(dict.fromkeys(values))
+
 
 @dataclass(frozen=True, slots=True)
 class Coupon:
-    """A discount a provider applies at checkout (``percent_off`` or ``amount_off``)."""
+    """A discount a member gets with a code at checkout.
+
+    ``percent_off`` (1..100) or ``amount_off`` (minor units of ``currency``) per period;
+    for ``duration``: the first period only (``once``), ``months`` months
+    (``repeating``), or ``forever``. ``tiers`` and ``prices`` limit it to those (empty:
+    any recurring price). ``max_redemptions`` caps how many members may use it (counted
+    through :class:`~membership_sdk.ports.RedemptionStore`), ``expires_at`` ends it,
+    ``first_time_only`` keeps it for members who never had a membership.
+    ``provider_ids`` maps a provider to its own id for the discount (Stripe: a
+    promotion code ``promo_...`` or a coupon id); codes are matched case-insensitively.
+    """
 
     code: str
     percent_off: int | None = None
     amount_off: int | None = None
     currency: str | None = None
+    duration: Duration = Duration.ONCE
+    months: int | None = None
+    tiers: tuple[str, ...] = ()
+    prices: tuple[str, ...] = ()
+    max_redemptions: int | None = None
+    expires_at: datetime | None = None
+    first_time_only: bool = False
+    provider_ids: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
+    name: str = ""
 
     def __post_init__(self) -> None:
+        code = self.code
+        if not isinstance(code, str) or not code.strip() or len(code) > 64:
+            raise CatalogError(f"invalid coupon code {code!r}; expected 1..64 characters")
+        if code != code.strip() or any(c.isspace() for c in code):
+            raise CatalogError(f"coupon code {code!r} may not contain spaces")
         if (self.percent_off is None) == (self.amount_off is None):
             raise CatalogError(
                 f"coupon {self.code!r}: set exactly one of percent_off or amount_off"
@@ -129,6 +235,52 @@ class Coupon:
             if self.amount_off <= 0:
                 raise InvalidAmount(f"coupon {self.code!r}: amount_off must be positive")
             object.__setattr__(self, "currency", normalize_currency(self.currency))
+        try:
+            duration = Duration(self.duration)
+        except ValueError:
+            raise CatalogError(
+                f"coupon {self.code!r}: duration must be one of "
+                f"{', '.join(d.value for d in Duration)}; got {self.duration!r}"
+            ) from None
+        object.__setattr__(self, "duration", duration)
+        if duration is Duration.REPEATING:
+            if not isinstance(self.months, int) or isinstance(self.months, bool) or self.months < 1:
+                raise CatalogError(
+                    f"coupon {self.code!r}: a repeating coupon needs months >= 1, "
+                    f"got {self.months!r}"
+                )
+        elif self.months is not None:
+            raise CatalogError(
+                f"coupon {self.code!r}: months is only for a repeating coupon, "
+                f"not for one that lasts {duration.value!r}"
+            )
+        if self.max_redemptions is not None and (
+            not isinstance(self.max_redemptions, int) or self.max_redemptions < 1
+        ):
+            raise CatalogError(
+                f"coupon {self.code!r}: max_redemptions must be >= 1 or None, "
+                f"got {self.max_redemptions!r}"
+            )
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise CatalogError(
+                f"coupon {self.code!r}: expires_at must be an aware datetime, "
+                f"got {self.expires_at!r}"
+            )
+        object.__setattr__(self, "tiers", _codes("tiers", code, self.tiers))
+        object.__setattr__(self, "prices", _codes("prices", code, self.prices))
+        object.__setattr__(self, "provider_ids", dict(self.provider_ids))
+
+    def applies_to(self, price: Price) -> bool:
+        """Whether the coupon may discount ``price``: a recurring price, of one of
+        ``tiers`` or ``prices`` when it names any."""
+        if not price.recurring:
+            return False
+        if not self.tiers and not self.prices:
+            return True
+        return price.id in self.prices or (price.tier is not None and price.tier in self.tiers)
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 class OfferKind(StrEnum):
@@ -182,9 +334,23 @@ class Catalog:
             self._prices[price.id] = price
         self._coupons: dict[str, Coupon] = {}
         for coupon in coupons:
-            if coupon.code in self._coupons:
+            # Codes are typed by readers: SPRING, spring and Spring are one code.
+            folded = coupon.code.casefold()
+            if folded in self._coupons:
                 raise DuplicateSlug(f"duplicate coupon code {coupon.code!r}")
-            self._coupons[coupon.code] = coupon
+            for slug in coupon.tiers:
+                if slug not in self._tiers:
+                    raise UnknownTier(
+                        f"coupon {coupon.code!r} is for tier {slug!r}, which is not in the "
+                        f"catalog; known tiers: {sorted(self._tiers)}"
+                    )
+            for price_id in coupon.prices:
+                if price_id not in self._prices:
+                    raise UnknownPrice(
+                        f"coupon {coupon.code!r} is for price {price_id!r}, which is not in "
+                        "the catalog"
+                    )
+            self._coupons[folded] = coupon
         #: Display names of purchasable items, by item key.
         self.items: dict[str, str] = dict(items or {})
         self.rank_of: dict[str, int] = {t.slug: t.rank for t in self._tiers.values()}
@@ -223,10 +389,36 @@ class Catalog:
         return self._by_provider.get((provider, external_id))
 
     def coupon(self, code: str) -> Coupon | None:
-        return self._coupons.get(code)
+        """The coupon with ``code`` (any case, surrounding spaces ignored), or ``None``."""
+        return self._coupons.get(code.strip().casefold())
+
+    @property
+    def coupons(self) -> tuple[Coupon, ...]:
+        return tuple(self._coupons.values())
 
     def prices_for_tier(self, slug: str) -> tuple[Price, ...]:
-        return tuple(p for p in self._prices.values() if p.tier == slug and not p.archived)
+        """The tier's prices on sale to members themselves (not gift prices: buying one
+        unlocks nothing for the buyer; see :meth:`gift_prices`)."""
+        return tuple(
+            p
+            for p in self._prices.values()
+            if p.tier == slug and not p.archived and p.gift_months is None
+        )
+
+    def gift_prices(self, tier: str | None = None) -> tuple[Price, ...]:
+        """Gift prices on sale (of ``tier``, or of every tier): by tier rank, then months."""
+        return tuple(
+            sorted(
+                (
+                    p
+                    for p in self._prices.values()
+                    if p.gift_months is not None
+                    and not p.archived
+                    and (tier is None or p.tier == tier)
+                ),
+                key=lambda p: (self.rank_of.get(p.tier or "", 0), p.tier or "", p.gift_months),
+            )
+        )
 
     def prices_for_item(self, item: str) -> tuple[Price, ...]:
         return tuple(p for p in self._prices.values() if p.item == item and not p.archived)

@@ -9,6 +9,7 @@ catch one class. Messages name the culprit and what was expected::
     │   ├── InvalidAmount       zero or negative amounts, wrong types
     │   ├── DuplicateSlug       two catalog items share a slug
     │   └── UnknownPrice        a price id the catalog does not hold
+    ├── CouponError             a code that cannot discount this checkout; says why
     ├── InvalidTransition       a membership status change the state machine forbids
     ├── EventError              a billing event that cannot be applied
     │   ├── MalformedEvent      missing or mistyped fields, unparsable bodies
@@ -59,6 +60,32 @@ class UnknownPrice(CatalogError, LookupError):
 
 class UnknownTier(CatalogError, LookupError):
     """A tier slug is not in the catalog."""
+
+
+class CouponError(MembershipError, ValueError):
+    """A coupon or promotion code cannot discount this checkout. Nothing was changed.
+
+    :ivar code: the code as the member typed it.
+    :ivar reason: why, for machines: one of :data:`COUPON_REASONS` (``"unknown"``,
+        ``"expired"``, ``"used_up"``, ``"not_for_this_plan"``, ``"not_first_time"``,
+        ``"wrong_currency"``).
+    """
+
+    def __init__(self, message: str, *, code: str, reason: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+#: Every :attr:`CouponError.reason`.
+COUPON_REASONS = (
+    "unknown",
+    "expired",
+    "used_up",
+    "not_for_this_plan",
+    "not_first_time",
+    "wrong_currency",
+)
 
 
 class InvalidTransition(MembershipError):

@@ -22,6 +22,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .events import ApplyResult, BillingEvent
+    from .gifts import Gift
     from .membership import Grant, Membership
     from .providers.base import Provider
 
@@ -169,6 +170,17 @@ def membership_grant_changed(grant: Grant, action: str) -> None:
 
     :param grant: the grant as stored after the change.
     :param action: ``"created"``, ``"extended"`` or ``"revoked"``.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_gift_purchased(gift: Gift) -> None:
+    """A gift's payment arrived and its redeem code was made (once per gift; see
+    :mod:`membership_sdk.gifts`). Adapters send the buyer the code, and the recipient
+    theirs when no later day was chosen.
+
+    :param gift: the gift as stored, with its ``code``.
     :returns: nothing; results are ignored. All implementations are called.
     """
 

@@ -135,7 +135,9 @@ class Membership:
     def replace(self, **changes: object) -> Membership:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
-    def grants_access(self, now: datetime, grace: timedelta = timedelta(0)) -> bool:
+    def grants_access(
+        self, now: datetime, grace: timedelta = timedelta(0), *, paused_access: bool = False
+    ) -> bool:
         """Whether this membership gives access at ``now``.
 
         Trialing and active memberships give access until their period ends plus
@@ -147,9 +149,16 @@ class Membership:
         past-due snapshots say where the unpaid period began. Canceled ones until the
         period they paid for ends. Incomplete, paused, expired and unknown statuses never
         give access, nor does a past-due one with no known period at all.
+
+        A paused one gives access only with ``paused_access`` (the site's choice, see
+        :class:`~membership_sdk.lifecycle.PauseAccess`): until the period paid before the
+        pause ends (``paid_through``, else the current period's end), without grace.
         """
         status = self.status
         end = self.current_period_end
+        if status is _S.PAUSED:
+            paid = self.paid_through or end
+            return paused_access and paid is not None and now < paid
         if status is _S.PAST_DUE:
             paid = self.paid_through or end
             return paid is not None and now < paid + grace

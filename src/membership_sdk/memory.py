@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from .errors import MembershipError
 from .events import ApplyResult
+from .gifts import Gift, GiftOrder, refusal
 from .membership import TERMINAL, Grant, Membership, Status
 
 if TYPE_CHECKING:
@@ -145,6 +147,116 @@ class MemoryMeters:
             return len(counted) + 1
 
 
+class MemoryRedemptions:
+    """Coupon redemptions in memory (:class:`~membership_sdk.ports.RedemptionStore`); a
+    lock makes :meth:`reserve` atomic across threads."""
+
+    def __init__(self) -> None:
+        #: code -> member id -> when the hold lapses (``None``: redeemed for good).
+        self.rows: dict[str, dict[str, datetime | None]] = {}
+        self._lock = threading.Lock()
+
+    def reserve(
+        self, code: str, member_id: str, limit: int | None, now: datetime, hold_until: datetime
+    ) -> bool:
+        with self._lock:
+            rows = self.rows.setdefault(code, {})
+            if member_id in rows:
+                if rows[member_id] is not None:
+                    rows[member_id] = max(hold_until, rows[member_id] or hold_until)
+                return True
+            taken = sum(1 for until in rows.values() if until is None or until > now)
+            if limit is not None and taken >= limit:
+                return False
+            rows[member_id] = hold_until
+            return True
+
+    def release(self, code: str, member_id: str) -> None:
+        with self._lock:
+            rows = self.rows.get(code, {})
+            if member_id in rows and rows[member_id] is not None:
+                del rows[member_id]
+
+    def confirm(self, code: str, member_id: str, when: datetime) -> None:
+        with self._lock:
+            self.rows.setdefault(code, {})[member_id] = None
+
+    def count(self, code: str, now: datetime) -> int:
+        with self._lock:
+            rows = self.rows.get(code, {})
+            return sum(1 for until in rows.values() if until is None or until > now)
+
+
+class MemoryGifts:
+    """Gifts and gift orders in memory (:class:`~membership_sdk.ports.GiftStore`); a lock
+    makes :meth:`redeem` and :meth:`mark_refunded` atomic across threads."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Gift] = {}
+        self.orders: dict[tuple[str, str], GiftOrder] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+
+    def snapshot(self) -> tuple[dict[str, Gift], dict[tuple[str, str], GiftOrder]]:
+        with self._lock:
+            return dict(self.rows), dict(self.orders)
+
+    def restore(self, saved: tuple[dict[str, Gift], dict[tuple[str, str], GiftOrder]]) -> None:
+        with self._lock:
+            self.rows, self.orders = dict(saved[0]), dict(saved[1])
+
+    def save_order(self, order: GiftOrder) -> None:
+        with self._lock:
+            self.orders[order.buyer_id, order.price_id] = order
+
+    def take_order(self, buyer_id: str, price_id: str) -> GiftOrder | None:
+        with self._lock:
+            return self.orders.pop((buyer_id, price_id), None)
+
+    def create(self, gift: Gift) -> None:
+        with self._lock:
+            clash = self.by_code(gift.code) or self.by_source(gift.source)
+            if gift.id in self.rows or clash is not None:
+                raise MembershipError(f"gift {gift.id!r} clashes with a stored gift")
+            self.rows[gift.id] = gift
+
+    def get(self, gift_id: str) -> Gift | None:
+        return self.rows.get(gift_id)
+
+    def by_code(self, code: str) -> Gift | None:
+        return next((g for g in self.rows.values() if g.code == code), None)
+
+    def by_source(self, source: str) -> Gift | None:
+        return next((g for g in self.rows.values() if g.source == source), None)
+
+    def bought_by(self, member_id: str) -> Sequence[Gift]:
+        found = [g for g in self.rows.values() if g.buyer_id == member_id]
+        return sorted(found, key=lambda g: g.bought_at, reverse=True)
+
+    def redeemed_by(self, member_id: str) -> Sequence[Gift]:
+        found = [g for g in self.rows.values() if g.redeemed_by == member_id]
+        return sorted(found, key=lambda g: g.redeemed_at or g.bought_at, reverse=True)
+
+    def redeem(self, code: str, member_id: str, when: datetime) -> Gift:
+        with self._lock:
+            gift = self.by_code(code)
+            if gift is None or not gift.redeemable:
+                raise refusal(gift, code)
+            gift = self.rows[gift.id] = gift.replace(redeemed_by=member_id, redeemed_at=when)
+            return gift
+
+    def mark_refunded(self, gift_id: str, when: datetime, version: int) -> Gift:
+        with self._lock:
+            gift = self.rows[gift_id]
+            gift = self.rows[gift_id] = gift.replace(
+                refunded_at=gift.refunded_at or when, version=max(gift.version, version)
+            )
+            return gift
+
+    def new_id(self) -> str:
+        return f"gift_{next(self._ids)}"
+
+
 class MemoryStore:
     """A :class:`~membership_sdk.ports.Store` in memory.
 
@@ -158,11 +270,13 @@ class MemoryStore:
         self.customers = MemoryCustomers()
         self.inbox = MemoryInbox()
         self.meters = MemoryMeters()
+        self.gifts = MemoryGifts()
         self._lock = threading.RLock()
 
     @contextmanager
     def atomic(self, key: str) -> Iterator[None]:
         with self._lock:
+            gifts_saved = self.gifts.snapshot()
             saved = (
                 dict(self.memberships.rows),
                 dict(self.grants.rows),
@@ -178,6 +292,7 @@ class MemoryStore:
                     self.customers.members,
                     self.inbox.results,
                 ) = saved
+                self.gifts.restore(gifts_saved)
                 raise
 
 

@@ -4,10 +4,12 @@ Each function reads memberships as stored (their current state, start, period en
 cancellation dates), so it works on any store's rows without an event history. Amounts
 are in minor units, per currency: money in different currencies is never added up.
 
-- :func:`mrr`: monthly recurring revenue at an instant, yearly prices counted as 1/12.
+- :func:`mrr`: monthly recurring revenue at an instant, what is paid after discounts,
+  yearly prices counted as 1/12.
 - :func:`churn_rate`: the share of memberships live at a period's start that ended
   within it.
 - :func:`trial_conversion`: the share of finished trials that went on to a paid period.
+- :func:`gift_holders`: members holding a gift, per tier, counted apart from paying ones.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from fractions import Fraction
 
 from .catalog import Catalog, Interval
 from .errors import MembershipError
-from .membership import PAYING, TERMINAL, UNCOUNTED, Membership, Status
+from .membership import PAYING, TERMINAL, UNCOUNTED, Grant, GrantKind, Membership, Status
 
 
 def ended_at(membership: Membership) -> datetime | None:
@@ -47,8 +49,11 @@ def mrr(memberships: Iterable[Membership], catalog: Catalog, at: datetime) -> di
 
     Counts memberships that are paying (``active`` or ``past_due``) and had started by
     ``at``, including those set to cancel at the period's end, which still pay for it.
-    Trials pay nothing yet. A yearly price counts as a twelfth of its amount; the sum
-    per currency is rounded once, to the nearest minor unit.
+    Trials pay nothing yet. Each counts what it is charged at ``at`` (see
+    :meth:`~membership_sdk.membership.Membership.charged`): the discounted amount while a
+    coupon or intro offer lasts, ``0`` for a 100%-off period, then the list price. A
+    yearly price counts as a twelfth of that; the sum per currency is rounded once, to
+    the nearest minor unit.
 
     :raises UnknownPrice: a membership's price is not in the catalog (archived prices
         count: members keep the price they signed up for).
@@ -62,7 +67,10 @@ def mrr(memberships: Iterable[Membership], catalog: Catalog, at: datetime) -> di
         price = catalog.price(membership.price_id, include_archived=True)
         if price.interval is Interval.ONE_OFF:
             continue
-        monthly = Fraction(price.amount, 12 if price.interval is Interval.YEAR else 1)
+        # What is paid, not the list price: a discount counts while it lasts, and a
+        # 100%-off period counts 0.
+        paid = membership.charged(price.amount, at)
+        monthly = Fraction(paid, 12 if price.interval is Interval.YEAR else 1)
         totals[price.currency] = totals.get(price.currency, Fraction(0)) + monthly
     return {currency: round(total) for currency, total in sorted(totals.items())}
 
@@ -137,3 +145,16 @@ def trial_conversion(memberships: Iterable[Membership], at: datetime) -> TrialCo
         ):
             converted += 1
     return TrialConversion(trials, converted)
+
+
+def gift_holders(grants: Iterable[Grant], at: datetime) -> dict[str, int]:
+    """Tier slug -> members holding a gift of it at ``at`` (an active ``gift`` grant).
+
+    Counted apart from paying members: a gift was paid once, by someone else, and ends by
+    itself, so :func:`mrr` never counts it (it reads memberships only) and neither should
+    a count of members who pay."""
+    holders: dict[str, set[str]] = {}
+    for grant in grants:
+        if grant.kind is GrantKind.GIFT and grant.tier and grant.active(at):
+            holders.setdefault(grant.tier, set()).add(grant.member_id)
+    return {tier: len(members) for tier, members in sorted(holders.items())}

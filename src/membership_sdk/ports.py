@@ -15,6 +15,7 @@ from .events import ApplyResult
 from .membership import Grant, Membership
 
 if TYPE_CHECKING:
+    from .gifts import Gift, GiftOrder
     from .providers.manual import Invoice
     from .providers.simulated import SimulatedPurchase as ManualPurchase
     from .providers.simulated import SimulatedSubscription as ManualSubscription
@@ -124,6 +125,45 @@ class MeterStore(Protocol):
         ...
 
 
+class RedemptionStore(Protocol):
+    """How often each coupon code was redeemed, so ``max_redemptions`` holds.
+
+    A checkout *holds* a redemption (:meth:`reserve`) before it asks the provider; the
+    hold lapses at ``hold_until`` unless the subscription the checkout started arrives
+    with the code (:meth:`confirm`), and a checkout the provider refused gives it back at
+    once (:meth:`release`). So an abandoned checkout never uses up a code for good, and
+    parallel checkouts never hand out more than ``max_redemptions``. One member counts
+    once per code, however many checkouts they start with it.
+    """
+
+    def reserve(
+        self, code: str, member_id: str, limit: int | None, now: datetime, hold_until: datetime
+    ) -> bool:
+        """Hold a redemption of ``code`` for ``member_id`` until ``hold_until``, unless
+        ``limit`` members hold or redeemed it already (holds that lapsed by ``now`` do not
+        count; ``None``: no limit). A member who holds or redeemed it already gets
+        ``True`` again (the hold is extended) without counting twice.
+
+        MUST be atomic with respect to other calls for the same code, in every process:
+        two parallel checkouts never both see room for the last redemption.
+        """
+        ...
+
+    def release(self, code: str, member_id: str) -> None:
+        """Give back the member's hold on ``code`` (a confirmed redemption stays)."""
+        ...
+
+    def confirm(self, code: str, member_id: str, when: datetime) -> None:
+        """Record that the member's subscription started with ``code``: redeemed for
+        good, with or without a hold (the provider applied it; counting it is all that
+        is left)."""
+        ...
+
+    def count(self, code: str, now: datetime) -> int:
+        """Redemptions of ``code``: confirmed ones and holds that have not lapsed at ``now``."""
+        ...
+
+
 class Store(Protocol):
     """Everything the core stores, with one transaction boundary.
 
@@ -151,6 +191,60 @@ class Store(Protocol):
         applying events for one subscription cannot interleave.
         """
         ...
+
+
+class GiftStore(Protocol):
+    """Gifts bought for someone else, and the orders they are made from (see
+    :mod:`membership_sdk.gifts`). A store that keeps gifts has one as its ``gifts``
+    attribute; the program makes and redeems gifts through it, inside
+    :meth:`Store.atomic`, so a gift is saved together with the grant or event record
+    that goes with it."""
+
+    def save_order(self, order: GiftOrder) -> None:
+        """Keep what the buyer entered for a gift checkout, replacing their earlier order
+        for the same price that no payment took yet."""
+        ...
+
+    def take_order(self, buyer_id: str, price_id: str) -> GiftOrder | None:
+        """Remove and return the buyer's order for ``price_id``, if any."""
+        ...
+
+    def create(self, gift: Gift) -> None:
+        """Insert a new gift (its ``code`` and ``source`` are unique)."""
+        ...
+
+    def by_code(self, code: str) -> Gift | None: ...
+
+    def by_source(self, source: str) -> Gift | None:
+        """The gift the purchase ``source`` (``"stripe:pi_123"``) paid, if any."""
+        ...
+
+    def bought_by(self, member_id: str) -> Sequence[Gift]:
+        """The gifts ``member_id`` paid for, newest first."""
+        ...
+
+    def redeemed_by(self, member_id: str) -> Sequence[Gift]:
+        """The gifts ``member_id`` redeemed, newest first."""
+        ...
+
+    def redeem(self, code: str, member_id: str, when: datetime) -> Gift:
+        """Mark the gift with ``code`` redeemed by ``member_id``; returns it as stored.
+
+        MUST be atomic in every process: of parallel calls for one code exactly one
+        succeeds, and none succeeds for a refunded gift.
+
+        :raises GiftError: the one :func:`membership_sdk.gifts.refusal` gives: no such
+            code, already redeemed, or refunded. Nothing is changed then.
+        """
+        ...
+
+    def mark_refunded(self, gift_id: str, when: datetime, version: int) -> Gift:
+        """Mark the gift refunded (once: a later call keeps the first time) at the
+        purchase snapshot ``version``; returns it as stored. Takes the gift's row lock,
+        so a redemption running at the same moment is seen, or sees the refund."""
+        ...
+
+    def new_id(self) -> str: ...
 
 
 class ManualBillingStore(Protocol):

@@ -11,14 +11,23 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pluggy
 
+from . import lifecycle
 from .access import AccessContext, Decision, Resource, decide, resolve_context, settle
-from .catalog import Catalog
-from .errors import InvalidTransition, MalformedEvent, MembershipError, UnknownPrice
+from .catalog import Catalog, Price
+from .discounts import Discount, check_discount_terms, checkout_discount, intro_discount
+from .errors import (
+    CouponError,
+    InvalidTransition,
+    MalformedEvent,
+    MembershipError,
+    ProviderError,
+    UnknownPrice,
+)
 from .events import (
     ApplyResult,
     BillingEvent,
@@ -28,10 +37,21 @@ from .events import (
     PurchaseState,
     SubscriptionSnapshot,
 )
-from .membership import GRANTING, PAYING, TERMINAL, Grant, GrantKind, Membership, Status
+from .gifts import GiftError, GiftOrder, apply_gift_purchase, check_order, normalize_code
+from .membership import GRANTING, PAYING, TERMINAL, UNCOUNTED, Grant, GrantKind, Membership, Status
+from .memory import MemoryRedemptions
 from .plugins import Providers, get_plugin_manager
-from .ports import Store
-from .providers.base import CheckoutRequest, CheckoutSession, PaymentLookup
+from .ports import GiftStore, RedemptionStore, Store
+from .providers.base import (
+    CheckoutRequest,
+    CheckoutSession,
+    PaymentLookup,
+    PlanChangePreview,
+    PurchaseRefunds,
+    Refund,
+    SubscriptionDiscounts,
+    SubscriptionRefunds,
+)
 
 logger = logging.getLogger("membership_sdk.program")
 
@@ -59,7 +79,9 @@ class Transition:
         old = before.status if before is not None else None
         new = after.status
         scheduled = before is not None and before.cancel_at_period_end
-        if new in (Status.TRIALING, Status.ACTIVE) and old not in GRANTING:
+        # The end of a pause the member asked for (it has a resume date) is no new start.
+        resumed = old is Status.PAUSED and before is not None and before.paused_until is not None
+        if new in (Status.TRIALING, Status.ACTIVE) and old not in GRANTING and not resumed:
             return "membership_activated"
         if new is Status.PAST_DUE and old is not Status.PAST_DUE:
             return "membership_payment_failed"
@@ -140,6 +162,13 @@ class MembershipProgram:
     :param on_dispute_lost: the same for a chargeback the site lost; ``"end_now"`` by
         default.
     :param clock: returns the current aware datetime (tests pass a fixed one).
+    :param redemptions: where coupon redemptions are counted (in memory by default; an
+        adapter passes its database's, so ``max_redemptions`` holds across processes).
+    :param redemption_hold: how long a checkout holds a coupon redemption before the
+        subscription it starts confirms it; an abandoned checkout's hold lapses then.
+    :param pause_access: what a paused membership gives: ``"none"`` (the default) or
+        ``"paid_period"`` (access until the period paid before the pause ends); see
+        :class:`~membership_sdk.lifecycle.PauseAccess`.
     """
 
     def __init__(
@@ -155,6 +184,9 @@ class MembershipProgram:
         on_refund: str = "keep_to_period_end",
         on_dispute_lost: str = "end_now",
         clock: Callable[[], datetime] = _utcnow,
+        redemptions: RedemptionStore | None = None,
+        redemption_hold: timedelta = timedelta(hours=24),
+        pause_access: str = "none",
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -175,6 +207,17 @@ class MembershipProgram:
         self.on_refund = on_refund
         self.on_dispute_lost = on_dispute_lost
         self.clock = clock
+        try:
+            self.pause_access = lifecycle.PauseAccess(pause_access)
+        except ValueError:
+            known = ", ".join(repr(v.value) for v in lifecycle.PauseAccess)
+            raise MembershipError(
+                f"pause_access must be one of {known}; got {pause_access!r}"
+            ) from None
+        self.redemptions: RedemptionStore = (
+            redemptions if redemptions is not None else MemoryRedemptions()
+        )
+        self.redemption_hold = redemption_hold
 
     # -- checkout -----------------------------------------------------------------------
     def start_checkout(
@@ -188,13 +231,25 @@ class MembershipProgram:
         email: str | None = None,
         coupon: str | None = None,
         attempt: str = "",
+        metadata: Mapping[str, str] | None = None,
     ) -> CheckoutSession:
         """Ask ``provider`` to sell ``price_id`` to ``member_id``. Stores nothing: access
         is granted only when the provider's event arrives.
 
         :param attempt: an opaque token identifying this checkout attempt (a form's
             nonce); retries with the same token reuse one idempotency key.
+        :param metadata: extra keys for the provider to keep with the checkout (Stripe
+            shows them on the session and payment); ``member_id`` and ``price_id`` are
+            always ours.
+        :param coupon: a code the member entered. A code of the catalog is checked here
+            (see :func:`~membership_sdk.discounts.checkout_discount`), a redemption is held
+            for the member (given back if the provider fails) and the provider is passed
+            the resolved discount; a code the catalog does not know is passed on as it
+            is, for providers with codes of their own. The price's intro offer applies
+            by itself.
         :raises UnknownPrice: the price is unknown, archived, or not sold by ``provider``.
+        :raises CouponError: the code cannot be used (``reason`` says why); nothing was
+            stored or reserved.
         :raises ProviderError: the provider failed; nothing was stored.
         """
         price = self.catalog.price(price_id)
@@ -205,7 +260,14 @@ class MembershipProgram:
                 f"price {price_id!r} is not sold through provider {provider!r}; "
                 f"it has ids for: {sorted(price.provider_ids) or 'no provider'}"
             )
-        key = hashlib.sha256(f"{member_id}|{price_id}|{provider}|{attempt}".encode()).hexdigest()
+        code = (coupon or "").strip() or None
+        discount = self._checkout_discount(member_id, price, code)
+        if discount is not None and discount.intro and code and self.catalog.coupon(code):
+            code = None  # the intro offer is the better deal: the code is not used
+        scope = f"{member_id}|{price_id}|{provider}|{attempt}"
+        if code is not None:
+            scope += f"|{code.casefold()}"
+        key = hashlib.sha256(scope.encode()).hexdigest()
         request = CheckoutRequest(
             member_id=member_id,
             price=price,
@@ -215,11 +277,55 @@ class MembershipProgram:
             idempotency_key=f"checkout-{key[:32]}",
             email=email,
             customer_id=self.store.customers.customer_for(provider, member_id),
-            coupon=coupon,
+            coupon=discount.code if discount is not None and discount.code else code,
+            discount=discount,
             trial_days=price.trial_days,
-            metadata={"member_id": member_id, "price_id": price_id},
+            metadata={**(metadata or {}), "member_id": member_id, "price_id": price_id},
         )
-        return backend.create_checkout(request)
+        held = discount is not None and not discount.intro
+        if held:
+            assert discount is not None
+            self._hold_redemption(member_id, discount.code)
+        try:
+            return backend.create_checkout(request)
+        except BaseException:
+            if held:
+                assert discount is not None
+                self.redemptions.release(discount.code, member_id)
+            raise
+
+    def _checkout_discount(self, member_id: str, price: Price, code: str | None) -> Discount | None:
+        """The discount a checkout gets (see :func:`~membership_sdk.discounts.checkout_discount`);
+        a code the catalog does not know gets the intro offer only, and goes on to the
+        provider as it is."""
+        if code is not None and self.catalog.coupon(code) is None:
+            return intro_discount(price)
+        first_time = code is None or not any(
+            m.status not in UNCOUNTED for m in self.store.memberships.for_member(member_id)
+        )
+        return checkout_discount(self.catalog, price, code, now=self.clock(), first_time=first_time)
+
+    def _hold_redemption(self, member_id: str, code: str) -> None:
+        coupon = self.catalog.coupon(code)
+        assert coupon is not None
+        now = self.clock()
+        if not self.redemptions.reserve(
+            coupon.code, member_id, coupon.max_redemptions, now, now + self.redemption_hold
+        ):
+            raise CouponError(
+                f"coupon {coupon.code!r} is used up: all {coupon.max_redemptions} "
+                "redemptions are taken",
+                code=code,
+                reason="used_up",
+            )
+
+    def _count_redemption(self, before: Membership | None, after: Membership) -> None:
+        """A subscription that started with a catalog coupon redeems it for good."""
+        if not after.coupon or (before is not None and before.coupon == after.coupon):
+            return
+        coupon = self.catalog.coupon(after.coupon)
+        if coupon is not None:
+            self.redemptions.confirm(coupon.code, after.member_id, self.clock())
 
     # -- webhooks ---------------------------------------------------------------------------
     def handle_webhook(
@@ -264,7 +370,18 @@ class MembershipProgram:
                 self._check_duplicates(transition.after)
         if grant_action is not None:
             self._grant_changed(*grant_action)
+        if result.outcome is Outcome.APPLIED and event.purchase is not None:
+            self._gift_made(event, event.purchase)
         return result
+
+    def _gift_made(self, event: BillingEvent, snap: PurchaseSnapshot) -> None:
+        """Fire ``membership_gift_purchased`` when applying ``event`` made a paid gift."""
+        gifts = self._gift_store()
+        if gifts is None or snap.state is not PurchaseState.PAID:
+            return
+        gift = gifts.by_source(f"{event.provider}:{snap.id}")
+        if gift is not None and gift.version == snap.version and not gift.refunded:
+            self.pm.hook.membership_gift_purchased(gift=gift)
 
     def _check_duplicates(self, activated: Membership) -> None:
         """Fire ``membership_duplicate_subscription`` when ``activated`` is the member's
@@ -352,6 +469,7 @@ class MembershipProgram:
             except InvalidTransition as exc:
                 return ApplyResult(Outcome.IGNORED, event, str(exc), existing.id), None
         store.memberships.save(after)
+        self._count_redemption(existing, after)
         return ApplyResult(Outcome.APPLIED, event, membership_id=after.id), Transition(
             existing, after
         )
@@ -394,6 +512,9 @@ class MembershipProgram:
         provider = event.provider
         if self.store.grants.by_source(f"{provider}:{snap.id}") is not None:
             return None
+        gifts = self._gift_store()
+        if gifts is not None and gifts.by_source(f"{provider}:{snap.id}") is not None:
+            return None  # a gift's payment (a dispute names no price)
         if self.catalog.price_for_provider(provider, snap.price) is not None:
             return None
         backend = self.providers.get(provider)
@@ -409,34 +530,11 @@ class MembershipProgram:
         if membership is None:
             return None
         charged_back = snap.state is PurchaseState.CHARGED_BACK
-        policy = self.on_dispute_lost if charged_back else self.on_refund
         why = "a lost chargeback" if charged_back else "a full refund"
-        latest = membership.paid_through or membership.current_period_end
         assert paid is not None
-        if (
-            not charged_back
-            and paid.period_end is not None
-            and latest is not None
-            and paid.period_end < latest
-        ):
-            logger.info(
-                "%s of %s paid subscription %s up to %s, before its current period "
-                "(paid through %s): the membership is unchanged",
-                why,
-                snap.id,
-                subscription_id,
-                paid.period_end.isoformat(),
-                latest.isoformat(),
-            )
-            policy = "none: an earlier period's payment"
-        elif membership.status not in TERMINAL:
-            at_period_end = policy == "keep_to_period_end"
-            if not at_period_end or not membership.cancel_at_period_end:
-                membership = self.cancel(
-                    membership.id,
-                    reason=f"{why} of {snap.id}",
-                    at_period_end=at_period_end,
-                )
+        membership, policy = self._take_back(
+            membership, paid.period_end, charged_back=charged_back, payment=snap.id
+        )
         with self.store.atomic(f"{provider}:{snap.id}"):
             if self.store.inbox.seen(provider, event.id):
                 return ApplyResult(Outcome.DUPLICATE, event, membership_id=membership.id)
@@ -449,6 +547,47 @@ class MembershipProgram:
             self.store.inbox.record(result)
         return result
 
+    def _take_back(
+        self,
+        membership: Membership,
+        period_end: datetime | None,
+        *,
+        charged_back: bool,
+        payment: str,
+    ) -> tuple[Membership, str]:
+        """Apply ``on_dispute_lost`` (``charged_back``) or ``on_refund`` to ``membership``
+        for ``payment``, which paid its period up to ``period_end``; returns the
+        membership and the policy applied. A refund of a period before the current one
+        changes nothing (see :meth:`_take_back_subscription`)."""
+        policy = self.on_dispute_lost if charged_back else self.on_refund
+        why = "a lost chargeback" if charged_back else "a full refund"
+        latest = membership.paid_through or membership.current_period_end
+        if (
+            not charged_back
+            and period_end is not None
+            and latest is not None
+            and period_end < latest
+        ):
+            logger.info(
+                "%s of %s paid subscription %s up to %s, before its current period "
+                "(paid through %s): the membership is unchanged",
+                why,
+                payment,
+                membership.provider_subscription_id,
+                period_end.isoformat(),
+                latest.isoformat(),
+            )
+            policy = "none: an earlier period's payment"
+        elif membership.status not in TERMINAL:
+            at_period_end = policy == "keep_to_period_end"
+            if not at_period_end or not membership.cancel_at_period_end:
+                membership = self.cancel(
+                    membership.id,
+                    reason=f"{why} of {payment}",
+                    at_period_end=at_period_end,
+                )
+        return membership, policy
+
     def _apply_purchase(self, event: BillingEvent) -> tuple[ApplyResult, tuple[Grant, str] | None]:
         snap = event.purchase
         assert snap is not None
@@ -456,6 +595,19 @@ class MembershipProgram:
         grants = self.store.grants
         existing = grants.by_source(source)
         version = snap.version
+        gift_store = self._gift_store()
+        if gift_store is not None:
+            as_gift = apply_gift_purchase(
+                gift_store,
+                event,
+                self.catalog.price_for_provider(event.provider, snap.price),
+                lambda: self._member_for(event),
+                existing,
+            )
+            if as_gift is not None:
+                if as_gift[1] is not None:
+                    grants.save(as_gift[1][0])
+                return as_gift
         if snap.state is not PurchaseState.PAID and existing is not None:
             # A refund or a lost dispute takes back what the payment granted, whatever it
             # names: a dispute carries neither the customer nor the price.
@@ -644,6 +796,97 @@ class MembershipProgram:
         )
         return self._store_local(membership, snap, cancel_reason="")
 
+    # -- refunds ----------------------------------------------------------------------------
+    def refund(self, membership_id: str) -> tuple[Refund, Membership]:
+        """Refund the latest payment of a membership's subscription through its provider
+        (the optional :class:`~membership_sdk.providers.SubscriptionRefunds` capability),
+        then apply ``on_refund`` exactly as to a refund made at the provider: the member
+        keeps access to the period's end (the subscription cancels then) or loses it now.
+        The provider's own refund webhook, when it comes, finds this done.
+
+        :returns: the refund and the membership as it is now.
+        :raises ProviderError: code ``unsupported`` when the provider cannot refund;
+            ``nothing_to_refund``, ``already_refunded``, or the provider failed. Nothing
+            was refunded or changed.
+        """
+        membership = self._membership(membership_id)
+        backend = self.providers[membership.provider]
+        if not isinstance(backend, SubscriptionRefunds):
+            raise ProviderError(
+                f"provider {membership.provider!r} cannot refund a subscription's payment",
+                code="unsupported",
+            )
+        refund = backend.refund_latest_payment(membership.provider_subscription_id or membership.id)
+        membership, _ = self._take_back(
+            membership, refund.period_end, charged_back=False, payment=refund.payment_id
+        )
+        return refund, membership
+
+    def refund_purchase(self, grant_id: str) -> tuple[Refund, Grant]:
+        """Refund the one-off payment behind a purchase grant through its provider (the
+        optional :class:`~membership_sdk.providers.PurchaseRefunds` capability) and revoke
+        the grant, as the provider's refund webhook would.
+
+        :raises MembershipError: the grant is not a purchase paid through a provider.
+        :raises ProviderError: code ``unsupported`` when the provider cannot refund;
+            ``already_refunded``, or the provider failed. Nothing was changed.
+        """
+        grant = self._grant(grant_id)
+        provider, _, payment = grant.source.partition(":")
+        if grant.kind is not GrantKind.PURCHASE or not payment:
+            raise MembershipError(
+                f"grant {grant_id!r} is a {grant.kind} grant, not a purchase paid through a "
+                "provider; revoke it instead"
+            )
+        backend = self.providers[provider]
+        if not isinstance(backend, PurchaseRefunds):
+            raise ProviderError(
+                f"provider {provider!r} cannot refund a purchase", code="unsupported"
+            )
+        refund = backend.refund_purchase(payment)
+        return refund, self.revoke_grant(grant.id)
+
+    def apply_discount(
+        self,
+        membership_id: str,
+        *,
+        code: str,
+        percent_off: int | None = None,
+        amount_off: int | None = None,
+        months: int | None = None,
+    ) -> Membership:
+        """Discount a running membership's coming periods through its provider (a
+        retention offer, a staff gesture) and store the provider's answer.
+
+        :param code: what the discount is called on invoices and the account page.
+        :param percent_off: 1..100, or ``amount_off`` in minor units of the price's
+            currency: exactly one of them.
+        :param months: how many months it lasts; ``None``: for as long as the
+            subscription runs.
+        :raises MembershipError: the discount is not valid, or the membership's provider
+            cannot discount a running subscription (it lacks
+            :class:`~membership_sdk.providers.SubscriptionDiscounts`).
+        :raises InvalidTransition: the membership already ended.
+        :raises ProviderError: the provider failed; nothing changed.
+        """
+        check_discount_terms(code, percent_off=percent_off, amount_off=amount_off, months=months)
+        membership = self._membership(membership_id)
+        if membership.status in TERMINAL:
+            raise InvalidTransition(membership.status, membership.status, frozenset())
+        backend = self.providers[membership.provider]
+        if not isinstance(backend, SubscriptionDiscounts):
+            raise MembershipError(
+                f"provider {membership.provider!r} cannot discount a running subscription"
+            )
+        snap = backend.apply_discount(
+            membership.provider_subscription_id or membership.id,
+            code=code,
+            percent_off=percent_off,
+            amount_off=amount_off,
+            months=months,
+        )
+        return self._store_local(membership, snap)
+
     def _membership(self, membership_id: str) -> Membership:
         membership = self.store.memberships.get(membership_id)
         if membership is None:
@@ -672,6 +915,52 @@ class MembershipProgram:
             self.store.memberships.save(after)
         self._fire(Transition(current, after), None)
         return after
+
+    # -- plan changes and pauses (the rules: membership_sdk.lifecycle) ------------------------
+    def preview_plan_change(self, membership_id: str, price_id: str) -> PlanChangePreview:
+        """What moving the membership to ``price_id`` would cost now, as its provider
+        bills it: the proration lines, ``amount_due`` and when it applies. Pass its
+        ``proration_date`` to :meth:`change_plan` to be billed as shown.
+
+        :raises PlanChangeError: ``NotAPlan`` (unknown, archived, not a tier's recurring
+            price, not sold by the provider), ``CurrencyMismatch``, ``SamePlan``, or a
+            membership that is not active or trialing.
+        :raises CapabilityDeclined: the provider has no plan changes.
+        :raises ProviderError: the provider failed.
+        """
+        return lifecycle.preview_plan_change(self, membership_id, price_id)
+
+    def change_plan(
+        self, membership_id: str, price_id: str, *, proration_date: int | None = None
+    ) -> Membership:
+        """Move the membership to ``price_id`` through its provider and store the answer
+        (the tier follows the price the provider reports; a change that waits for the
+        period's end, or for an invoice, leaves it on its price until then).
+
+        :param proration_date: a preview's, to bill exactly what it showed; refused with
+            ``StalePreview`` once older than ``lifecycle.PREVIEW_VALID_FOR``.
+        :raises PlanChangeError: as :meth:`preview_plan_change`, or ``StalePreview``;
+            nothing changed.
+        """
+        return lifecycle.change_plan(self, membership_id, price_id, proration_date=proration_date)
+
+    def pause(self, membership_id: str, *, months: int, reason: str = "") -> Membership:
+        """Pause an active membership's billing for ``months`` (1 to 3) through its
+        provider; it resumes by itself then. ``reason`` is kept as ``pause_reason``.
+        Access while paused is ``pause_access``'s.
+
+        :raises PauseError: ``months`` out of range, or the membership is not active (or
+            is set to cancel).
+        :raises CapabilityDeclined: the provider does not pause.
+        """
+        return lifecycle.pause(self, membership_id, months=months, reason=reason)
+
+    def unpause(self, membership_id: str) -> Membership:
+        """Resume a paused membership now.
+
+        :raises PauseError: it is not paused.
+        """
+        return lifecycle.unpause(self, membership_id)
 
     # -- grants -----------------------------------------------------------------------------
     def grant(
@@ -741,6 +1030,102 @@ class MembershipProgram:
         self.pm.hook.membership_access_changed(member_id=grant.member_id)
         self.pm.hook.membership_grant_changed(grant=grant, action=action)
 
+    # -- gifts (see membership_sdk.gifts) ------------------------------------------------------
+    def _gift_store(self) -> GiftStore | None:
+        gifts: GiftStore | None = getattr(self.store, "gifts", None)
+        return gifts
+
+    @property
+    def gifts(self) -> GiftStore:
+        """The store's gifts.
+
+        :raises GiftError: the store keeps no gifts (it has no ``gifts`` attribute).
+        """
+        gifts = self._gift_store()
+        if gifts is None:
+            raise GiftError(
+                f"{type(self.store).__name__} keeps no gifts: give it a `gifts` attribute "
+                "implementing membership_sdk.ports.GiftStore"
+            )
+        return gifts
+
+    def start_gift_checkout(
+        self,
+        buyer_id: str,
+        price_id: str,
+        *,
+        provider: str,
+        success_url: str,
+        cancel_url: str,
+        recipient_email: str = "",
+        send_on: date | None = None,
+        message: str = "",
+        email: str | None = None,
+        attempt: str = "",
+    ) -> CheckoutSession:
+        """Sell the gift price ``price_id`` to ``buyer_id``: keep what they entered (to
+        whom and when to send the code, a message) and start the checkout. The gift is
+        made when the purchase's payment arrives; the provider is passed the recipient
+        and day as checkout metadata (``gift_recipient``, ``gift_send_on``).
+
+        :raises UnknownPrice: the price is unknown, archived, or not sold by ``provider``.
+        :raises GiftError: the price is no gift price, ``send_on`` is past, or
+            ``recipient_email`` is no address. Nothing is stored then.
+        :raises ProviderError: the provider failed (the order is kept; a retry replaces it).
+        """
+        price = self.catalog.price(price_id)
+        order = GiftOrder(buyer_id, price_id, recipient_email.strip(), send_on, message)
+        check_order(order, price, self.clock().date())
+        if self.providers[provider].name not in price.provider_ids:
+            raise UnknownPrice(
+                f"price {price_id!r} is not sold through provider {provider!r}; "
+                f"it has ids for: {sorted(price.provider_ids) or 'no provider'}"
+            )
+        metadata = {"gift_recipient": order.recipient_email}
+        if send_on is not None:
+            metadata["gift_send_on"] = send_on.isoformat()
+        with self.store.atomic(f"member:{buyer_id}"):
+            self.gifts.save_order(order)
+        return self.start_checkout(
+            buyer_id,
+            price_id,
+            provider=provider,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            email=email,
+            attempt=attempt,
+            metadata=metadata,
+        )
+
+    def redeem_gift(self, code: str, member_id: str) -> Grant:
+        """Redeem a gift's code for ``member_id``: a ``gift`` grant of its tier from now
+        until its months have passed. A code redeems once, also when two members try it
+        at the same moment; the buyer may redeem their own gift.
+
+        :raises UnknownGift: no gift has the code (spaces, dashes and case do not matter).
+        :raises GiftAlreadyRedeemed: it was redeemed before.
+        :raises GiftRefunded: its purchase was refunded or charged back.
+        """
+        normalized = normalize_code(code)
+        gifts, grants = self.gifts, self.store.grants
+        now = self.clock()
+        with self.store.atomic(f"gift:{normalized}"):
+            gift = gifts.redeem(normalized, member_id, now)
+            grant = Grant(
+                id=grants.new_id(),
+                member_id=member_id,
+                kind=GrantKind.GIFT,
+                starts_at=now,
+                ends_at=gift.ends_at(now),
+                tier=gift.tier,
+                # The purchase's source: its refund finds and revokes this grant.
+                source=gift.source,
+                note=str(gift.version),
+            )
+            grants.save(grant)
+        self._grant_changed(grant, "created")
+        return grant
+
     # -- access -----------------------------------------------------------------------------
     def context(
         self,
@@ -764,7 +1149,13 @@ class MembershipProgram:
             else self.store.meters.usage(member_id, now - timedelta(days=366)),
             registered_at=registered_at,
             grace=self.grace,
+            paused_access=self.paused_access,
         )
+
+    @property
+    def paused_access(self) -> bool:
+        """Whether paused memberships give access until their paid period ends."""
+        return self.pause_access is lifecycle.PauseAccess.PAID_PERIOD
 
     def access(self, resource: Resource, member_id: str | None) -> Decision:
         """Decide and, for a member, reserve the meter or quota use the decision asks for.

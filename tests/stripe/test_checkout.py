@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from membership_sdk import MembershipProgram, MemoryStore, ProviderError, Status
+from membership_sdk import CouponError, MembershipProgram, MemoryStore, ProviderError, Status
 from membership_sdk.plugins import get_plugin_manager
 
 from .conftest import WEBHOOK_SECRET, gold_catalog
@@ -160,9 +160,9 @@ def test_without_a_code_members_may_enter_one_on_the_checkout_page(
 def test_an_unknown_promotion_code_is_refused_before_any_session(replay: ReplayClient) -> None:
     answer_new_customer_checkout(replay)
     replay.on("GET /v1/promotion_codes", {"object": "list", "data": []})
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(CouponError) as caught:
         start(program_with(replay), coupon="NOPE")
-    assert caught.value.code == "invalid_coupon"
+    assert caught.value.reason == "unknown"
     assert replay.sent("POST /v1/checkout/sessions") == []
 
 
@@ -252,8 +252,10 @@ def test_a_plan_change_preview_shows_the_prorated_amount(stripe_provider, replay
     assert preview.currency == "eur"
     assert preview.proration_amount == -435
     [sent] = replay.sent("POST /v1/invoices/create_preview")
+    # The item is replaced, as change_plan replaces it (see test_lifecycle.py).
     assert sent.params["subscription_details[items][0][id]"] == "si_RecGold"
-    assert sent.params["subscription_details[items][0][price]"] == "price_RecGoldYearly"
+    assert sent.params["subscription_details[items][0][deleted]"] == "true"
+    assert sent.params["subscription_details[items][1][price]"] == "price_RecGoldYearly"
     assert sent.params["subscription_details[proration_date]"] == "1800057600"
 
 
@@ -269,7 +271,7 @@ def test_changing_the_plan_bills_exactly_what_the_preview_showed(stripe_provider
     assert snap.status is Status.ACTIVE
     [sent] = replay.sent("POST /v1/subscriptions/sub_RecGold")
     assert sent.params["proration_date"] == str(preview.proration_date)
-    assert sent.params["items[0][price]"] == "price_RecGoldYearly"
+    assert sent.params["items[1][price]"] == "price_RecGoldYearly"
 
 
 def test_the_billing_period_is_read_from_the_subscription_items(stripe_provider, replay) -> None:

@@ -19,9 +19,12 @@ from .base import (
     PlanChanges,
     ProrationLine,
     Provider,
+    PurchaseRefunds,
+    Refund,
     SubscriptionDiscounts,
     SubscriptionListing,
     SubscriptionPage,
+    SubscriptionRefunds,
     Webhook,
 )
 from .settings import Setting, SettingsSpec
@@ -37,10 +40,13 @@ __all__ = [
     "PlanChanges",
     "ProrationLine",
     "Provider",
+    "PurchaseRefunds",
+    "Refund",
     "Setting",
     "SettingsSpec",
     "SubscriptionDiscounts",
     "SubscriptionListing",
     "SubscriptionPage",
+    "SubscriptionRefunds",
     "Webhook",
 ]

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from ..catalog import Price
+from ..discounts import Discount
 from ..events import BillingEvent, SubscriptionSnapshot
 from .settings import SettingsSpec
 
@@ -32,6 +33,11 @@ class CheckoutRequest:
     coupon: str | None = None
     trial_days: int = 0
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: The discount the program resolved for this checkout (a catalog coupon, or the
+    #: price's intro offer); ``None`` for none. A ``coupon`` with no ``discount`` of that
+    #: code is one the catalog does not know: a provider that keeps codes of its own
+    #: (Stripe's promotion codes) looks it up, others raise ``CouponError`` (``unknown``).
+    discount: Discount | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,9 @@ class CheckoutSession:
     url: str | None
     customer_id: str | None = None
     instructions: str = ""
+    #: What the first payment is, in minor units of the price's currency, when the
+    #: provider says (after a coupon or an intro offer); ``None``: the price's amount.
+    amount: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +223,18 @@ class PlanChanges(Protocol):
     downgrade, monthly to yearly), with a preview of what it costs."""
 
     def preview_plan_change(
-        self, subscription_id: str, price: str, *, proration_date: int | None = None
+        self,
+        subscription_id: str,
+        price: str,
+        *,
+        proration_date: int | None = None,
+        prices: Mapping[str, Price] | None = None,
     ) -> PlanChangePreview:
         """What moving ``subscription_id`` to the provider price ``price`` would charge.
+
+        ``prices`` maps this provider's price ids (the subscription's and ``price``) to
+        the catalog's prices, for providers that keep no price list of their own (the
+        built-in ``fake`` and ``manual`` ones bill from it); others may ignore it.
 
         :raises ProviderError: the provider failed or cannot make this change.
         """
@@ -229,9 +247,11 @@ class PlanChanges(Protocol):
         *,
         proration_date: int | None = None,
         idempotency_key: str | None = None,
+        prices: Mapping[str, Price] | None = None,
     ) -> SubscriptionSnapshot:
         """Move the subscription to ``price``, billed as the preview at
-        ``proration_date`` showed."""
+        ``proration_date`` showed. The snapshot's ``price_since`` says when the new
+        price applies (a drip counts what the new tier gives from then)."""
         ...
 
 
@@ -267,3 +287,48 @@ class SubscriptionDiscounts(Protocol):
         """Discount the coming periods: ``months`` of them, or for ever when ``None``."""
         ...
 
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """A payment paid back in full.
+
+    ``payment_id`` is the provider's id of the payment (a Stripe PaymentIntent, a bank
+    transfer's invoice reference); ``amount`` is in minor units of ``currency``. For a
+    subscription's payment, ``subscription_id`` names it and ``period_end`` is the end of
+    the period the payment paid (``None`` when the provider cannot say).
+    """
+
+    payment_id: str
+    amount: int
+    currency: str
+    subscription_id: str | None = None
+    period_end: datetime | None = None
+
+
+@runtime_checkable
+class SubscriptionRefunds(Protocol):
+    """An optional capability: paying back a subscription's latest payment (a staff
+    gesture). What the member keeps is the program's ``on_refund`` policy, as for a
+    refund made at the provider."""
+
+    def refund_latest_payment(self, subscription_id: str) -> Refund:
+        """Refund the latest payment of ``subscription_id`` in full.
+
+        :raises ProviderError: code ``nothing_to_refund`` (no payment yet, e.g. a trial),
+            ``already_refunded``, or the provider failed; nothing was refunded.
+        """
+        ...
+
+
+@runtime_checkable
+class PurchaseRefunds(Protocol):
+    """An optional capability: paying back a one-off purchase; the program then revokes
+    what it bought."""
+
+    def refund_purchase(self, purchase_id: str) -> Refund:
+        """Refund the one-off payment ``purchase_id`` in full.
+
+        :raises ProviderError: code ``already_refunded``, ``no_such_purchase``, or the
+            provider failed; nothing was refunded.
+        """
+        ...

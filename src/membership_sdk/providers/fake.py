@@ -32,6 +32,9 @@ A demo or test drives it with :meth:`FakeProvider.complete_checkout`,
 :meth:`~FakeProvider.recover`, :meth:`~FakeProvider.expire` and
 :meth:`~FakeProvider.refund`; each returns the :class:`~membership_sdk.providers.Webhook`
 the service sends.
+For dunning, :meth:`~FakeProvider.decline_card` makes a customer's card fail until
+:meth:`~FakeProvider.update_payment_method`; :meth:`~FakeProvider.retry_payment` charges a
+past-due subscription again (see ``docs/dunning.md``).
 """
 
 from __future__ import annotations
@@ -43,22 +46,26 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog import Interval
+from ..discounts import Discount
 from ..errors import ProviderError
-from ..events import EventType, PurchaseState
+from ..events import EventType, PurchaseState, SubscriptionSnapshot
 from ..hookspecs import hookimpl
 from ..membership import Status
-from .base import CheckoutRequest, CheckoutSession, Provider, Webhook
+from .base import CheckoutRequest, CheckoutSession, Provider, Refund, Webhook
 from .settings import Setting, SettingsSpec
 from .simulated import (
     SimulatedPurchase,
     SimulatedService,
     SimulatedSubscription,
     add_interval,
+    discount_changes,
     options_from,
+    refuse_unknown_code,
     secrets_from,
     simulated_settings,
     trial_end,
 )
+from .simulated_lifecycle import SimulatedPlans, renew_into_pending
 from .webhooks import DEFAULT_TOLERANCE, utcnow
 
 #: The signing secret used when none is configured. Development only: it is public.
@@ -88,12 +95,14 @@ class FakeCheckout:
     cancel_url: str
     state: str = "open"
     result: str | None = None
+    #: The coupon or intro offer the subscription starts with.
+    discount: Discount | None = None
 
 
-class FakeProvider(SimulatedService):
+class FakeProvider(SimulatedPlans):
     """A payment provider that simulates a card payment service in memory."""
 
-    state_attributes = (*SimulatedService.state_attributes, "sessions", "_by_key")
+    state_attributes = (*SimulatedService.state_attributes, "sessions", "_by_key", "refunded")
     settings_spec = SettingsSpec(
         (
             *simulated_settings(DEV_SECRET),
@@ -104,6 +113,8 @@ class FakeProvider(SimulatedService):
         # Its payment page takes no money: anyone who opens it gets the membership.
         development_only=True,
     )
+    #: Customers whose card is declined (:meth:`FakeProvider.decline_card`) is state too.
+    state_attributes = (*state_attributes, "declining")
 
     def __init__(
         self,
@@ -128,6 +139,10 @@ class FakeProvider(SimulatedService):
         self.checkout_url = checkout_url
         self.sessions: dict[str, FakeCheckout] = {}
         self._by_key: dict[str, str] = {}
+        #: The period end whose payment was refunded last, by subscription id.
+        self.refunded: dict[str, datetime] = {}
+        #: Customer ids whose card fails every charge until they update it (dunning).
+        self.declining: set[str] = set()
         self.restore()
 
     @classmethod
@@ -145,6 +160,7 @@ class FakeProvider(SimulatedService):
             another member or price.
         """
         self.call("create_checkout")
+        refuse_unknown_code(self.name, request)
         existing = self._by_key.get(request.idempotency_key)
         if existing is not None:
             checkout = self.sessions[existing]
@@ -168,6 +184,7 @@ class FakeProvider(SimulatedService):
                 idempotency_key=request.idempotency_key,
                 success_url=request.success_url,
                 cancel_url=request.cancel_url,
+                discount=request.discount,
             )
             self.sessions[checkout.id] = checkout
             self._by_key[request.idempotency_key] = checkout.id
@@ -240,7 +257,12 @@ class FakeProvider(SimulatedService):
             started_at=now,
             current_period_end=period_end,
             trial_end=trial,
+            list_amount=checkout.amount,
         )
+        discount = checkout.discount
+        if discount is not None and succeed:
+            sub.amount, sub.coupon = discount.amount, discount.code
+            sub.discount_ends_at = discount.ends_at(trial or now)
         self.subscriptions[sub.id] = sub
         checkout.result = sub.id
         return self.emit(EventType.SUBSCRIPTION_CREATED, sub)
@@ -276,14 +298,116 @@ class FakeProvider(SimulatedService):
             )
         return self._extend(sub)
 
+    # -- dunning: a card that fails until the member updates it --------------------------------
+    def decline_card(self, customer_id: str) -> None:
+        """Make the customer's card fail every charge (the retries of
+        :meth:`retry_payment` too) until :meth:`update_payment_method`."""
+        self.declining.add(customer_id)
+        self.persist()
+
+    def retry_payment(self, subscription_id: str) -> Webhook:
+        """The :class:`~membership_sdk.dunning.RetriesPayments` capability: charge a
+        past-due subscription again. A declined card fails again (``payment.failed``, still
+        past due); otherwise it recovers as :meth:`recover` does.
+
+        :raises ProviderError: code ``subscription_ended``, or ``not_past_due``.
+        """
+        self.call("retry_payment")
+        sub = self._live(subscription_id, "retry a payment of")
+        if sub.status != Status.PAST_DUE:
+            raise ProviderError(
+                f"fake: subscription {sub.id!r} is {sub.status}, not past_due; nothing to retry",
+                code="not_past_due",
+            )
+        if sub.customer_id in self.declining:
+            return self.change(sub, EventType.PAYMENT_FAILED)
+        return self._extend(sub)
+
+    def update_payment_method(self, customer_id: str) -> list[Webhook]:
+        """The member entered a working card on the fake hosted page: charges succeed
+        again and each past-due subscription of theirs is charged at once (as a billing
+        portal pays the open invoice). Returns those webhooks (none when nothing was due)."""
+        self.call("update_payment_method")
+        self.declining.discard(customer_id)
+        self.persist()
+        due = [
+            sub
+            for _, sub in sorted(self.subscriptions.items())
+            if sub.customer_id == customer_id and sub.status == Status.PAST_DUE
+        ]
+        return [self._extend(sub) for sub in due]
+
     def _extend(self, sub: SimulatedSubscription) -> Webhook:
         base = sub.current_period_end or self.now()
+        sub.end_discount_by(base)
+        moved = renew_into_pending(sub, base)  # a downgrade waiting for this renewal
         return self.change(
             sub,
             EventType.PAYMENT_SUCCEEDED,
             status=str(Status.ACTIVE),
-            current_period_end=add_interval(base, sub.interval),
+            current_period_end=add_interval(base, moved.get("interval", sub.interval)),
+            **moved,
         )
+
+    # -- refunds ---------------------------------------------------------------------------
+    def purchase_amount(self, purchase_id: str) -> tuple[int, str]:
+        checkout = self._checkout_of(purchase_id)
+        return (checkout.amount, checkout.currency) if checkout else (0, "")
+
+    def _checkout_of(self, result: str) -> FakeCheckout | None:
+        return next((c for c in self.sessions.values() if c.result == result), None)
+
+    def refund_latest_payment(self, subscription_id: str) -> Refund:
+        """The :class:`~membership_sdk.providers.SubscriptionRefunds` capability: pay back
+        the payment of the period paid last, once. A trial or an incomplete subscription
+        has paid nothing (code ``nothing_to_refund``)."""
+        self.call("refund_latest_payment")
+        sub = self.subscription(subscription_id)
+        paid = sub.current_period_end
+        if paid is None or Status.parse(sub.status) in (Status.TRIALING, Status.INCOMPLETE):
+            raise ProviderError(
+                f"fake: subscription {sub.id!r} is {sub.status}: it has paid nothing to refund",
+                code="nothing_to_refund",
+            )
+        if self.refunded.get(sub.id) == paid:
+            raise ProviderError(
+                f"fake: the latest payment of subscription {sub.id!r} is already refunded",
+                code="already_refunded",
+            )
+        self.refunded[sub.id] = paid
+        self.persist()
+        checkout = self._checkout_of(sub.id)
+        amount, currency = (checkout.amount, checkout.currency) if checkout else (0, "")
+        # What the period cost after a discount or a plan change, where the service knows.
+        charged = sub.amount if sub.amount is not None else sub.list_amount
+        amount = charged if charged is not None else amount
+        return Refund(f"{sub.id}:{int(paid.timestamp())}", amount, currency, sub.id, paid)
+
+    def apply_discount(
+        self,
+        subscription_id: str,
+        *,
+        code: str,
+        percent_off: int | None = None,
+        amount_off: int | None = None,
+        months: int | None = None,
+    ) -> SubscriptionSnapshot:
+        """The :class:`~membership_sdk.providers.SubscriptionDiscounts` capability:
+        renewals from the end of the current period cost the discounted amount, for
+        ``months`` months or for ever (``None``)."""
+        self.call("apply_discount")
+        sub = self._live(subscription_id, "discount")
+        changes = discount_changes(
+            self.name,
+            sub,
+            self.now(),
+            code=code,
+            percent_off=percent_off,
+            amount_off=amount_off,
+            months=months,
+        )
+        self.change(sub, EventType.SUBSCRIPTION_UPDATED, **changes)
+        return sub.snapshot()
 
 
 @hookimpl

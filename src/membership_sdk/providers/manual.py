@@ -60,19 +60,24 @@ from .base import (
     CheckoutSession,
     ListedSubscription,
     Provider,
+    Refund,
     SubscriptionPage,
     Webhook,
 )
+from .manual_lifecycle import ManualPlans
 from .settings import Setting, SettingsSpec
 from .simulated import (
     SimulatedPurchase,
     SimulatedSubscription,
     add_interval,
+    discount_changes,
     options_from,
+    refuse_unknown_code,
     resume_canceling,
     secrets_from,
     simulated_settings,
 )
+from .simulated_lifecycle import renew_into_pending, renewal_terms
 from .webhooks import DEFAULT_TOLERANCE, WebhookSigner, decode_event, encode_event, utcnow
 
 if TYPE_CHECKING:
@@ -84,6 +89,8 @@ SIGNATURE_HEADER = "Manual-Signature"
 PLACEHOLDER_IBAN = "XX00 0000 0000 0000 0000 00"
 #: Invoice states.
 OPEN, PAID, VOID = "open", "paid", "void"
+#: A paid invoice whose transfer the staff paid back.
+REFUNDED = "refunded"
 _STORE_METHODS = ("atomic", "next_invoice_number", "invoice", "save_invoice", "subscription")
 
 
@@ -125,6 +132,12 @@ class Invoice:
     renewal: bool = False
     state: str = OPEN
     paid_at: datetime | None = None
+    #: A first invoice's discount: ``amount`` is the discounted one, ``list_amount`` the
+    #: price's (``None``: no discount), for ``discount_periods`` periods (``None``: for
+    #: ever), under the coupon ``coupon`` (``""``: the price's intro offer).
+    list_amount: int | None = None
+    coupon: str = ""
+    discount_periods: int | None = None
 
     def overdue(self, now: datetime) -> bool:
         """Whether it is open and its due date has passed."""
@@ -161,7 +174,7 @@ def _days(key: str, value: Any, minimum: int) -> int:
     return value
 
 
-class ManualProvider:
+class ManualProvider(ManualPlans):
     """Bank transfer / invoice payments, confirmed by an operator."""
 
     refetch_subscriptions = False
@@ -341,6 +354,7 @@ class ManualProvider:
         say how to pay. The same ``idempotency_key`` returns the same invoice, also when
         two checkouts with it run at once."""
         self._call("create_checkout")
+        refuse_unknown_code(self.name, request)
         invoice = self.store.invoice_for_key(request.idempotency_key)
         if invoice is None:
             try:
@@ -357,10 +371,12 @@ class ManualProvider:
             url=url,
             customer_id=invoice.customer_id,
             instructions=self.instructions(invoice),
+            amount=invoice.amount,
         )
 
     def _issue_first(self, request: CheckoutRequest) -> Invoice:
         now = self.now()
+        discount = request.discount
         # Taking the year's number first makes concurrent checkouts queue up here, so the
         # second one sees the first's invoice; raising rolls its number back.
         number = self.store.next_invoice_number(now.year)
@@ -374,9 +390,12 @@ class ManualProvider:
             customer_id=self._customer_for(request.member_id, request.customer_id),
             price=request.provider_price,
             interval=request.price.interval,
-            amount=request.price.amount,
+            amount=request.price.amount if discount is None else discount.amount,
             currency=request.price.currency,
             idempotency_key=request.idempotency_key,
+            list_amount=None if discount is None else discount.list_amount,
+            coupon="" if discount is None else discount.code,
+            discount_periods=None if discount is None else discount.periods,
         )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[BillingEvent]:
@@ -526,7 +545,14 @@ class ManualProvider:
                 status=str(Status.ACTIVE),
                 started_at=paid,
                 current_period_end=add_interval(paid, invoice.interval),
+                list_amount=invoice.amount if invoice.list_amount is None else invoice.list_amount,
             )
+            if invoice.list_amount is not None:
+                sub.amount, sub.coupon = invoice.amount, invoice.coupon
+                periods = invoice.discount_periods
+                sub.discount_ends_at = (
+                    add_interval(paid, invoice.interval, periods) if periods else None
+                )
             self.store.save_subscription(sub)
             invoice.subscription = sub.id
             self.store.save_invoice(invoice)
@@ -534,14 +560,19 @@ class ManualProvider:
 
     def _pay_renewal(self, invoice: Invoice, paid: datetime) -> Webhook:
         sub = self._live(invoice.subscription or "", "renew")
+        if invoice.reference == sub.pending_invoice:
+            return self._pay_plan_change(sub, invoice, paid)
         start = max(sub.current_period_end or paid, paid)
+        sub.end_discount_by(start)
         invoice.state, invoice.paid_at = PAID, paid
         self.store.save_invoice(invoice)
+        moved = renew_into_pending(sub, start)  # a downgrade waiting for this renewal
         return self._change(
             sub,
             EventType.PAYMENT_SUCCEEDED,
             status=str(Status.ACTIVE),
-            current_period_end=add_interval(start, sub.interval),
+            current_period_end=add_interval(start, moved.get("interval", sub.interval)),
+            **moved,
         )
 
     def issue_renewal(self, subscription_id: str) -> Invoice:
@@ -565,13 +596,19 @@ class ManualProvider:
         for invoice in self.store.invoices(state=OPEN, subscription=sub.id):
             return invoice
         first = self.store.invoices(subscription=sub.id)[0]
+        # The period this invoice pays starts when the current one ends: a discount that
+        # has ended by then is not applied, and the list price is charged.
+        start = sub.current_period_end or now
+        list_amount = first.amount if first.list_amount is None else first.list_amount
+        charged = sub.charge_for(start)
+        price, interval, changed = renewal_terms(sub)  # a downgrade applies from here
         return self._new_invoice(
             now,
             member_id=first.member_id,
             customer_id=sub.customer_id,
-            price=sub.price,
-            interval=sub.interval,
-            amount=first.amount,
+            price=price,
+            interval=interval,
+            amount=changed or (list_amount if charged is None else charged),
             currency=first.currency,
             subscription=sub.id,
             renewal=True,
@@ -608,6 +645,89 @@ class ManualProvider:
             purchase.version += 1
             self.store.save_purchase(purchase)
             return self._emit(EventType.PURCHASE_REFUNDED, purchase)
+
+    def refund_purchase(self, purchase_id: str) -> Refund:
+        """The :class:`~membership_sdk.providers.PurchaseRefunds` capability: record that
+        the staff paid a one-off purchase back (:meth:`refund`)."""
+        self._call("refund_purchase")
+        self.refund(purchase_id)
+        paid = self.store.invoices(state=PAID)
+        invoice = next((i for i in paid if i.purchase == purchase_id), None)
+        if invoice is None:
+            return Refund(purchase_id, 0, "")
+        return Refund(purchase_id, invoice.amount, invoice.currency)
+
+    def refund_latest_payment(self, subscription_id: str) -> Refund:
+        """The :class:`~membership_sdk.providers.SubscriptionRefunds` capability: record
+        that the staff paid back the transfer of the subscription's latest paid invoice,
+        which becomes ``"refunded"``. The money itself is sent back by hand.
+
+        :raises ProviderError: code ``nothing_to_refund`` (no invoice was paid) or
+            ``already_refunded`` (the latest one was refunded already).
+        """
+        self._call("refund_latest_payment")
+        with self.store.atomic():
+            sub = self.subscription(subscription_id, lock=True)
+            settled = [
+                i
+                for i in self.store.invoices(subscription=sub.id)
+                if i.state in (PAID, REFUNDED) and i.paid_at is not None
+            ]
+            if not settled:
+                raise ProviderError(
+                    f"{self.name}: subscription {sub.id!r} has no paid invoice to refund",
+                    code="nothing_to_refund",
+                )
+            latest = max(settled, key=lambda i: (i.paid_at, i.year, i.number))
+            if latest.state == REFUNDED:
+                raise ProviderError(
+                    f"{self.name}: invoice {latest.reference!r}, the latest of subscription "
+                    f"{sub.id!r}, is already refunded",
+                    code="already_refunded",
+                )
+            latest.state = REFUNDED
+            self.store.save_invoice(latest)
+            return Refund(
+                latest.reference, latest.amount, latest.currency, sub.id, sub.current_period_end
+            )
+
+    def apply_discount(
+        self,
+        subscription_id: str,
+        *,
+        code: str,
+        percent_off: int | None = None,
+        amount_off: int | None = None,
+        months: int | None = None,
+    ) -> SubscriptionSnapshot:
+        """The :class:`~membership_sdk.providers.SubscriptionDiscounts` capability: renewal
+        invoices from the end of the current period are for the discounted amount, for
+        ``months`` months or for ever (``None``); an open renewal invoice for a period
+        the discount covers is re-priced."""
+        self._call("apply_discount")
+        with self.store.atomic():
+            sub = self._live(subscription_id, "discount")
+            if sub.list_amount is None:
+                first = self.store.invoices(subscription=sub.id)
+                if first:
+                    sub.list_amount = first[0].list_amount or first[0].amount
+            changes = discount_changes(
+                self.name,
+                sub,
+                self.now(),
+                code=code,
+                percent_off=percent_off,
+                amount_off=amount_off,
+                months=months,
+            )
+            self._change(sub, EventType.SUBSCRIPTION_UPDATED, **changes)
+            start = sub.current_period_end or self.now()
+            charged = sub.charge_for(start)
+            for invoice in self.store.invoices(state=OPEN, subscription=sub.id):
+                if invoice.renewal and charged is not None:
+                    invoice.amount = charged
+                    self.store.save_invoice(invoice)
+            return sub.snapshot()
 
     # -- the schedule --------------------------------------------------------------------------
     def run_schedule(
@@ -654,6 +774,8 @@ class ManualProvider:
         end = sub.current_period_end
         if Status.parse(sub.status) in TERMINAL or end is None:
             return None
+        if sub.status == Status.PAUSED:  # no invoice while paused; resumes by itself
+            return self._resume_if_due(sub, now)
         if sub.cancel_at_period_end:
             if now < end:
                 return None

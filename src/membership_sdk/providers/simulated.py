@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import dataclasses
 import json
 import pickle
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from secrets import token_hex
 from typing import Any
 
 from ..catalog import Interval
-from ..errors import PluginError, ProviderError
+from ..errors import CouponError, PluginError, ProviderError
 from ..events import (
     BillingEvent,
     EventType,
@@ -29,7 +30,7 @@ from ..events import (
     SubscriptionSnapshot,
 )
 from ..membership import TERMINAL, Status
-from .base import ListedSubscription, SubscriptionPage, Webhook
+from .base import CheckoutRequest, ListedSubscription, Refund, SubscriptionPage, Webhook
 from .settings import Setting, SettingsSpec
 from .webhooks import DEFAULT_TOLERANCE, WebhookSigner, decode_event, encode_event, utcnow
 
@@ -62,6 +63,36 @@ class SimulatedSubscription:
     cancel_at_period_end: bool = False
     canceled_at: datetime | None = None
     version: int = 1
+    #: The price's list amount per period (``None``: not known to the service).
+    list_amount: int | None = None
+    #: What a period costs while ``discount_ends_at`` has not come (``None``: no discount).
+    amount: int | None = None
+    coupon: str = ""
+    discount_ends_at: datetime | None = None
+    #: Plan changes and pauses (see :mod:`membership_sdk.lifecycle`): when it moved to
+    #: its current price, when a pause ends, and a change waiting for the period's end
+    #: (or, at the ``manual`` provider, for ``pending_invoice`` to be paid).
+    price_since: datetime | None = None
+    paused_until: datetime | None = None
+    pending_price: str | None = None
+    pending_interval: Interval | None = None
+    pending_amount: int | None = None
+    pending_invoice: str | None = None
+
+    def charge_for(self, period_start: datetime) -> int | None:
+        """What the period starting at ``period_start`` costs: the discounted ``amount``
+        while the discount lasts, else ``list_amount``."""
+        if self.amount is not None and (
+            self.discount_ends_at is None or period_start < self.discount_ends_at
+        ):
+            return self.amount
+        return self.list_amount
+
+    def end_discount_by(self, period_start: datetime) -> None:
+        """Drop a discount that has ended by ``period_start`` (renewals then charge the
+        list price, and the snapshot says so)."""
+        if self.discount_ends_at is not None and period_start >= self.discount_ends_at:
+            self.amount, self.coupon, self.discount_ends_at = None, "", None
 
     def snapshot(self) -> SubscriptionSnapshot:
         return SubscriptionSnapshot(
@@ -76,6 +107,11 @@ class SimulatedSubscription:
             cancel_at_period_end=self.cancel_at_period_end,
             canceled_at=self.canceled_at,
             raw_status=self.status,
+            amount=self.amount,
+            coupon=self.coupon,
+            discount_ends_at=self.discount_ends_at,
+            price_since=self.price_since or self.started_at,
+            paused_until=self.paused_until,
         )
 
     @property
@@ -190,6 +226,9 @@ class SimulatedService:
         for attribute in self.state_attributes:
             if attribute in state:
                 setattr(self, attribute, state[attribute])
+                if isinstance(state[attribute], dict):
+                    for record in state[attribute].values():
+                        _fill_new_fields(record)
 
     def persist(self) -> None:
         """Save the state to ``state_file`` (atomically), if one is configured."""
@@ -332,6 +371,19 @@ class SimulatedService:
         purchase.version += 1
         return self.emit(EventType.PURCHASE_REFUNDED, purchase)
 
+    def refund_purchase(self, purchase_id: str) -> Refund:
+        """The :class:`~membership_sdk.providers.PurchaseRefunds` capability: :meth:`refund`
+        as an API call (it fails during a simulated outage)."""
+        self.call("refund_purchase")
+        self.refund(purchase_id)
+        amount, currency = self.purchase_amount(purchase_id)
+        return Refund(purchase_id, amount, currency)
+
+    def purchase_amount(self, purchase_id: str) -> tuple[int, str]:
+        """What ``purchase_id`` cost (``0`` and ``""`` when the service cannot say);
+        subclasses that know their checkouts override it."""
+        return 0, ""
+
     # -- the Provider API ----------------------------------------------------------------------
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Sequence[BillingEvent]:
         """Verify the signature, then read the event (see :mod:`.webhooks`)."""
@@ -392,6 +444,67 @@ class SimulatedService:
         if self.portal is None:
             return None
         return self.portal.replace("{customer}", customer_id)
+
+
+def refuse_unknown_code(name: str, request: CheckoutRequest) -> None:
+    """Raise :class:`CouponError` (``unknown``) for a checkout whose code the program did
+    not resolve to a discount: the simulated providers keep no codes of their own."""
+    code = request.coupon
+    discount = request.discount
+    if code and (discount is None or discount.code.casefold() != code.strip().casefold()):
+        raise CouponError(
+            f"{name}: unknown coupon code {code!r}: it is not in the site's catalog",
+            code=code,
+            reason="unknown",
+        )
+
+
+def discount_changes(
+    name: str,
+    sub: SimulatedSubscription,
+    now: datetime,
+    *,
+    code: str,
+    percent_off: int | None,
+    amount_off: int | None,
+    months: int | None,
+) -> dict[str, Any]:
+    """The fields that put a discount on ``sub``'s coming periods (from the end of the
+    current one, or ``now``), for ``months`` months or for ever: the
+    :class:`~membership_sdk.providers.SubscriptionDiscounts` capability of the simulated
+    providers. A discount already on it is replaced.
+
+    :raises ProviderError: code ``unknown_amount`` when the subscription's list amount
+        is not known (one created before the service recorded it).
+    """
+    from ..discounts import discounted
+
+    if sub.list_amount is None:
+        raise ProviderError(
+            f"{name}: subscription {sub.id!r} does not record its price's amount, so it "
+            "cannot be discounted",
+            code="unknown_amount",
+        )
+    start = max(sub.current_period_end or now, now)
+    return {
+        "amount": discounted(sub.list_amount, percent_off=percent_off, amount_off=amount_off),
+        "coupon": code,
+        "discount_ends_at": add_interval(start, Interval.MONTH, months) if months else None,
+    }
+
+
+def _fill_new_fields(record: object) -> None:
+    """Give a record saved by an older version the defaults of fields added since (a
+    slotted dataclass unpickles without them)."""
+    if not dataclasses.is_dataclass(record):
+        return
+    for spec in dataclasses.fields(record):
+        if hasattr(record, spec.name):
+            continue
+        if spec.default is not dataclasses.MISSING:
+            object.__setattr__(record, spec.name, spec.default)
+        elif spec.default_factory is not dataclasses.MISSING:
+            object.__setattr__(record, spec.name, spec.default_factory())
 
 
 def resume_canceling(

@@ -165,6 +165,16 @@ def encode_event(
             "cancel_at_period_end": snapshot.cancel_at_period_end,
             "canceled_at": _ts(snapshot.canceled_at),
         }
+        if snapshot.amount is not None:
+            # A discount: sent only when there is one, so other bodies keep their shape.
+            data["amount"] = snapshot.amount
+            data["coupon"] = snapshot.coupon
+            data["discount_ends_at"] = _ts(snapshot.discount_ends_at)
+        if snapshot.price_since is not None and snapshot.price_since != snapshot.started_at:
+            # A plan change in place (other bodies keep their shape).
+            data["price_since"] = _ts(snapshot.price_since)
+        if snapshot.paused_until is not None:
+            data["paused_until"] = _ts(snapshot.paused_until)
     else:
         data = {
             "object": "purchase",
@@ -219,6 +229,10 @@ class _Reader:
         value: int = self._get(key, int, "an integer", False)
         return value
 
+    def optional_integer(self, key: str) -> int | None:
+        value: int | None = self._get(key, int, "an integer or null", True)
+        return value
+
     def time(self, key: str, optional: bool = True) -> datetime | None:
         value: int | None = self._get(key, int, "a unix timestamp", optional)
         return None if value is None else datetime.fromtimestamp(value, UTC)
@@ -271,6 +285,11 @@ def decode_event(provider: str, body: bytes) -> list[BillingEvent]:
             cancel_at_period_end=data.flag("cancel_at_period_end"),
             canceled_at=data.time("canceled_at"),
             raw_status=raw_status,
+            amount=data.optional_integer("amount"),
+            coupon=data.optional_text("coupon") or "",
+            discount_ends_at=data.time("discount_ends_at"),
+            price_since=data.time("price_since") or data.time("started_at"),
+            paused_until=data.time("paused_until"),
         )
     elif kind == "purchase":
         state = data.text("state")

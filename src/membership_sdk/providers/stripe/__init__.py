@@ -23,8 +23,6 @@ from ..base import Provider
 from .provider import (
     LIVE_KEY_PREFIXES,
     WEBHOOK_EVENTS,
-    ProrationLine,
-    ProrationPreview,
     StripeProvider,
     livemode_of,
 )
@@ -34,8 +32,6 @@ __all__ = [
     "LIVE_KEY_PREFIXES",
     "STATUS_MAP",
     "WEBHOOK_EVENTS",
-    "ProrationLine",
-    "ProrationPreview",
     "StripeProvider",
     "livemode_of",
     "map_status",

@@ -12,16 +12,25 @@ parsing, and the translation reads plain mappings anyway.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ...errors import MalformedEvent, PluginError, ProviderError, SignatureError, UnknownShape
+from ...catalog import Price
+from ...discounts import Discount
+from ...errors import (
+    CouponError,
+    MalformedEvent,
+    PluginError,
+    ProviderError,
+    SignatureError,
+    UnknownShape,
+)
 from ...events import (
     BillingEvent,
     EventType,
@@ -34,6 +43,9 @@ from ..base import (
     CheckoutSession,
     ListedSubscription,
     PaidPeriod,
+    PlanChangePreview,
+    ProrationLine,
+    Refund,
     SubscriptionPage,
 )
 from ..settings import Setting, SettingsSpec
@@ -113,39 +125,35 @@ def livemode_of(api_key: str) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ProrationLine:
-    """One line of a proration preview: what is credited (negative) or charged."""
-
-    description: str
-    amount: int
-    proration: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ProrationPreview:
-    """What changing a subscription's price would cost now.
-
-    ``amount_due`` (minor units of ``currency``) is what the next invoice would charge.
-    Pass ``proration_date`` to :meth:`StripeProvider.change_plan` so the change is billed
-    exactly as previewed.
-    """
-
-    subscription_id: str
-    price: str
-    amount_due: int
-    currency: str
-    proration_date: int
-    lines: tuple[ProrationLine, ...]
-
-    @property
-    def proration_amount(self) -> int:
-        """The sum of the proration lines: credit for the old price, charge for the new."""
-        return sum(line.amount for line in self.lines if line.proration)
+def _replace_item(item: Mapping[str, Any], price: str) -> list[dict[str, Any]]:
+    """Subscription items that delete ``item`` and add one for ``price``: the new item's
+    ``created`` dates the change (a drip reads it as ``price_since``)."""
+    return [{"id": item["id"], "deleted": True}, {"price": price}]
 
 
 def _malformed(field: str, expected: str, value: object) -> MalformedEvent:
     return tr.malformed(field, expected, value, of="Stripe event")
+
+
+def _refused_code(exc: ProviderError, code: str | None) -> CouponError | None:
+    """The coupon error a Stripe refusal of a checkout's code stands for (an expired,
+    used-up or inactive promotion code or coupon), or ``None`` for any other failure."""
+    if not code or exc.retryable:
+        return None
+    said = (exc.provider_message or "").lower()
+    if exc.code not in ("coupon_expired", "promotion_code_expired") and not any(
+        word in said for word in ("coupon", "promotion code", "promotion_code")
+    ):
+        return None
+    if "expired" in said or exc.code.endswith("_expired"):
+        reason = "expired"
+    elif "redeemed" in said or "max" in said:
+        reason = "used_up"
+    elif "first" in said:
+        reason = "not_first_time"
+    else:
+        reason = "unknown"
+    return CouponError(f"Stripe refused the code {code!r}", code=code, reason=reason)
 
 
 def _now_ms() -> int:
@@ -402,17 +410,25 @@ class StripeProvider:
             params["subscription_data"] = sub_data
         else:
             params["payment_intent_data"] = {"metadata": meta}
-        if request.coupon:
-            params["discounts"] = [{"promotion_code": self._promotion_code(request.coupon)}]
+        if request.coupon or request.discount is not None:
+            params["discounts"] = [self._checkout_discount(request)]
+            if request.coupon:
+                meta[tr.COUPON_KEY] = request.coupon
         elif self.allow_promotion_codes:
             params["allow_promotion_codes"] = True
-        session = self._call(
-            "start a checkout",
-            "post",
-            "/v1/checkout/sessions",
-            idempotency_key=f"{key}-session",
-            **params,
-        )
+        try:
+            session = self._call(
+                "start a checkout",
+                "post",
+                "/v1/checkout/sessions",
+                idempotency_key=f"{key}-session",
+                **params,
+            )
+        except ProviderError as exc:
+            refused = _refused_code(exc, request.coupon)
+            if refused is not None:
+                raise refused from exc
+            raise
         url = session.get("url")
         return CheckoutSession(
             provider=self.name,
@@ -441,9 +457,85 @@ class StripeProvider:
         created = self._call("create the member's customer", "post", "/v1/customers", **params)
         return str(created["id"])
 
+    def _checkout_discount(self, request: CheckoutRequest) -> dict[str, str]:
+        """The ``discounts`` entry of a checkout: the catalog coupon's own Stripe id (a
+        promotion code ``promo_...`` or a coupon id), else a Stripe coupon with its terms
+        (created once: its id is derived from them); a code the catalog does not know is
+        looked up among the account's promotion codes."""
+        code, discount = request.coupon, request.discount
+        if code and (discount is None or discount.code.casefold() != code.casefold()):
+            return {"promotion_code": self._promotion_code(code)}
+        assert discount is not None
+        own = discount.provider_ids.get(self.name)
+        if own:
+            return {"promotion_code": own} if own.startswith("promo_") else {"coupon": own}
+        return {"coupon": self._coupon_for(discount)}
+
+    def _coupon_for(self, discount: Discount) -> str:
+        """The id of a Stripe coupon with ``discount``'s terms, created on first use."""
+        terms: dict[str, Any] = {"duration": str(discount.duration)}
+        if discount.months:
+            terms["duration_in_months"] = discount.months
+        if discount.percent_off is not None:
+            terms["percent_off"] = discount.percent_off
+        else:
+            terms["amount_off"] = discount.off if discount.intro else discount.amount_off
+            terms["currency"] = discount.currency.lower()
+        digest = hashlib.sha256(json.dumps(terms, sort_keys=True).encode()).hexdigest()[:12]
+        label = discount.code or f"intro-{discount.price}"
+        coupon_id = f"paywall-{label}-{digest}"[:200]
+        try:
+            self._call(
+                "create the coupon",
+                "post",
+                "/v1/coupons",
+                id=coupon_id,
+                name=(discount.code or "Intro offer")[:40],
+                idempotency_key=f"coupon-{coupon_id}",
+                **terms,
+            )
+        except ProviderError as exc:
+            if exc.code != "resource_already_exists":
+                raise
+        return coupon_id
+
+    def apply_discount(
+        self,
+        subscription_id: str,
+        *,
+        code: str,
+        percent_off: int | None = None,
+        amount_off: int | None = None,
+        months: int | None = None,
+    ) -> SubscriptionSnapshot:
+        """The :class:`~membership_sdk.providers.SubscriptionDiscounts` capability: a new
+        Stripe coupon with these terms (``repeating`` for ``months``, else ``forever``),
+        put on the subscription in place of any discount it had."""
+        terms: dict[str, Any] = {"name": code[:40]}
+        if months:
+            terms.update(duration="repeating", duration_in_months=months)
+        else:
+            terms["duration"] = "forever"
+        if percent_off is not None:
+            terms["percent_off"] = percent_off
+        else:
+            subscription = self._call(
+                "fetch the subscription", "get", f"/v1/subscriptions/{subscription_id}"
+            )
+            terms.update(amount_off=amount_off, currency=str(subscription.get("currency") or ""))
+        coupon = self._call("create the coupon", "post", "/v1/coupons", **terms)
+        found = self._call(
+            "discount the subscription",
+            "post",
+            f"/v1/subscriptions/{subscription_id}",
+            discounts=[{"coupon": str(coupon["id"])}],
+            metadata={tr.COUPON_KEY: code},
+        )
+        return self._snapshot(found)
+
     def _promotion_code(self, code: str) -> str:
         """The id of a promotion code given as its id (``promo_...``) or as the code a
-        member typed; raises ``ProviderError(code="invalid_coupon")`` for an unknown one."""
+        member typed; raises :class:`CouponError` (``unknown``) for an unknown one."""
         if code.startswith("promo_"):
             return code
         found = self._call(
@@ -456,7 +548,9 @@ class StripeProvider:
         )
         data = found.get("data") or []
         if not data:
-            raise ProviderError(f"no active Stripe promotion code {code!r}", code="invalid_coupon")
+            raise CouponError(
+                f"no active Stripe promotion code {code!r}", code=code, reason="unknown"
+            )
         return str(data[0]["id"])
 
     def portal_url(self, customer_id: str, return_url: str) -> str | None:
@@ -613,12 +707,20 @@ class StripeProvider:
         return subscription, items[0]
 
     def preview_plan_change(
-        self, subscription_id: str, price: str, *, proration_date: int | None = None
-    ) -> ProrationPreview:
-        """What moving the subscription to ``price`` now would charge, prorated.
+        self,
+        subscription_id: str,
+        price: str,
+        *,
+        proration_date: int | None = None,
+        prices: Mapping[str, Price] | None = None,
+    ) -> PlanChangePreview:
+        """What moving the subscription to ``price`` now would charge, prorated (the
+        :class:`~membership_sdk.providers.PlanChanges` capability). Stripe bills every
+        change at once: ``effective_at`` is the proration date.
 
         :param price: the Stripe price id to move to.
         :param proration_date: the moment (Unix seconds) to prorate from; now by default.
+        :param prices: not read: Stripe knows its prices.
         """
         subscription, item = self._item(subscription_id)
         when = proration_date if proration_date is not None else self.clock_ms() // 1000
@@ -629,7 +731,7 @@ class StripeProvider:
             customer=tr.object_id(subscription.get("customer")),
             subscription=subscription_id,
             subscription_details={
-                "items": [{"id": item["id"], "price": price}],
+                "items": _replace_item(item, price),
                 "proration_behavior": "create_prorations",
                 "proration_date": when,
             },
@@ -644,13 +746,14 @@ class StripeProvider:
                     str(line.get("description") or ""), int(line.get("amount") or 0), proration
                 )
             )
-        return ProrationPreview(
+        return PlanChangePreview(
             subscription_id=subscription_id,
             price=price,
             amount_due=int(invoice.get("amount_due") or 0),
             currency=str(invoice.get("currency") or ""),
             proration_date=when,
             lines=tuple(lines),
+            effective_at=datetime.fromtimestamp(when, UTC),
         )
 
     def change_plan(
@@ -660,12 +763,18 @@ class StripeProvider:
         *,
         proration_date: int | None = None,
         idempotency_key: str | None = None,
+        prices: Mapping[str, Price] | None = None,
     ) -> SubscriptionSnapshot:
         """Move the subscription to ``price``, prorating from ``proration_date`` (pass the
-        preview's to bill exactly what was shown)."""
+        preview's to bill exactly what was shown).
+
+        The subscription item is replaced (the old one deleted, a new one added, with
+        proration as before), so the new item's ``created`` is the snapshot's
+        ``price_since``: a drip counts what the new tier gives from the change.
+        """
         _, item = self._item(subscription_id)
         params: dict[str, Any] = {
-            "items": [{"id": item["id"], "price": price}],
+            "items": _replace_item(item, price),
             "proration_behavior": "create_prorations",
         }
         if proration_date is not None:
@@ -676,6 +785,107 @@ class StripeProvider:
             "change the plan", "post", f"/v1/subscriptions/{subscription_id}", **params
         )
         return self._snapshot(found)
+
+    def pause_subscription(
+        self, subscription_id: str, *, resumes_at: datetime
+    ) -> SubscriptionSnapshot:
+        """Pause collection until ``resumes_at`` (the
+        :class:`~membership_sdk.providers.Pausing` capability): Stripe's
+        ``pause_collection`` with ``behavior=void``, so the invoices of the paused time
+        are voided, never charged later. The subscription stays ``active`` at Stripe; its
+        snapshot reads ``paused`` until ``resumes_at``, when Stripe collects again."""
+        found = self._call(
+            "pause the subscription",
+            "post",
+            f"/v1/subscriptions/{subscription_id}",
+            pause_collection={"behavior": "void", "resumes_at": int(resumes_at.timestamp())},
+        )
+        return self._snapshot(found)
+
+    def unpause_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        """Collect again now: clears ``pause_collection``."""
+        found = self._call(
+            "resume the paused subscription",
+            "post",
+            f"/v1/subscriptions/{subscription_id}",
+            pause_collection="",
+        )
+        return self._snapshot(found)
+
+    # -- refunds ----------------------------------------------------------------------------
+    def _refund(self, doing: str, payment_id: str, key: str) -> dict[str, Any]:
+        field = "charge" if payment_id.startswith(("ch_", "py_")) else "payment_intent"
+        return self._call(
+            doing, "post", "/v1/refunds", **{field: payment_id}, idempotency_key=f"refund-{key}"
+        )
+
+    def refund_purchase(self, purchase_id: str) -> Refund:
+        """Refund a one-off payment (its PaymentIntent, the purchase's id) in full; Stripe
+        then sends ``charge.refunded``. One refund per payment: a repeated call reuses the
+        idempotency key."""
+        refund = self._refund("refund the payment", purchase_id, purchase_id)
+        return Refund(
+            purchase_id, int(refund.get("amount") or 0), str(refund.get("currency") or "")
+        )
+
+    def refund_latest_payment(self, subscription_id: str) -> Refund:
+        """Refund the payment of the subscription's latest paid invoice in full.
+
+        The payment is read from the invoice's payments (API ``2025-03-31.basil`` and
+        later), else from the invoice's ``payment_intent`` or ``charge``.
+
+        :raises ProviderError: code ``nothing_to_refund`` when no invoice was paid (a
+            trial, a 100% coupon), Stripe's ``charge_already_refunded``, or Stripe failed.
+        """
+        found = self._call(
+            "find the latest paid invoice",
+            "get",
+            "/v1/invoices",
+            subscription=subscription_id,
+            status="paid",
+            limit=1,
+        )
+        invoices = [i for i in found.get("data") or () if isinstance(i, Mapping)]
+        invoice = invoices[0] if invoices else None
+        if invoice is None or not int(invoice.get("amount_paid") or 0):
+            raise ProviderError(
+                f"Stripe subscription {subscription_id!r} has no paid invoice to refund",
+                code="nothing_to_refund",
+            )
+        invoice_id = str(invoice.get("id"))
+        payment = tr.object_id(invoice.get("payment_intent")) or tr.object_id(invoice.get("charge"))
+        if payment is None:
+            paid = self._call(
+                "find the payment of the invoice",
+                "get",
+                "/v1/invoice_payments",
+                invoice=invoice_id,
+                limit=1,
+            )
+            for entry in paid.get("data") or ():
+                details = entry.get("payment") if isinstance(entry, Mapping) else None
+                if isinstance(details, Mapping):
+                    payment = tr.object_id(details.get("payment_intent")) or tr.object_id(
+                        details.get("charge")
+                    )
+        if payment is None:
+            raise ProviderError(
+                f"Stripe invoice {invoice_id!r} of subscription {subscription_id!r} names no "
+                "payment to refund (paid out of band?)",
+                code="nothing_to_refund",
+            )
+        refund = self._refund("refund the latest payment", payment, invoice_id)
+        try:
+            period_end: datetime | None = tr.invoice_paid_through(invoice)
+        except MalformedEvent:
+            period_end = None
+        return Refund(
+            payment,
+            int(refund.get("amount") or invoice.get("amount_paid") or 0),
+            str(refund.get("currency") or invoice.get("currency") or ""),
+            subscription_id,
+            period_end,
+        )
 
     # -- webhooks ---------------------------------------------------------------------------
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:

@@ -26,6 +26,12 @@ period ends) would grant access for ever. ``expired`` is terminal in the SDK's s
 machine, so a member who pays the open invoice later (which makes Stripe set the
 subscription ``active`` again) could never get access back. ``paused`` denies access and
 may still become ``active``: exactly what ``unpaid`` means.
+
+An ``active`` subscription with ``pause_collection`` set (a pause the member asked for:
+Stripe keeps it active and stops collecting) reads as PAUSED, with ``paused_until`` its
+``pause_collection.resumes_at``; past that moment it reads as ACTIVE again, as Stripe
+collects again by itself. ``price_since`` is the ``created`` of the subscription's item:
+a plan change replaces the item, so it dates the change.
 """
 
 from __future__ import annotations
@@ -160,6 +166,14 @@ def subscription_product(subscription: Mapping[str, Any]) -> str | None:
     return object_id(plan.get("product")) if isinstance(plan, Mapping) else None
 
 
+def item_created(subscription: Mapping[str, Any]) -> datetime | None:
+    """When the subscription's (first) item was created: when it moved to its current
+    price, as a plan change replaces the item; ``None`` when no item says."""
+    for item in _items(subscription):
+        return timestamp(item.get("created"), "items.data[].created")
+    return None
+
+
 def period_end(subscription: Mapping[str, Any]) -> datetime | None:
     """When the current period ends: the latest item period (``2025-03-31.basil`` and
     later), else the subscription's own ``current_period_end`` (older API versions)."""
@@ -242,6 +256,14 @@ def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> Subs
         # Canceled at once (the Dashboard's "cancel immediately", a deleted subscription):
         # Stripe keeps the period it was in, but the subscription ended, and access with it.
         paid_until = ended_at if paid_until is None else min(paid_until, ended_at)
+    paused_until = None
+    pause = subscription.get("pause_collection")
+    if isinstance(pause, Mapping) and status is Status.ACTIVE:
+        paused_until = timestamp(pause.get("resumes_at"), "pause_collection.resumes_at")
+        if paused_until is None or paused_until > datetime.fromtimestamp(version / 1000, UTC):
+            status = Status.PAUSED
+        else:
+            paused_until = None  # resumed by itself: Stripe collects again
     return SubscriptionSnapshot(
         id=sub_id,
         customer_id=customer,
@@ -255,7 +277,92 @@ def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> Subs
         canceled_at=timestamp(subscription.get("canceled_at"), "canceled_at"),
         raw_status=raw_status,
         unpaid_since=unpaid_since,
+        price_since=item_created(subscription),
+        paused_until=paused_until,
+        **subscription_discount(subscription, paid_until),
     )
+
+
+#: The metadata key a checkout stores the member's coupon code under.
+COUPON_KEY = "coupon"
+
+
+def _discount_of(subscription: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The subscription's discount object: ``discount`` (API versions before
+    2024-06-20, still sent), else the first expanded one of ``discounts``."""
+    legacy = subscription.get("discount")
+    if isinstance(legacy, Mapping):
+        return legacy
+    for found in subscription.get("discounts") or ():
+        if isinstance(found, Mapping):
+            return found
+    return None
+
+
+def _coupon_of(discount: Mapping[str, Any]) -> Mapping[str, Any] | str | None:
+    """The discount's coupon: ``coupon`` (older versions) or ``source.coupon`` (current),
+    an object when expanded, else its id."""
+    coupon = discount.get("coupon")
+    if coupon is None:
+        source = discount.get("source")
+        if isinstance(source, Mapping):
+            coupon = source.get("coupon")
+    if isinstance(coupon, Mapping | str):
+        return coupon
+    return None
+
+
+def list_amount(subscription: Mapping[str, Any]) -> int | None:
+    """What one period of the subscription costs before discounts: the sum of its items'
+    ``price.unit_amount`` times ``quantity``; ``None`` when an item does not say."""
+    total = 0
+    items = _items(subscription)
+    for item in items:
+        price = item.get("price") or item.get("plan")
+        unit = price.get("unit_amount", price.get("amount")) if isinstance(price, Mapping) else None
+        quantity = item.get("quantity", 1)
+        if not isinstance(unit, int) or not isinstance(quantity, int):
+            return None
+        total += unit * quantity
+    return total if items else None
+
+
+def subscription_discount(
+    subscription: Mapping[str, Any], period_end: datetime | None
+) -> dict[str, Any]:
+    """The snapshot's ``amount``, ``coupon`` and ``discount_ends_at`` from the
+    subscription's discount (none: the list price, no coupon).
+
+    ``coupon`` is the code the member entered at our checkout (kept in the metadata),
+    else the coupon's name or id. ``amount`` is the list amount less the coupon's
+    ``percent_off`` or ``amount_off`` when the coupon is expanded (``None`` when its terms
+    are not in the payload). The discount ends at its ``end``; a ``once`` coupon's at the
+    end of the period it discounts; a ``forever`` one never.
+    """
+    from ...discounts import discounted
+
+    discount = _discount_of(subscription)
+    if discount is None:
+        return {}
+    coupon = _coupon_of(discount)
+    terms = coupon if isinstance(coupon, Mapping) else {}
+    code = str(metadata(subscription).get(COUPON_KEY) or "")
+    if not code:
+        code = str(terms.get("name") or terms.get("id") or coupon or discount.get("id") or "")
+    amount = None
+    full = list_amount(subscription)
+    percent, off = terms.get("percent_off"), terms.get("amount_off")
+    if full is not None:
+        if isinstance(percent, int) and not isinstance(percent, bool):
+            amount = discounted(full, percent_off=percent, amount_off=None)
+        elif isinstance(percent, float):  # Stripe allows fractions: 12.5
+            amount = full - int(full * percent / 100 + 0.5)
+        elif isinstance(off, int) and not isinstance(off, bool):
+            amount = discounted(full, percent_off=None, amount_off=off)
+    ends = timestamp(discount.get("end"), "discount.end")
+    if ends is None and terms.get("duration") == "once":
+        ends = period_end
+    return {"amount": amount, "coupon": code, "discount_ends_at": ends}
 
 
 def placeholder_subscription(

@@ -1,0 +1,258 @@
+"""Plan changes and pauses as the simulated providers (``fake``, ``manual``) apply them
+to a :class:`~membership_sdk.providers.simulated.SimulatedSubscription`.
+
+The billing rule is :mod:`membership_sdk.lifecycle`'s: an upgrade now, prorated; a
+downgrade at the period's end. A pause stops billing until ``paused_until``; the period
+paid before it is not pushed back. At the resume, a period still running goes on; one
+that ended meanwhile is followed by a new one, charged then (``fake``) or invoiced then
+(``manual``: access again once the transfer is confirmed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..catalog import Interval, Price
+from ..errors import ProviderError
+from ..events import EventType, SubscriptionSnapshot
+from ..lifecycle import PlanChangeTerms, prorate
+from ..membership import Status
+from .base import PlanChangePreview, Webhook
+from .simulated import SimulatedService, SimulatedSubscription, add_interval
+
+
+def period_start(sub: SimulatedSubscription) -> datetime | None:
+    """Where the current period began (its end less one interval, not before the start)."""
+    end = sub.current_period_end
+    if end is None:
+        return None
+    return max(add_interval(end, sub.interval, -1), sub.price_since or sub.started_at)
+
+
+def plan_terms(
+    name: str,
+    sub: SimulatedSubscription,
+    price: str,
+    prices: Mapping[str, Price] | None,
+    at: datetime,
+) -> tuple[PlanChangeTerms, Price]:
+    """How moving ``sub`` to ``price`` at ``at`` is billed, and the new price.
+
+    :raises ProviderError: code ``unknown_price`` (``prices`` lacks the subscription's or
+        the new price), ``same_price``, ``currency_mismatch`` or ``not_changeable`` (the
+        subscription is not active or trialing).
+    """
+    known = prices or {}
+    old, new = known.get(sub.price), known.get(price)
+    if old is None or new is None:
+        missing = sub.price if old is None else price
+        raise ProviderError(
+            f"{name}: a plan change needs the catalog's price of {missing!r}; pass prices=",
+            code="unknown_price",
+        )
+    if price == sub.price:
+        raise ProviderError(
+            f"{name}: subscription {sub.id!r} is on price {price!r} already", code="same_price"
+        )
+    if new.currency != old.currency:
+        raise ProviderError(
+            f"{name}: subscription {sub.id!r} is billed in {old.currency}, price {price!r} "
+            f"in {new.currency}",
+            code="currency_mismatch",
+        )
+    status = Status.parse(sub.status)
+    if status not in (Status.ACTIVE, Status.TRIALING) or new.interval is Interval.ONE_OFF:
+        raise ProviderError(
+            f"{name}: subscription {sub.id!r} is {sub.status}; only an active or trialing "
+            "subscription changes to another recurring price",
+            code="not_changeable",
+        )
+    terms = prorate(
+        subscription_id=sub.id,
+        provider_price=price,
+        old=old,
+        new=new,
+        at=at,
+        period_start=period_start(sub),
+        period_end=sub.current_period_end,
+        trialing=status is Status.TRIALING,
+    )
+    return terms, new
+
+
+def applied(price: str, new: Price, at: datetime, period_end: datetime | None) -> dict[str, Any]:
+    """The changes that put a subscription on ``new`` (provider id ``price``) from ``at``."""
+    return {
+        "price": price,
+        "interval": new.interval,
+        "list_amount": new.amount,
+        "price_since": at,
+        "current_period_end": period_end,
+        **cleared(),
+    }
+
+
+def pending(price: str, new: Price, invoice: str | None = None) -> dict[str, Any]:
+    """The changes that make ``new`` wait for the period's end (or for ``invoice``)."""
+    return {
+        "pending_price": price,
+        "pending_interval": new.interval,
+        "pending_amount": new.amount,
+        "pending_invoice": invoice,
+    }
+
+
+def cleared() -> dict[str, Any]:
+    return {
+        "pending_price": None,
+        "pending_interval": None,
+        "pending_amount": None,
+        "pending_invoice": None,
+    }
+
+
+def at_period_end(sub: SimulatedSubscription) -> bool:
+    """Whether a change waits for the period's end (not for an invoice)."""
+    return sub.pending_price is not None and sub.pending_invoice is None
+
+
+def renewal_terms(sub: SimulatedSubscription) -> tuple[str, Interval, int | None]:
+    """The price, interval and amount the next period is billed at: a change waiting
+    for the period's end applies from it."""
+    if at_period_end(sub) and sub.pending_price is not None:
+        return sub.pending_price, sub.pending_interval or sub.interval, sub.pending_amount
+    return sub.price, sub.interval, None
+
+
+def renew_into_pending(sub: SimulatedSubscription, start: datetime) -> dict[str, Any]:
+    """The changes that move ``sub`` onto its pending price as the period from ``start``
+    begins (nothing when no change waits for the period's end)."""
+    if not at_period_end(sub) or sub.pending_price is None:
+        return {}
+    return {
+        "price": sub.pending_price,
+        "interval": sub.pending_interval or sub.interval,
+        "list_amount": sub.pending_amount,
+        "price_since": start,
+        **cleared(),
+    }
+
+
+def check_pausable(name: str, sub: SimulatedSubscription) -> None:
+    """:class:`ProviderError` (``not_pausable``) unless ``sub`` is active and renews."""
+    if sub.status != Status.ACTIVE or sub.cancel_at_period_end:
+        state = "set to cancel" if sub.cancel_at_period_end else sub.status
+        raise ProviderError(
+            f"{name}: subscription {sub.id!r} is {state}; only an active subscription "
+            "that renews can be paused",
+            code="not_pausable",
+        )
+
+
+def check_paused(name: str, sub: SimulatedSubscription) -> None:
+    """:class:`ProviderError` (``not_paused``) unless ``sub`` is paused by a pause."""
+    if sub.status != Status.PAUSED or sub.paused_until is None:
+        raise ProviderError(
+            f"{name}: subscription {sub.id!r} is {sub.status}, not paused", code="not_paused"
+        )
+
+
+def resumed(sub: SimulatedSubscription, now: datetime) -> tuple[EventType, dict[str, Any]]:
+    """The event and changes ending ``sub``'s pause at ``now``: a period still running
+    goes on; after one that ended, billing starts again now (the caller charges or
+    invoices the new period)."""
+    end = sub.current_period_end
+    changes: dict[str, Any] = {"status": str(Status.ACTIVE), "paused_until": None}
+    if end is not None and now < end:
+        return EventType.SUBSCRIPTION_UPDATED, changes
+    return EventType.PAYMENT_SUCCEEDED, changes
+
+
+class SimulatedPlans(SimulatedService):
+    """Plan changes (:class:`~membership_sdk.providers.PlanChanges`) and pauses
+    (:class:`~membership_sdk.providers.Pausing`) for a service that charges a card by
+    itself (the ``fake`` provider): an upgrade is charged at once, a resume after the
+    paid period charges the new one."""
+
+    def _at(self, proration_date: int | None) -> datetime:
+        if proration_date is None:
+            return self.now()
+        return datetime.fromtimestamp(proration_date, UTC)
+
+    def preview_plan_change(
+        self,
+        subscription_id: str,
+        price: str,
+        *,
+        proration_date: int | None = None,
+        prices: Mapping[str, Price] | None = None,
+    ) -> PlanChangePreview:
+        """What moving to ``price`` costs (see :mod:`membership_sdk.lifecycle`)."""
+        self.call("preview_plan_change")
+        sub = self._live(subscription_id, "change the plan of")
+        terms, _ = plan_terms(self.name, sub, price, prices, self._at(proration_date))
+        return terms.preview
+
+    def change_plan(
+        self,
+        subscription_id: str,
+        price: str,
+        *,
+        proration_date: int | None = None,
+        idempotency_key: str | None = None,
+        prices: Mapping[str, Price] | None = None,
+    ) -> SubscriptionSnapshot:
+        """Move to ``price``: an upgrade now, charged as previewed at ``proration_date``
+        (a ``payment.succeeded`` webhook); a downgrade at the period's end (the next
+        renewal bills the new price)."""
+        self.call("change_plan")
+        sub = self._live(subscription_id, "change the plan of")
+        at = self._at(proration_date)
+        terms, new = plan_terms(self.name, sub, price, prices, at)
+        if terms.immediate:
+            charged = terms.preview.amount_due > 0
+            kind = EventType.PAYMENT_SUCCEEDED if charged else EventType.SUBSCRIPTION_UPDATED
+            self.change(sub, kind, **applied(price, new, self.now(), terms.period_end))
+        else:
+            self.change(sub, EventType.SUBSCRIPTION_UPDATED, **pending(price, new))
+        return sub.snapshot()
+
+    def pause_subscription(
+        self, subscription_id: str, *, resumes_at: datetime
+    ) -> SubscriptionSnapshot:
+        """Stop billing until ``resumes_at``; :meth:`resume_due_pauses` resumes it then."""
+        self.call("pause_subscription")
+        sub = self._live(subscription_id, "pause")
+        check_pausable(self.name, sub)
+        self.change(
+            sub, EventType.SUBSCRIPTION_UPDATED, status=str(Status.PAUSED), paused_until=resumes_at
+        )
+        return sub.snapshot()
+
+    def unpause_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        """End the pause now."""
+        self.call("unpause_subscription")
+        sub = self._live(subscription_id, "resume")
+        check_paused(self.name, sub)
+        self._end_pause(sub, self.now())
+        return sub.snapshot()
+
+    def _end_pause(self, sub: SimulatedSubscription, now: datetime) -> Webhook:
+        kind, changes = resumed(sub, now)
+        if kind is EventType.PAYMENT_SUCCEEDED:  # the card pays the period starting now
+            changes["current_period_end"] = add_interval(now, sub.interval)
+        return self.change(sub, kind, **changes)
+
+    def resume_due_pauses(self, now: datetime | None = None) -> list[Webhook]:
+        """Resume every pause whose ``paused_until`` has come by ``now`` (the clock's by
+        default), as the service does by itself; returns the webhooks sent."""
+        moment = now or self.now()
+        return [
+            self._end_pause(sub, moment)
+            for _, sub in sorted(self.subscriptions.items())
+            if sub.status == Status.PAUSED
+            and sub.paused_until is not None
+            and sub.paused_until <= moment
+        ]
