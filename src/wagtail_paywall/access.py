@@ -116,7 +116,7 @@ def _load_rows(member_id: str, since: datetime) -> list[Row]:
             t3=text_null,
             d1=F("started_at"),
             d2=F("current_period_end"),
-            d3=when_null,
+            d3=F("price_since"),  # a drip counts the tier from a plan change
             d4=F("paid_through"),
         )
         .values_list(*columns)
@@ -206,6 +206,7 @@ def _context_from_rows(
                     started_at=d1,
                     current_period_end=d2,
                     paid_through=d4,
+                    price_since=d3,
                 )
             )
         elif src == "g":
@@ -237,6 +238,7 @@ def _context_from_rows(
         usage=usage,
         registered_at=registered_at,
         grace=program.grace,
+        paused_access=program.paused_access,
     )
 
 

@@ -26,6 +26,14 @@ class WagtailPaywallConfig(AppConfig):
 
         if emails not in adapter_plugins:
             adapter_plugins.append(emails)
+        from .billing import gifts
+
+        if gifts not in adapter_plugins:
+            adapter_plugins.append(gifts)
+        from .billing import dunning
+
+        if dunning not in adapter_plugins:
+            adapter_plugins.append(dunning)
         self.substitute_stock_views()
 
     def substitute_stock_views(self) -> None:

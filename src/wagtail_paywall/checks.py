@@ -1,6 +1,6 @@
 """Django system checks for settings that would let content or money slip through.
 
-Ids ``wagtail_paywall.E001`` to ``E013``, ``W001`` and ``W002``, each described in
+Ids ``wagtail_paywall.E001`` to ``E016``, ``W001`` and ``W002``, each described in
 the docs page below. Provider checks read what each provider declares about its own settings
 (:class:`membership_sdk.providers.SettingsSpec`), so a third-party provider is checked exactly
 like a built-in one.
@@ -23,11 +23,15 @@ from django.utils.translation import gettext as _
 from django.views.static import serve
 
 from membership_sdk import MembershipError, Providers
+from membership_sdk.dunning import InvalidSchedule, RetrySchedule
+from membership_sdk.lifecycle import PauseAccess
 from membership_sdk.plugins import DEFAULT_PLUGINS
 from membership_sdk.program import TAKE_BACK_POLICIES
 from membership_sdk.providers import SettingsSpec
+from membership_sdk.retention import RetentionConfigError
 
 from . import conf
+from .models.retention import configured_offers
 from .program import plugin_manager
 
 MIDDLEWARE = "wagtail_paywall.middleware.PaywallMiddleware"
@@ -303,6 +307,60 @@ def check_take_back_policies(**kwargs: Any) -> list[checks.CheckMessage]:
                 )
             )
     return errors
+
+
+@checks.register()
+def check_retention_offers(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E014: ``RETENTION_OFFERS`` describes offers the cancel flow can make."""
+    try:
+        configured_offers()
+    except RetentionConfigError as exc:
+        return [
+            checks.Error(
+                _("PAYWALL['RETENTION_OFFERS'] is wrong: %(error)s") % {"error": exc},
+                hint=_(
+                    "Each offer is {'kind': 'discount' | 'pause' | 'cheaper_plan', "
+                    "'reasons': [...], ...}; see “Retention offers” in docs/journey.md."
+                ),
+                id="wagtail_paywall.E014",
+            )
+        ]
+    return []
+
+
+@checks.register()
+def check_dunning_schedule(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E015: ``DUNNING_RETRY_DAYS`` is a rising list of whole days."""
+    try:
+        RetrySchedule(conf.get("DUNNING_RETRY_DAYS"))
+    except InvalidSchedule as exc:
+        return [
+            checks.Error(
+                _("PAYWALL['DUNNING_RETRY_DAYS'] is wrong: %(error)s") % {"error": exc},
+                hint=_(
+                    "Give rising whole days after the failure, e.g. [1, 3, 5]; see docs/dunning.md."
+                ),
+                id="wagtail_paywall.E015",
+            )
+        ]
+    return []
+
+
+@checks.register()
+def check_pause_access(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E016: ``PAUSE_ACCESS`` says what a paused membership gives."""
+    value = conf.get("PAUSE_ACCESS")
+    if value in {a.value for a in PauseAccess}:
+        return []
+    return [
+        checks.Error(
+            _("PAYWALL['PAUSE_ACCESS'] is %(value)r, which says nothing a pause can give.")
+            % {"value": value},
+            hint=_("Use one of: %(known)s; see docs/lifecycle.md.")
+            % {"known": ", ".join(repr(a.value) for a in PauseAccess)},
+            id="wagtail_paywall.E016",
+        )
+    ]
 
 
 @checks.register(checks.Tags.caches)

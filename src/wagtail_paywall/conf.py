@@ -50,6 +50,15 @@ DEFAULTS: dict[str, Any] = {
     "INBOX_RETRY_MAX": 6 * 60 * 60.0,
     # Webhook bodies larger than this many bytes are refused with 413 before being read.
     "WEBHOOK_MAX_BYTES": 1024 * 1024,
+    # Dunning: days after a failed payment on which the fake provider charges again and
+    # the manual provider reminds the member (rising whole days); Stripe retries itself.
+    "DUNNING_RETRY_DAYS": (1, 3, 5),
+    # Retention offers of the cancel flow: offer id -> {"kind": "discount" | "pause" |
+    # "cheaper_plan", "reasons": [cancellation reasons], ...}; none by default.
+    "RETENTION_OFFERS": {},
+    # What a paused membership gives: "none" (no access while paused) or "paid_period"
+    # (access until the period paid before the pause ends). See docs/lifecycle.md.
+    "PAUSE_ACCESS": "none",
 }
 
 

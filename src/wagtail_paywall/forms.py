@@ -43,6 +43,19 @@ class CancelForm(MembershipForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    # The retention offer (its RetentionAttempt's id) the member turned down to get here;
+    # never validated strictly: whatever it holds, the cancellation goes on.
+    declined = forms.CharField(max_length=20, required=False, widget=forms.HiddenInput)
+
+
+class RetentionOfferForm(MembershipForm):
+    """Accept the retention offer shown after the cancellation reason."""
+
+    reason = forms.ChoiceField(choices=CancellationFeedback.Reason.choices)
+    offer = forms.CharField(max_length=64)
+    attempt = forms.IntegerField(min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
+    # A pause's length; the offer's own maximum is checked when it is accepted.
+    months = forms.IntegerField(label=_("Pause for"), min_value=1, max_value=12, required=False)
 
 
 class ChangePlanForm(MembershipForm):

@@ -26,8 +26,8 @@ from membership_sdk.plugins import DEFAULT_PLUGINS
 from . import conf
 from .caching import cache, invalidate_member
 from .manual_store import DjangoManualBilling
-from .models import Price, Tier
-from .store import DjangoStore
+from .models import Coupon, Price, Tier
+from .store import DjangoRedemptions, DjangoStore
 
 CATALOG_GEN_KEY = "paywall:catalog:gen"
 CATALOG_KEY = "paywall:catalog:{gen}"
@@ -51,14 +51,23 @@ class CacheInvalidation:
 
 
 def load_catalog() -> Catalog:
-    """Build the catalog from the database (two queries)."""
+    """Build the catalog from the database (tiers, prices, and coupons with their limits)."""
     tiers = list(Tier.objects.all())
     slugs = {t.pk: t.slug for t in tiers}
     prices = list(Price.objects.all())
     items = {p.item: p.item_name for p in prices if p.item and p.item_name}
+    keys = {p.pk: p.key for p in prices}
+    coupons = [
+        c.to_core(
+            [slugs[t.pk] for t in c.tiers.all() if t.pk in slugs],
+            [keys[p.pk] for p in c.prices.all() if p.pk in keys],
+        )
+        for c in Coupon.objects.prefetch_related("tiers", "prices")
+    ]
     return Catalog(
         [t.to_core() for t in tiers],
         [p.to_core(slugs.get(p.tier_id) if p.tier_id else None) for p in prices],
+        coupons,
         items=items,
     )
 
@@ -180,6 +189,8 @@ def _checked_program(keys: tuple[str, ...] = ()) -> tuple[MembershipProgram, dic
                 grace=timedelta(days=conf.get("GRACE_DAYS")),
                 on_refund=conf.get("ON_REFUND"),
                 on_dispute_lost=conf.get("ON_DISPUTE_LOST"),
+                pause_access=conf.get("PAUSE_ACCESS"),
+                redemptions=DjangoRedemptions(),
             )
         else:
             _program.catalog = catalog

@@ -12,13 +12,13 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from .access import merge_cookie_reads
 from .caching import invalidate_member
-from .models import Grant, Membership, Price, Tier
+from .models import Coupon, Grant, Membership, Price, Tier
 from .program import catalog_changed
 from .rules import rule_memo
 
@@ -37,6 +37,10 @@ def access_row_changed(sender: type, instance: Grant | Membership, **kwargs: Any
 
 @receiver(post_save, sender=Tier, dispatch_uid="paywall_tier_saved")
 @receiver(post_delete, sender=Tier, dispatch_uid="paywall_tier_deleted")
+@receiver(post_save, sender=Coupon, dispatch_uid="paywall_coupon_saved")
+@receiver(post_delete, sender=Coupon, dispatch_uid="paywall_coupon_deleted")
+@receiver(m2m_changed, sender=Coupon.tiers.through, dispatch_uid="paywall_coupon_tiers")
+@receiver(m2m_changed, sender=Coupon.prices.through, dispatch_uid="paywall_coupon_prices")
 @receiver(post_save, sender=Price, dispatch_uid="paywall_price_saved")
 @receiver(post_delete, sender=Price, dispatch_uid="paywall_price_deleted")
 def catalog_row_changed(sender: type, **kwargs: Any) -> None:

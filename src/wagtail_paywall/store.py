@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -414,6 +414,7 @@ class DjangoStore:
         self.customers = DjangoCustomers()
         self.inbox = DjangoInbox()
         self.meters = DjangoMeters()
+        self.gifts = models.DjangoGifts()
 
     @contextmanager
     def atomic(self, key: str) -> Iterator[None]:
@@ -426,3 +427,54 @@ class DjangoStore:
                 with conn.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(key)])
             yield
+
+
+class DjangoRedemptions:
+    """The core's :class:`~membership_sdk.ports.RedemptionStore` on
+    :class:`~wagtail_paywall.models.CouponRedemption` rows.
+
+    :meth:`reserve` is one transaction serialised per code: on PostgreSQL by a
+    transaction-scoped advisory lock on ``coupon:<code>``, on SQLite by the database's
+    write lock taken before the count is read; so parallel checkouts never both see room
+    for the last redemption.
+    """
+
+    def reserve(
+        self, code: str, member_id: str, limit: int | None, now: datetime, hold_until: datetime
+    ) -> bool:
+        conn = connections[DEFAULT_DB_ALIAS]
+        rows = models.CouponRedemption.objects
+        with transaction.atomic():
+            with conn.cursor() as cursor:
+                if conn.vendor == "postgresql":
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(f"coupon:{code}")])
+                elif conn.vendor == "sqlite":
+                    table = conn.ops.quote_name(models.CouponRedemption._meta.db_table)
+                    cursor.execute(f"UPDATE {table} SET id = id WHERE 0 = 1")
+            mine = rows.filter(code=code, member_id=member_id).first()
+            if mine is not None:
+                if mine.held_until is not None and mine.held_until < hold_until:
+                    mine.held_until = hold_until
+                    mine.save(update_fields=["held_until"])
+                return True
+            if limit is not None and self.count(code, now) >= limit:
+                return False
+            rows.create(code=code, member_id=member_id, held_until=hold_until)
+            return True
+
+    def release(self, code: str, member_id: str) -> None:
+        models.CouponRedemption.objects.filter(
+            code=code, member_id=member_id, held_until__isnull=False
+        ).delete()
+
+    def confirm(self, code: str, member_id: str, when: datetime) -> None:
+        models.CouponRedemption.objects.update_or_create(
+            code=code, member_id=member_id, defaults={"held_until": None}
+        )
+
+    def count(self, code: str, now: datetime) -> int:
+        return (
+            models.CouponRedemption.objects.filter(code=code)
+            .filter(Q(held_until__isnull=True) | Q(held_until__gt=now))
+            .count()
+        )

@@ -12,7 +12,8 @@ from __future__ import annotations
 from django.urls import path
 
 from .channels import feeds, search
-from .views import account, checkout, fake_checkout, pricing, webhooks
+from .views import account, checkout, fake_checkout, gifts, plans, pricing, retention, webhooks
+from .views.payment_method import payment_method
 
 app_name = "paywall"
 
@@ -23,9 +24,16 @@ urlpatterns = [
     path("checkout/cancel/", checkout.checkout_cancel, name="checkout_cancel"),
     path("account/", account.account, name="account"),
     path("account/cancel/", account.cancel, name="cancel"),
+    path("account/cancel/offer/", retention.accept_offer, name="retention_accept"),
     path("account/resume/", account.resume, name="resume"),
-    path("account/change-plan/", account.change_plan, name="change_plan"),
+    path("account/change-plan/", plans.change_plan, name="change_plan"),
+    path("account/change-plan/preview/", plans.plan_preview, name="plan_preview"),
+    path("account/pause/", plans.pause, name="pause"),
+    path("account/unpause/", plans.unpause, name="unpause"),
+    path("gifts/give/", gifts.give, name="gift_give"),
+    path("gifts/redeem/", gifts.redeem, name="gift_redeem"),
     path("account/portal/", account.portal, name="portal"),
+    path("account/payment-method/", payment_method, name="payment_method"),
     path("account/feed/", account.issue_feed_token, name="feed_token_issue"),
     path("account/feed/revoke/", account.revoke_feed_token, name="feed_token_revoke"),
     path("webhooks/<slug:provider>/", webhooks.webhook, name="webhook"),

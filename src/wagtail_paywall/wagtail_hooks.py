@@ -4,7 +4,8 @@
   (:mod:`wagtail_paywall.gating`);
 - ``register_admin_viewset``: the "Paywall" menu (:mod:`wagtail_paywall.admin.viewsets`);
 - ``register_admin_urls`` and ``register_reports_menu_item``: the "Membership metrics"
-  report.
+  report, the "Retention offers" report (:mod:`wagtail_paywall.admin.retention`) and the
+  "Payment recovery" report (:mod:`wagtail_paywall.admin.dunning`).
 
 See ``docs/wagtail.md``.
 """
@@ -20,6 +21,9 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSetGroup
 
+from .admin import dunning as admin_dunning
+from .admin import retention as admin_retention
+from .admin import staff as admin_staff
 from .admin import views as admin_views
 from .admin.viewsets import MetricsMenuItem, PaywallViewSetGroup
 from .gating import gate_document, gate_page
@@ -44,6 +48,12 @@ def register_paywall_admin() -> ViewSetGroup:
     return PaywallViewSetGroup()
 
 
+@hooks.register("register_log_actions")
+def register_staff_log_actions(actions: Any) -> None:
+    """The audit-log actions of staff on a member's page (:mod:`.admin.staff`)."""
+    admin_staff.register_log_actions(actions)
+
+
 @hooks.register("register_admin_urls")
 def register_metrics_url() -> list[Any]:
     return [
@@ -55,4 +65,50 @@ def register_metrics_url() -> list[Any]:
 def register_metrics_menu_item() -> MenuItem:
     return MetricsMenuItem(
         _("Membership metrics"), reverse("paywall_metrics"), icon_name="table", order=900
+    )
+
+
+@hooks.register("register_admin_urls")
+def register_retention_url() -> list[Any]:
+    return [
+        path(
+            "paywall-retention/",
+            admin_retention.RetentionReportView.as_view(),
+            name="paywall_retention",
+        )
+    ]
+
+
+@hooks.register("register_reports_menu_item")
+def register_retention_menu_item() -> MenuItem:
+    return admin_retention.RetentionMenuItem(
+        _("Retention offers"), reverse("paywall_retention"), icon_name="tag", order=910
+    )
+
+
+@hooks.register("register_permissions")
+def register_retention_permission() -> Any:
+    # The report has no model viewset to list its permission in the group editor.
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(
+        content_type__app_label="wagtail_paywall", codename="view_retentionattempt"
+    )
+
+
+@hooks.register("register_admin_urls")
+def register_recovery_url() -> list[Any]:
+    return [
+        path(
+            "paywall-recovery/",
+            admin_dunning.RecoveryReportView.as_view(),
+            name="paywall_recovery",
+        )
+    ]
+
+
+@hooks.register("register_reports_menu_item")
+def register_recovery_menu_item() -> MenuItem:
+    return admin_dunning.RecoveryMenuItem(
+        _("Payment recovery"), reverse("paywall_recovery"), icon_name="warning", order=920
     )

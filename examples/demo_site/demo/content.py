@@ -46,6 +46,9 @@ ITEM_KEY = "report:field-guide-2026"
 ITEM_NAME = "The 2026 membership field guide"
 ITEM_PRICES = {"EUR": 900, "PLN": 3900, "DKK": 6900, "USD": 1000}
 
+#: Gifts of Premium, in euros, by months (see docs/gifts.md).
+GIFT_PRICES = {1: 1200, 3: 3300, 6: 6000, 12: 10800}
+
 #: Metered articles: this many free reads a month, then Supporter or above.
 METER_FREE = 3
 

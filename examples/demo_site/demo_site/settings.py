@@ -207,6 +207,23 @@ PAYWALL = {
     # mode, and development mode counts only while DEBUG is on: with DJANGO_DEBUG=0,
     # `manage.py check` stops the demo (wagtail_paywall.E001) until both are set.
     "DEVELOPMENT_MODE": True,
+    # Retention offers in the cancel flow (docs/journey.md, "Retention offers"): the first
+    # offer for the member's reason that their provider can honour is shown, with a
+    # one-click "No thanks, cancel my membership".
+    "RETENTION_OFFERS": {
+        "take-a-break": {
+            "kind": "pause",
+            "reasons": ["temporary", "not_enough_time"],
+            "months": 3,
+        },
+        "stay-for-less": {
+            "kind": "discount",
+            "reasons": ["temporary", "not_enough_time"],
+            "percent_off": 50,
+            "months": 3,
+        },
+        "smaller-plan": {"kind": "cheaper_plan", "reasons": ["content"]},
+    },
 }
 
 LOGGING = {

@@ -8,7 +8,7 @@ window. See ``docs/wagtail.md`` (The admin) for what each figure means.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet
@@ -59,6 +59,8 @@ class Figures:
     members: dict[str, dict[str, int]]
     churn: metrics.Churn
     trials: metrics.TrialConversion
+    #: Tier slug -> members holding a gift of it (never counted as paying, nor in MRR).
+    gifts: dict[str, int] = field(default_factory=dict)
 
 
 def _memberships(rows: QuerySet[models.Membership]) -> Iterator[core.Membership]:
@@ -123,7 +125,11 @@ def compute(window_days: int, now: datetime | None = None) -> Figures:
     )
     for tier, status, n in current:
         members.setdefault(tier, {})[status] = n
-    return Figures(now, window_days, mrr, mrr_error, members, churn, trials)
+    gift_grants = models.Grant.objects.filter(
+        kind=core.GrantKind.GIFT, revoked_at__isnull=True, starts_at__lte=now, ends_at__gt=now
+    )
+    gifts = metrics.gift_holders((g.to_core() for g in gift_grants.iterator()), now)
+    return Figures(now, window_days, mrr, mrr_error, members, churn, trials, gifts)
 
 
 def figures(window_days: int) -> Figures:

@@ -33,7 +33,7 @@ from membership_sdk.membership import GRANTING, PAYING
 from ..billing import inbox
 from ..models import Grant, Membership, WebhookEvent
 from ..program import get_program
-from . import metrics
+from . import metrics, staff
 
 VIEW_PERMISSION = "wagtail_paywall.view_grant"
 CHANGE_PERMISSION = "wagtail_paywall.change_grant"
@@ -165,8 +165,16 @@ class MemberDetailView(WagtailAdminTemplateMixin, TemplateView):
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(comp_form=form))
         data = form.cleaned_data
-        get_program().grant(
+        grant = get_program().grant(
             self.member_id, GrantKind.COMP, tier=data["tier"], days=data["days"], note=data["note"]
+        )
+        staff.record(
+            request,
+            self.member,
+            "comp",
+            f"{data['tier']} for {data['days']} days",
+            reason=data["note"],
+            grant=grant.id,
         )
         messages.success(
             request,
@@ -191,6 +199,7 @@ class MemberDetailView(WagtailAdminTemplateMixin, TemplateView):
             can_change=self.request.user.has_perm(CHANGE_PERMISSION),
             access=get_program().context(self.member_id),
         )
+        context.update(staff.context(self.request, self.member, grants))
         return context
 
 
@@ -295,6 +304,10 @@ class MetricsReportView(WagtailAdminTemplateMixin, TemplateView):
                 for slug, counts in sorted(
                     figures.members.items(), key=lambda item: (ranks.get(item[0], 0), item[0])
                 )
+            ],
+            gift_holders=[
+                {"tier": names.get(slug, slug), "holders": n}
+                for slug, n in sorted(figures.gifts.items(), key=lambda i: ranks.get(i[0], 0))
             ],
         )
         return context

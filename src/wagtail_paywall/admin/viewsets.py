@@ -18,7 +18,8 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
 
 from ..billing import inbox
-from ..models import CancellationFeedback, FeedToken, Price, Tier, WebhookEvent
+from ..models import CancellationFeedback, Coupon, FeedToken, Price, Tier, WebhookEvent
+from . import staff
 from . import views as admin_views
 from .manual import BankTransferViewSet
 
@@ -49,12 +50,52 @@ class PriceViewSet(ModelViewSet):
         "currency",
         "interval",
         "trial_days",
+        "intro_amount",
+        "intro_periods",
+        "gift_months",
         "provider_ids",
         "archived",
     ]
     list_display = ["__str__", "key", "tier", "amount", "currency", "interval", "archived"]
     list_filter = ["tier", "interval", "archived"]
     search_fields = ["key", "nickname", "item"]
+    copy_view_enabled = False
+
+
+class CouponViewSet(ModelViewSet):
+    """Codes members enter at checkout: what they take off, for how long, for which
+    tiers or prices, how often and until when (see ``docs/offers.md``)."""
+
+    model = Coupon
+    name = "paywall_coupons"
+    icon = "tag"
+    menu_label = _("Coupons")
+    form_fields = [
+        "code",
+        "name",
+        "percent_off",
+        "amount_off",
+        "currency",
+        "duration",
+        "months",
+        "tiers",
+        "prices",
+        "max_redemptions",
+        "expires_at",
+        "first_time_only",
+        "provider_ids",
+    ]
+    list_display = [
+        "code",
+        "percent_off",
+        "amount_off",
+        "duration",
+        "max_redemptions",
+        Column("redeemed", label=_("Redeemed"), accessor="redeemed_count"),
+        "expires_at",
+    ]
+    list_filter = ["duration", "first_time_only"]
+    search_fields = ["code", "name"]
     copy_view_enabled = False
 
 
@@ -69,6 +110,7 @@ class MemberViewSet(ViewSet):
             path("<str:member_id>/", admin_views.MemberDetailView.as_view(), name="detail"),
             path("grants/<str:grant_id>/extend/", admin_views.extend_grant, name="extend_grant"),
             path("grants/<str:grant_id>/revoke/", admin_views.revoke_grant, name="revoke_grant"),
+            *staff.urlpatterns(),
         ]
 
 
@@ -211,6 +253,7 @@ class PaywallViewSetGroup(ViewSetGroup):
     items = (
         TierViewSet,
         PriceViewSet,
+        CouponViewSet,
         MemberViewSet,
         WebhookEventViewSet,
         BankTransferViewSet,

@@ -26,6 +26,7 @@ from membership_sdk import BillingEvent, Membership, hookimpl
 
 from ..program import get_program
 from ..store import first_row
+from .payment_method import payment_context
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,11 @@ KINDS = {
     "membership_canceled": "canceled",
     "membership_trial_ending": "trial_ending",
 }
+
+#: Emails asking for a payment: they also say how to pay and until when access lasts
+#: (:func:`~wagtail_paywall.billing.payment_method.payment_context`). ``payment_reminder``
+#: is sent by the dunning schedule (:mod:`wagtail_paywall.billing.dunning`).
+PAYMENT_KINDS = ("payment_failed", "payment_reminder")
 
 
 def _user(member_id: str) -> Any:
@@ -86,6 +92,8 @@ def send_membership_email(kind: str, membership: Membership) -> bool:
         "account_url": account_url,
         "site_name": getattr(settings, "WAGTAIL_SITE_NAME", ""),
     }
+    if kind in PAYMENT_KINDS:
+        context.update(payment_context(membership))
     subject = render_to_string(f"wagtail_paywall/email/{kind}_subject.txt", context)
     body = render_to_string(f"wagtail_paywall/email/{kind}.txt", context)
     send_mail(" ".join(subject.split()), body, None, [email])

@@ -6,6 +6,7 @@ See ``docs/wagtail.md`` (The admin) for how they are set up.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -84,6 +85,18 @@ class Price(models.Model):
         _("interval"), max_length=16, choices=Interval.choices, default=Interval.MONTH
     )
     trial_days = models.PositiveIntegerField(_("trial days"), default=0)
+    intro_amount = models.PositiveIntegerField(
+        _("intro amount"),
+        null=True,
+        blank=True,
+        help_text=_("An intro offer: what each of the first periods costs (minor units)."),
+    )
+    intro_periods = models.PositiveIntegerField(
+        _("intro periods"),
+        default=0,
+        blank=True,
+        help_text=_("How many periods the intro amount lasts."),
+    )
     provider_ids = models.JSONField(
         _("provider ids"),
         default=dict,
@@ -91,6 +104,15 @@ class Price(models.Model):
         help_text=_('Each provider\'s id for this price, e.g. {"stripe": "price_123"}.'),
     )
     nickname = models.CharField(_("nickname"), max_length=255, blank=True)
+    gift_months = models.PositiveSmallIntegerField(
+        _("gift months"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "For a gift: the months of the tier a one-off price sells for someone else "
+            "to redeem (1, 3, 6 or 12, say). Leave empty for every other price."
+        ),
+    )
     archived = models.BooleanField(
         _("archived"), default=False, help_text=_("Archived prices are no longer sold.")
     )
@@ -102,6 +124,17 @@ class Price(models.Model):
 
     def __str__(self) -> str:
         return self.nickname or self.key
+
+    def clean(self) -> None:
+        """Refuse an intro offer the core would refuse (see ``docs/offers.md``)."""
+        if self.intro_periods is None:
+            self.intro_periods = 0  # left empty in a form: no intro offer
+        if self.intro_amount is None and not self.intro_periods:
+            return
+        try:
+            self.to_core(self.tier.slug if self.tier_id else None)
+        except core_catalog.CatalogError as exc:
+            raise ValidationError(str(exc)) from exc
 
     def to_core(self, tier_slug: str | None) -> core_catalog.Price:
         return core_catalog.Price(
@@ -115,4 +148,7 @@ class Price(models.Model):
             provider_ids=dict(self.provider_ids or {}),
             archived=self.archived,
             nickname=self.nickname,
+            intro_amount=self.intro_amount,
+            intro_periods=self.intro_periods,
+            gift_months=self.gift_months,
         )

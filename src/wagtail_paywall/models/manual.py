@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from membership_sdk.catalog import Interval
 from membership_sdk.events import PurchaseState
-from membership_sdk.providers.manual import OPEN, PAID, VOID, Invoice
+from membership_sdk.providers.manual import OPEN, PAID, REFUNDED, VOID, Invoice
 from membership_sdk.providers.simulated import SimulatedPurchase, SimulatedSubscription
 
 from .fields import member_id_field
@@ -30,6 +30,7 @@ class ManualInvoice(models.Model):
         OPEN = OPEN, _("Open")
         PAID = PAID, _("Paid")
         VOID = VOID, _("Void")
+        REFUNDED = REFUNDED, _("Refunded")
 
     reference = models.CharField(_("reference"), max_length=64, primary_key=True)
     year = models.PositiveIntegerField(_("year"))
@@ -50,6 +51,9 @@ class ManualInvoice(models.Model):
     renewal = models.BooleanField(_("renewal"), default=False)
     state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.OPEN)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    list_amount = models.PositiveIntegerField(_("list amount"), null=True, blank=True)
+    coupon = models.CharField(_("coupon"), max_length=64, blank=True)
+    discount_periods = models.PositiveIntegerField(_("discount periods"), null=True, blank=True)
 
     class Meta:
         ordering = ["issued_at", "year", "number"]
@@ -89,6 +93,9 @@ class ManualInvoice(models.Model):
             renewal=self.renewal,
             state=self.state,
             paid_at=self.paid_at,
+            list_amount=self.list_amount,
+            coupon=self.coupon,
+            discount_periods=self.discount_periods,
         )
 
     @classmethod
@@ -111,6 +118,9 @@ class ManualInvoice(models.Model):
             renewal=invoice.renewal,
             state=invoice.state,
             paid_at=invoice.paid_at,
+            list_amount=invoice.list_amount,
+            coupon=invoice.coupon,
+            discount_periods=invoice.discount_periods,
         )
 
 
@@ -143,6 +153,17 @@ class ManualSubscription(models.Model):
     cancel_at_period_end = models.BooleanField(_("cancel at period end"), default=False)
     canceled_at = models.DateTimeField(_("canceled at"), null=True, blank=True)
     version = models.PositiveIntegerField(_("version"), default=1)
+    list_amount = models.PositiveIntegerField(_("list amount"), null=True, blank=True)
+    amount = models.PositiveIntegerField(_("discounted amount"), null=True, blank=True)
+    coupon = models.CharField(_("coupon"), max_length=64, blank=True)
+    discount_ends_at = models.DateTimeField(_("discount ends at"), null=True, blank=True)
+    # Plan changes and pauses (membership_sdk.providers.manual_lifecycle).
+    price_since = models.DateTimeField(_("price since"), null=True, blank=True)
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
+    pending_price = models.CharField(_("pending price"), max_length=255, blank=True)
+    pending_interval = models.CharField(_("pending interval"), max_length=16, blank=True)
+    pending_amount = models.PositiveIntegerField(_("pending amount"), null=True, blank=True)
+    pending_invoice = models.CharField(_("pending invoice"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -166,6 +187,16 @@ class ManualSubscription(models.Model):
             cancel_at_period_end=self.cancel_at_period_end,
             canceled_at=self.canceled_at,
             version=self.version,
+            list_amount=self.list_amount,
+            amount=self.amount,
+            coupon=self.coupon,
+            discount_ends_at=self.discount_ends_at,
+            price_since=self.price_since,
+            paused_until=self.paused_until,
+            pending_price=self.pending_price or None,
+            pending_interval=Interval(self.pending_interval) if self.pending_interval else None,
+            pending_amount=self.pending_amount,
+            pending_invoice=self.pending_invoice or None,
         )
 
     @classmethod
@@ -183,6 +214,16 @@ class ManualSubscription(models.Model):
             cancel_at_period_end=sub.cancel_at_period_end,
             canceled_at=sub.canceled_at,
             version=sub.version,
+            list_amount=sub.list_amount,
+            amount=sub.amount,
+            coupon=sub.coupon,
+            discount_ends_at=sub.discount_ends_at,
+            price_since=sub.price_since,
+            paused_until=sub.paused_until,
+            pending_price=sub.pending_price or "",
+            pending_interval=str(sub.pending_interval or ""),
+            pending_amount=sub.pending_amount,
+            pending_invoice=sub.pending_invoice or "",
         )
 
 

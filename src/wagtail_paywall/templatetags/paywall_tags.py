@@ -52,6 +52,11 @@ def paywall_context(decision: Decision | None, request: Any) -> dict[str, Any]:
                     "currency": price.currency,
                     "interval": price.interval.value,
                     "trial_days": price.trial_days,
+                    # An intro offer ("the first 3 months at 1.00"), see docs/offers.md.
+                    "intro_amount": format_amount(price.intro_amount, price.currency)
+                    if price.intro_amount is not None
+                    else "",
+                    "intro_periods": price.intro_periods,
                 }
                 for price in offer.prices
             ],
@@ -131,3 +136,10 @@ def do_entitled(parser: template.base.Parser, token: template.base.Token) -> Ent
     else:
         no = template.NodeList()
     return EntitledNode(key, yes, no)
+
+
+@register.filter(name="paywall_money")
+def paywall_money(minor: int | None, currency: str) -> str:
+    """``minor`` units of ``currency`` as a member reads them (``{{ 100|paywall_money:"EUR" }}``
+    is ``1.00``); empty for ``None``."""
+    return "" if minor is None else format_amount(minor, currency)

@@ -6,7 +6,7 @@ billing portal), other access, purchases, and the private feed address. See
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponseBase, HttpResponseRedirect
@@ -16,45 +16,28 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from membership_sdk import Catalog, InvalidTransition
+from membership_sdk import InvalidTransition
 from membership_sdk import membership as core
-from membership_sdk.events import SubscriptionSnapshot
 from membership_sdk.membership import GRANTING, LIVE
 
-from ..forms import CancelForm, ChangePlanForm, MembershipForm, PortalForm
+from ..forms import CancelForm, MembershipForm, PortalForm
 from ..models import CancellationFeedback, FeedToken
 from ..models import Membership as MembershipRow
 from ..program import get_program
 from .base import (
     ErrorPage,
     account_redirect,
-    amount,
     configured,
     member_required,
     owned_membership,
     provider_errors,
 )
+from .discounts import discount_row
+from .gifts import account_gifts
+from .plans import lifecycle_row
+from .retention import offer_step
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@runtime_checkable
-class PlanChanges(Protocol):
-    """A provider that moves a subscription to another price (optional capability).
-
-    Not part of the core :class:`~membership_sdk.providers.Provider` contract, so third-party
-    providers without plan changes stay valid; the account page offers a plan change only
-    for providers that have this method (the Stripe provider does).
-    """
-
-    def change_plan(
-        self,
-        subscription_id: str,
-        price: str,
-        *,
-        proration_date: int | None = None,
-        idempotency_key: str | None = None,
-    ) -> SubscriptionSnapshot: ...
 
 
 def account_data(member_id: str) -> dict[str, Any]:
@@ -89,7 +72,8 @@ def account_data(member_id: str) -> dict[str, Any]:
             "giving_access": m.status in GRANTING,
             "can_cancel": m.status in GRANTING and not m.cancel_at_period_end,
             "can_resume": m.status in GRANTING and m.cancel_at_period_end,
-            "plans": _other_plans(catalog, m) if isinstance(provider, PlanChanges) else [],
+            **lifecycle_row(program, m),  # change plan, pause (views/plans.py)
+            **discount_row(program, m),  # a coupon or intro offer (views/discounts.py)
             "has_portal": provider is not None and _may_have_portal(provider),
         }
         (current if m.status in LIVE else past).append(row)
@@ -102,34 +86,26 @@ def account_data(member_id: str) -> dict[str, Any]:
         for g in sorted(grants, key=lambda g: g.starts_at, reverse=True)
         if g.kind is core.GrantKind.PURCHASE
     ]
+    gifts = account_gifts(member_id)  # a redeemed gift is listed there, not here
     other_access = [
         {"grant": g, "tier_name": tier_name(g.tier), "kind": g.kind.value}
         for g in grants
-        if g.kind is not core.GrantKind.PURCHASE and g.active(now)
+        if g.kind is not core.GrantKind.PURCHASE
+        and g.active(now)
+        and g.source not in gifts["held_sources"]
     ]
     return {
         "current": current,
         "past": past,
         "purchases": purchases,
         "other_access": other_access,
+        **gifts,
     }
 
 
 def _status_label(value: str) -> str:
     labels = dict(MembershipRow.Status.choices)
     return str(labels.get(value, value))
-
-
-def _other_plans(catalog: Catalog, membership: core.Membership) -> list[dict[str, Any]]:
-    return [
-        {"price": p, "amount": amount(p), "tier_name": catalog.tier(p.tier).name if p.tier else ""}
-        for p in catalog.prices
-        if p.recurring
-        and not p.archived
-        and p.tier
-        and p.id != membership.price_id
-        and membership.provider in p.provider_ids
-    ]
 
 
 def _may_have_portal(provider: object) -> bool:
@@ -168,6 +144,9 @@ def cancel(request: HttpRequest) -> HttpResponseBase:
         return render(request, "wagtail_paywall/account.html", data, status=400)
     membership = owned_membership(request, form.cleaned_data["membership"])
     reason = form.cleaned_data["reason"]
+    offered = offer_step(request, membership, form)  # a retention offer, or None: go on
+    if offered is not None:
+        return offered
     with provider_errors(
         f"cancel of {membership.id}", _("Your membership was not canceled; please try again later.")
     ):
@@ -213,44 +192,6 @@ def resume(request: HttpRequest) -> HttpResponseBase:
                 _("This membership is not set to end, or has already ended."),
             ) from None
     return account_redirect(request, _("Welcome back: your membership continues."))
-
-
-@require_POST
-@member_required("paywall:account")
-def change_plan(request: HttpRequest) -> HttpResponseBase:
-    """Move a membership to another recurring price, through providers that can."""
-    form = ChangePlanForm(request.POST)
-    if not form.is_valid():
-        raise ErrorPage(400, _("Plan not changed"), _("Choose a new plan."))
-    membership = owned_membership(request, form.cleaned_data["membership"])
-    program = get_program()
-    provider = program.providers.get(membership.provider)
-    if not isinstance(provider, PlanChanges) or membership.provider_subscription_id is None:
-        raise ErrorPage(
-            400,
-            _("Plan not changed"),
-            _("Plans of this membership cannot be changed here; cancel it and choose another."),
-        )
-    price_id = form.cleaned_data["price"]
-    plans = {row["price"].id: row["price"] for row in _other_plans(program.catalog, membership)}
-    price = plans.get(price_id)
-    if price is None:
-        raise ErrorPage(
-            404,
-            _("This price is not for sale"),
-            _("The price “%(price)s” is unknown or no longer offered. Nothing was changed.")
-            % {"price": price_id},
-        )
-    with provider_errors(
-        f"plan change of {membership.id}", _("Your plan was not changed; please try again later.")
-    ):
-        provider.change_plan(
-            membership.provider_subscription_id,
-            price.provider_ids[membership.provider],
-            idempotency_key=f"change-{membership.id}-{price.id}-{membership.version[0]}",
-        )
-    # The provider's event brings the new plan; this page shows it once it has arrived.
-    return account_redirect(request, _("Your plan change is being confirmed."))
 
 
 @require_POST

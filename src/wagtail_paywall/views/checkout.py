@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from membership_sdk import UnknownPrice
+from membership_sdk import CouponError, UnknownPrice
+from membership_sdk.currency import format_amount
 from membership_sdk.membership import GRANTING
 
 from .. import conf
@@ -91,6 +92,8 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
                 coupon=data["coupon"] or None,
                 attempt=data["attempt"],
             )
+        except CouponError as exc:
+            return coupon_refused(request, data["price"], exc)
         except UnknownPrice as exc:
             known = {p.id: p for p in program.catalog.prices}.get(data["price"])
             if known is not None and not known.archived and provider not in known.provider_ids:
@@ -122,8 +125,45 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
     return render(
         request,
         "wagtail_paywall/checkout_instructions.html",
-        {"session": session, "price": price, "amount": amount(price), "next": next_url},
+        {
+            "session": session,
+            "price": price,
+            # What the invoice asks, after a coupon or an intro offer.
+            "amount": amount(price)
+            if session.amount is None
+            else format_amount(session.amount, price.currency),
+            "next": next_url,
+        },
     )
+
+
+def coupon_message(reason: str) -> str:
+    """What a member is told about a code refused for ``reason`` (a
+    :class:`~membership_sdk.CouponError` reason)."""
+    messages_by_reason = {
+        "unknown": _("This code is not valid. Check its spelling."),
+        "expired": _("This code has expired."),
+        "used_up": _("This code has been used up."),
+        "not_for_this_plan": _("This code is not valid for this plan."),
+        "not_first_time": _("This code is for new members only."),
+        "wrong_currency": _("This code is not valid for prices in this currency."),
+    }
+    return messages_by_reason.get(reason, messages_by_reason["unknown"])
+
+
+def coupon_refused(request: HttpRequest, price_id: str, exc: CouponError) -> HttpResponse:
+    """The pricing page again, with the code and why it was refused next to the plan it
+    was entered for (400). Nothing was started or reserved."""
+    from .pricing import pricing_context
+
+    context = pricing_context(request)
+    context.update(
+        coupon_error=coupon_message(exc.reason),
+        coupon_reason=exc.reason,
+        coupon_code=exc.code,
+        coupon_price=price_id,
+    )
+    return render(request, "wagtail_paywall/pricing.html", context, status=400)
 
 
 @never_cache

@@ -149,7 +149,12 @@ def _pricing_context(request: HttpRequest) -> dict[str, Any]:
         "next": safe_next(request, request.GET.get("next"), here),
         "attempt": uuid.uuid4().hex,
         "login_url": f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': here})}",
+        "gifts_on_sale": bool(catalog.gift_prices()),
     }
+
+
+#: The pricing page's context, for a view that shows the page again (a refused code).
+pricing_context = _pricing_context
 
 
 @require_GET

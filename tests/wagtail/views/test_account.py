@@ -194,56 +194,7 @@ def test_resuming_a_membership_not_set_to_end_is_409(client: Client, member: Mem
     assert client.post(RESUME, {"membership": member.pk}).status_code == 409
 
 
-# -- change plan ------------------------------------------------------------------------------
-class PlanChanges:
-    """Plan changes bolted onto the fake provider, recording what it is asked."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []
-
-    def __call__(self, subscription_id: str, price: str, **options: Any) -> Any:
-        self.calls.append((subscription_id, price))
-        return None
-
-
-def test_plan_changes_are_offered_only_by_providers_that_can(
-    client: Client, member: Membership
-) -> None:
-    assert CHANGE not in account(client)
-
-
-def test_a_plan_change_asks_the_provider_and_waits_for_its_event(
-    client: Client, member: Membership, fake: FakeProvider
-) -> None:
-    fake.change_plan = PlanChanges()  # type: ignore[attr-defined]
-    assert CHANGE in account(client)
-
-    response = client.post(CHANGE, {"membership": member.pk, "price": "supporter-monthly"})
-
-    member.refresh_from_db()
-    assert response.status_code == 302
-    assert fake.change_plan.calls == [  # type: ignore[attr-defined]
-        (member.provider_subscription_id, "fake_price_supporter_monthly")
-    ]
-    assert member.tier == "premium"  # until the provider's event says otherwise
-
-
-def test_a_plan_change_to_an_unknown_price_is_404(
-    client: Client, member: Membership, fake: FakeProvider
-) -> None:
-    fake.change_plan = PlanChanges()  # type: ignore[attr-defined]
-
-    response = client.post(CHANGE, {"membership": member.pk, "price": "platinum"})
-
-    assert response.status_code == 404
-    assert "platinum" in response.content.decode()
-    assert fake.change_plan.calls == []  # type: ignore[attr-defined]
-
-
-def test_a_plan_change_where_the_provider_cannot_is_400(client: Client, member: Membership) -> None:
-    response = client.post(CHANGE, {"membership": member.pk, "price": "supporter-monthly"})
-
-    assert response.status_code == 400
+# -- change plan: see test_account_plans.py ----------------------------------------------------
 
 
 # -- the billing portal -----------------------------------------------------------------------

@@ -29,9 +29,11 @@ from demo.models import (
     HomePage,
     LessonPage,
 )
-from wagtail_paywall.models import Price, Tier
+from wagtail_paywall.models import Coupon, Price, Tier
 
 ADMIN_EMAIL = "admin@example.com"
+#: A code readers can enter on the pricing page: 25% off for three months.
+DEMO_COUPON = "WELCOME25"
 #: Development only: anyone who reads this file knows it. Set DEMO_ADMIN_PASSWORD instead.
 DEV_ADMIN_PASSWORD = "demo-admin-dev-only"
 
@@ -44,6 +46,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             tiers = self.seed_tiers()
             self.seed_prices(tiers)
+            self.seed_coupons()
             home = self.seed_home()
             self.seed_articles(home, tiers)
             self.seed_course(home, tiers)
@@ -120,6 +123,30 @@ class Command(BaseCommand):
                 interval=Price.Interval.ONE_OFF,
                 nickname=f"{content.ITEM_NAME}, {currency}",
             )
+        for months, amount in content.GIFT_PRICES.items():
+            self.price(
+                f"premium-gift-{months}m-eur",
+                tier=tiers["premium"],
+                amount=amount,
+                currency="EUR",
+                interval=Price.Interval.ONE_OFF,
+                gift_months=months,
+                nickname=f"{tiers['premium'].name} as a gift, {months} months, EUR",
+            )
+
+    def seed_coupons(self) -> None:
+        """A coupon readers may try on the pricing page (see ``docs/offers.md``)."""
+        _coupon, made = Coupon.objects.get_or_create(
+            code=DEMO_COUPON,
+            defaults={
+                "name": "Welcome: 25% off the first three months",
+                "percent_off": 25,
+                "duration": Coupon.Duration.REPEATING,
+                "months": 3,
+            },
+        )
+        if made:
+            self.note(f"coupon {DEMO_COUPON}")
 
     # -- pages ------------------------------------------------------------------------------
     def child(self, parent: Page, model: type[Page], slug: str, **fields: Any) -> Any:
