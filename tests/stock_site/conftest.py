@@ -17,6 +17,7 @@ import pytest
 
 from tests.stock_site import project
 from tests.stock_site.docsteps import Block, blocks
+from tests.wagtail.leak_matrix import OUTCOMES, Outcome, summary
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +59,39 @@ def probed(site: project.StockSite, database: dict[str, str], tmp_path_factory: 
     if result.returncode != 0:
         raise AssertionError(f"the probes failed inside the stock site:\n{result.output}")
     return json.loads(Path(out).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def leak_matrix(
+    site: project.StockSite, database: dict[str, str], tmp_path_factory: Any
+) -> dict[str, Any]:
+    """The leak matrix's outcomes and the parallel reads' responses, from one run of
+    :mod:`tests.stock_site.leak_run` inside the site; the outcomes join the run's summary."""
+    folder = tmp_path_factory.mktemp("leak-matrix")
+    out = folder / "outcomes.json"
+    # On SQLite, a test database in a file: the parallel reads need a connection per thread.
+    sqlite = {} if database else {"STOCK_SITE_SQLITE_TEST_FILE": str(folder / "test.sqlite3")}
+    result = site.run(
+        "-m",
+        "tests.stock_site.leak_run",
+        str(out),
+        DJANGO_SETTINGS_MODULE=f"{project.NAME}.settings.test",
+        **database,
+        **sqlite,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"the leak matrix failed inside the stock site:\n{result.output}")
+    found: dict[str, Any] = json.loads(Path(out).read_text(encoding="utf-8"))
+    OUTCOMES.extend(Outcome(**outcome) for outcome in found["outcomes"])
+    return found
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The stock site's leak matrix: its size and result, as the test site's prints it."""
+    if OUTCOMES:
+        terminalreporter.write_sep("-", "leak matrix")
+        for line in summary(OUTCOMES):
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

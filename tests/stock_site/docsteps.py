@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "existing-site.md"
+#: The page whose "Downloads" section gives a site gated downloads.
+GATING = PAGE.with_name("gating.md")
 
 _BLOCK = re.compile(
     r"<!-- existing-site: (?P<name>[\w-]+) -->\n```(?P<lang>\w*)\n(?P<code>.*?)^```",
@@ -72,3 +74,21 @@ def blocks(page: Path = PAGE) -> dict[str, Block]:
     if wrong:
         raise AssertionError(f"{page.name}: blocks in an unexpected language: {wrong}")
     return found
+
+
+def downloads(page: Path = GATING) -> tuple[str, str]:
+    """The two ``python`` blocks of the "Downloads" section of ``docs/gating.md``: the
+    paywalled document model, and its settings (the model's app named ``home``, where the
+    stock site keeps its models, for the page's ``myapp``)."""
+    text = page.read_text(encoding="utf-8")
+    _, found, rest = text.partition("\n## Downloads\n")
+    if not found:
+        raise AssertionError(f"{page.name} lost its Downloads section")
+    section = rest.split("\n## ", 1)[0]
+    code = re.findall(r"^```python\n(.*?)^```", section, re.S | re.M)
+    if len(code) != 2 or "WAGTAILDOCS_DOCUMENT_MODEL" not in code[1]:
+        raise AssertionError(
+            f"{page.name}, Downloads: expected a model block and a settings block, got {code}"
+        )
+    model, settings = code
+    return model, settings.replace('"myapp.', '"home.')

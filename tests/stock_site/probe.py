@@ -187,7 +187,7 @@ def main(out: str) -> None:
     from django.db import connection
     from django.test.utils import setup_test_environment, teardown_test_environment
 
-    setup_test_environment()  # DEBUG off, as under manage.py test
+    setup_test_environment(debug=False)  # DEBUG off, as manage.py test turns it off
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         found = probe()

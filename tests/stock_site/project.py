@@ -1,5 +1,7 @@
 """Make the stock site: ``wagtail start`` with the installed Wagtail, Wagtail's API v2 as
-Wagtail's docs set it up, then the paywall exactly as ``docs/existing-site.md`` says.
+Wagtail's docs set it up, then the paywall exactly as ``docs/existing-site.md`` says, and
+gated downloads (a document model with ``PaywallDocumentMixin``) as the "Downloads"
+section of ``docs/gating.md`` says.
 
 Nothing is downloaded: ``wagtail start`` copies the project template shipped inside the
 installed Wagtail, so the site is the stock one of whichever Wagtail version is installed.
@@ -13,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.stock_site.docsteps import Block, blocks
+from tests.stock_site.docsteps import Block, blocks, downloads
 
 NAME = "mysite"  # the project name docs/existing-site.md uses
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +49,14 @@ if os.environ.get("STOCK_SITE_DATABASE_URL"):
 
     DATABASES = {"default": dj_database_url.parse(os.environ["STOCK_SITE_DATABASE_URL"])}
     DATABASES["default"]["TEST"] = {"NAME": os.environ["STOCK_SITE_TEST_DATABASE"]}
+
+elif os.environ.get("STOCK_SITE_SQLITE_TEST_FILE"):
+    # A test database in a file, where threads each have a connection of their own (the
+    # leak matrix's parallel reads); Django's default in-memory one shares one cache.
+    from .base import DATABASES as STOCK_DATABASES
+
+    DATABASES = {"default": {**STOCK_DATABASES["default"]}}
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["STOCK_SITE_SQLITE_TEST_FILE"]}
 
 if os.environ.get("STOCK_SITE_SECRET_KEY"):
     SECRET_KEY = os.environ["STOCK_SITE_SECRET_KEY"]
@@ -172,11 +182,15 @@ def _edit_search_view(path: Path, code: str) -> None:
 
 
 def install_paywall(site: StockSite, steps: dict[str, Block] | None = None) -> None:
-    """Steps 2 to 5, 7 and 10 of docs/existing-site.md, applied where the page says."""
+    """Steps 2 to 5, 7 and 10 of docs/existing-site.md, applied where the page says, with
+    downloads gated as docs/gating.md (Downloads) says before the first ``migrate``."""
     steps = steps or blocks()
     _append(site.settings / "base.py", steps["settings"].code)
     _insert_into_urlpatterns(site.path / NAME / "urls.py", _paywall_paths(steps["urls"].code))
     _append(site.path / "home" / "models.py", steps["models"].code)
+    document_model, document_settings = downloads()
+    _append(site.path / "home" / "models.py", document_model)
+    _append(site.settings / "base.py", document_settings)
     _edit_search_view(site.path / "search" / "views.py", steps["search-view"].code)
     for command in steps["migrate"].commands():
         _must(site.manage(*command))

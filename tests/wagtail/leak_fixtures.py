@@ -13,15 +13,7 @@ import pytest
 from django.test import override_settings
 
 from membership_sdk import GrantKind
-from tests.wagtail.leak_matrix import (
-    CANARIES,
-    CHANNELS,
-    OUTCOMES,
-    PERSONAS,
-    PLANT,
-    PURCHASE_ITEM,
-    World,
-)
+from tests.wagtail.leak_matrix import OUTCOMES, PURCHASE_ITEM, TEST_SITE, World, summary
 
 
 @pytest.fixture
@@ -46,8 +38,8 @@ def leak_world(
     with override_settings(
         WAGTAILDOCS_DOCUMENT_MODEL="testapp.PaywalledDocument", MEDIA_ROOT=str(tmp_path)
     ):
-        world = World(catalog, entitled, make_article, make_course, make_lesson)
-        world.targets = [PLANT[canary.name](world) for canary in CANARIES]
+        world = World(catalog, entitled, make_article, TEST_SITE, make_course, make_lesson)
+        world.plant()
         yield world
 
 
@@ -55,22 +47,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print the matrix's size and result after a run that went through it."""
     if not OUTCOMES:
         return
-    checked = [o for o in OUTCOMES if o.result != "n/a"]
-    failed = [o for o in checked if o.failed]
-    leaks = sum(o.result == "leak" for o in failed)
-    false_positives = len(failed) - leaks
-    size = len(CHANNELS) * len(PERSONAS) * len(CANARIES)
-    notes = []
-    if len(checked) < size:
-        notes.append(f"{size - len(checked)} not applicable or not run")
     terminalreporter.write_sep("-", "leak matrix")
-    terminalreporter.write_line(
-        f"leak matrix: {len(CHANNELS)} channels × {len(PERSONAS)} personas"  # noqa: RUF001
-        f" × {len(CANARIES)} canaries = {size} combinations, {len(checked)} checks"  # noqa: RUF001
-        + (f" ({'; '.join(notes)})" if notes else "")
-        + f", {leaks} leaks, {false_positives} false positives"
-    )
-    for o in failed:
-        terminalreporter.write_line(
-            f"  {o.result}: {o.channel} / {o.persona} / {o.canary}: {o.detail}"
-        )
+    for line in summary(OUTCOMES):
+        terminalreporter.write_line(line)
