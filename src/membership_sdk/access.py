@@ -166,6 +166,9 @@ class AccessContext:
     purchases: frozenset[str] = frozenset()
     joined_at: datetime | None = None
     usage: Mapping[str, Mapping[str, datetime]] = field(default_factory=dict)
+    #: Meter key -> free reads for this visitor in place of the rule's own ``free`` (an
+    #: A/B test's meter-size variant, see :mod:`membership_sdk.experiments`).
+    meter_free: Mapping[str, int] = field(default_factory=dict)
     # What :func:`resolve_context` found held (memberships and grants, registration date),
     # turned into :attr:`holdings` only when a drip asks: most requests never do.
     _held: tuple[tuple[Membership | Grant, ...], datetime | None, timedelta, bool] = field(
@@ -583,14 +586,17 @@ class Metered:
         if tally is None or tally[0] is not window:
             tally = _tally(ctx, self.meter, window, window.start(ctx.now))
         _, uses, start, used = tally
+        free = self.free
+        if ctx.meter_free:  # a variant's meter size for this visitor
+            free = ctx.meter_free.get(self.meter, free)
         if uses is not None:
             last = uses.get(key)
             if last is not None and last >= start:
-                remaining = self.free - used
+                remaining = free - used
                 return self._counted.read_again(remaining if remaining > 0 else 0)
         refused = Decision(False, Reason.METER_EXHAUSTED, True, inner.offers, remaining=0)
-        if used < self.free:
-            return self._counted.first_read(self.free, used, start, refused)
+        if used < free:
+            return self._counted.first_read(free, used, start, refused)
         return refused
 
 
@@ -703,7 +709,7 @@ def resolve_context(
     usage: Mapping[str, Mapping[str, datetime]] | None = None,
     registered_at: datetime | None = None,
     grace: timedelta = timedelta(0),
-    paused_access: bool = False,
+    paused_access: bool = True,
 ) -> AccessContext:
     """Resolve what a visitor holds at ``now`` from their memberships and grants.
 
@@ -768,7 +774,7 @@ def holdings_of(
     now: datetime,
     grace: timedelta = timedelta(0),
     *,
-    paused_access: bool = False,
+    paused_access: bool = True,
 ) -> tuple[Holding, ...]:
     """The :class:`Holding` of each membership and grant in ``held`` that gives or gave
     access by ``now``, and of registering, earliest first.

@@ -67,7 +67,8 @@ class CouponError(MembershipError, ValueError):
 
     :ivar code: the code as the member typed it.
     :ivar reason: why, for machines: one of :data:`COUPON_REASONS` (``"unknown"``,
-        ``"expired"``, ``"used_up"``, ``"not_for_this_plan"``, ``"not_first_time"``,
+        ``"expired"``, ``"used_up"``, ``"already_redeemed"``, ``"not_for_this_plan"``,
+        ``"not_first_time"``,
         ``"wrong_currency"``).
     """
 
@@ -82,6 +83,7 @@ COUPON_REASONS = (
     "unknown",
     "expired",
     "used_up",
+    "already_redeemed",
     "not_for_this_plan",
     "not_first_time",
     "wrong_currency",

@@ -94,7 +94,12 @@ class PurchaseState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PurchaseSnapshot:
-    """A one-off payment for ``price`` (the provider's price id) as it stood at ``version``."""
+    """A one-off payment for ``price`` (the provider's price id) as it stood at ``version``.
+
+    ``checkout_id`` is the id of the checkout session that took the payment (the
+    :class:`~membership_sdk.providers.CheckoutSession` ``id``), when the provider says:
+    what the buyer entered at that checkout is found by it.
+    """
 
     id: str
     customer_id: str
@@ -102,6 +107,7 @@ class PurchaseSnapshot:
     state: PurchaseState
     version: int
     paid_at: datetime | None = None
+    checkout_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,9 @@ class BillingEvent:
     purchase: PurchaseSnapshot | None = None
     member_id: str | None = None
     livemode: bool = False
+    #: The customer's billing country (ISO 3166-1 alpha-2, ``"DE"``) when the provider
+    #: reported one with this event (a completed checkout), else ``None``.
+    country: str | None = None
     data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -149,8 +158,9 @@ class BillingEvent:
         """A JSON-safe dict of this event, read back by :meth:`from_dict`.
 
         Keys: ``provider``, ``id``, ``type``, ``occurred_at`` (ISO 8601), ``member_id``,
-        ``livemode``, and ``subscription`` or ``purchase`` (a dict of the snapshot's
-        fields, times in ISO 8601 or ``None``). The free-form ``data`` is not kept.
+        ``livemode``, ``country`` (only when set), and ``subscription`` or ``purchase`` (a
+        dict of the snapshot's fields, times in ISO 8601 or ``None``). The free-form
+        ``data`` is not kept.
         """
         out: dict[str, Any] = {
             "provider": self.provider,
@@ -160,6 +170,8 @@ class BillingEvent:
             "member_id": self.member_id,
             "livemode": self.livemode,
         }
+        if self.country:
+            out["country"] = self.country
         if self.subscription is not None:
             s = self.subscription
             out["subscription"] = {
@@ -191,6 +203,7 @@ class BillingEvent:
                 "state": p.state.value,
                 "version": p.version,
                 "paid_at": _iso(p.paid_at),
+                "checkout_id": p.checkout_id,
             }
         return out
 
@@ -239,11 +252,20 @@ class BillingEvent:
                 state=p.choice("state", PurchaseState),
                 version=p.integer("version"),
                 paid_at=p.optional_time("paid_at"),
+                checkout_id=p.text("checkout_id", default=""),
             )
         occurred = fields.time("occurred_at")
         member_id = fields.get("member_id")
         if member_id is not None and not isinstance(member_id, str):
             raise fields.bad("member_id", "a string or null", member_id)
+        country = fields.get("country")
+        if country is not None and not (
+            isinstance(country, str)
+            and len(country) == 2
+            and country.isascii()
+            and country.isalpha()
+        ):
+            raise fields.bad("country", "a two-letter country code or null", country)
         return cls(
             provider=fields.text("provider"),
             id=fields.text("id"),
@@ -253,6 +275,7 @@ class BillingEvent:
             purchase=purchase,
             member_id=member_id,
             livemode=fields.flag("livemode"),
+            country=country,
         )
 
 

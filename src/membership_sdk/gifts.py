@@ -10,8 +10,9 @@ access. When the purchase is paid (its ``purchase.completed`` event), the progra
 
 What the buyer entered at checkout (the recipient's address, the day to tell them, a
 message) is kept as a :class:`GiftOrder` until the payment arrives: providers carry no
-such details back in their events, so the paid purchase takes the buyer's latest order
-for that price (see :meth:`GiftStore.take_order`).
+such details back in their events, so the order is kept under the checkout session's id,
+which the paid purchase names (``PurchaseSnapshot.checkout_id``; see
+:meth:`GiftStore.take_order`).
 
 A refund or a lost chargeback of the purchase marks the gift refunded: its code no
 longer redeems, and a grant already made from it is revoked (one-off purchases are
@@ -92,6 +93,8 @@ class GiftOrder:
     recipient_email: str = ""
     send_on: date | None = None
     message: str = ""
+    #: The provider's checkout session id, which the paid purchase names.
+    checkout_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +219,7 @@ def apply_gift_purchase(
     member = buyer()
     if member is None:
         return ApplyResult(Outcome.IGNORED, event, f"unknown customer {snap.customer_id!r}"), None
-    order = gifts.take_order(member, price.id) if paid else None
+    order = gifts.take_order(member, price.id, snap.checkout_id) if paid else None
     when = snap.paid_at or event.occurred_at
     gifts.create(
         Gift(

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .events import ApplyResult, BillingEvent
     from .gifts import Gift
     from .membership import Grant, Membership
@@ -154,6 +156,27 @@ def membership_duplicate_subscription(member_id: str, memberships: list[Membersh
 
 
 @hookspec
+def membership_changed(
+    before: Membership | None, after: Membership, event: BillingEvent | None
+) -> None:
+    """A membership was stored with a change: every transition of stored state, whether
+    or not it also fires one of the lifecycle hooks above (a plan change, a discount, a
+    trial ending or a pause fire only this one).
+
+    Fired after the change is stored, once per stored change: a duplicated webhook stores
+    nothing and fires nothing, and an older snapshot arriving late is not stored, so a
+    plugin keeping a history (``wagtail_paywall``: the membership ledger behind the
+    metrics) records each change of stored state once, in the order it was stored.
+
+    :param before: the membership as stored before the change, or ``None`` when it was
+        just created.
+    :param after: the membership as stored after the change.
+    :param event: the billing event that caused it, or ``None`` for a local change.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
 def membership_access_changed(member_id: str) -> None:
     """Something that decides a member's access changed (a membership or a grant).
 
@@ -181,6 +204,27 @@ def membership_gift_purchased(gift: Gift) -> None:
     theirs when no later day was chosen.
 
     :param gift: the gift as stored, with its ``code``.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_at_risk(membership: Membership, reason: str, detected_at: datetime) -> None:
+    """A membership was newly found at risk of churning, for ``reason``: a mail or CRM
+    plugin reaches out to the member.
+
+    Fired by an adapter's scheduled at-risk job (``wagtail_paywall``: ``manage.py
+    paywall_at_risk``, see its ``docs/at-risk.md``) once per new mark: a membership may
+    be marked for several reasons at once, and is marked again for a reason only after
+    the previous mark for it was resolved (the member was saved or churned). A call that
+    raises is logged and made again on the job's next run.
+
+    :param membership: the membership as stored when the job ran.
+    :param reason: why: ``"sleeper"`` (paying, no reads for days), ``"payment_failed"``,
+        ``"canceling"`` (cancels at period end), ``"quiet_trial"`` (a trial with little
+        reading), ``"downgrade"`` (moved to a lower-ranked tier) or ``"below_cohort"``
+        (reads far below the median of members who joined the same month).
+    :param detected_at: when the job found it.
     :returns: nothing; results are ignored. All implementations are called.
     """
 

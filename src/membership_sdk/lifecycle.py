@@ -15,9 +15,10 @@ Errors, under :class:`~membership_sdk.errors.MembershipError`::
 
 The billing rule of the simulated providers (Stripe applies its own, alike):
 
-- **Upgrade** (the change costs more for the rest of the period): now. The unused time
-  of the old price is credited, the new price charged for the same time; a change of
-  interval (monthly to yearly) starts a new period now and charges the new price in
+- **Upgrade** (at list prices, the change costs more for the rest of the period): now.
+  The unused part of what the period was charged (after its discount) is credited, the
+  new price (after the discount, which carries over) charged for the same time; a change
+  of interval (monthly to yearly) starts a new period now and charges the new price in
   full, less the credit. The ``fake`` card is charged at once; the ``manual`` provider
   issues an invoice for the difference and the new plan applies when it is paid.
 - **Downgrade** (it would cost nothing or less): at the end of the period already paid,
@@ -78,8 +79,9 @@ class CapabilityDeclined(MembershipError):
 
 
 class PauseAccess(StrEnum):
-    """What a paused membership gives: nothing (the default), or access until the end of
-    the period paid before the pause."""
+    """What a paused membership gives: access until the end of the period paid before
+    the pause (the default: a pause never takes away time already paid for), or nothing
+    from the moment it starts (``"none"``, for a site that pays the unused time back)."""
 
     NONE = "none"
     PAID_PERIOD = "paid_period"
@@ -117,12 +119,15 @@ class PlanChangeTerms:
 
     ``immediate``: the new price applies at ``preview.effective_at`` now (an upgrade or a
     trial); otherwise at the period's end. ``period_end`` is the current period's end
-    once the change is made (a new one when the interval changes now).
+    once the change is made (a new one when the interval changes now). ``rate`` is what
+    a period of the new price is charged at while the current period lasts (after a
+    discount carried over).
     """
 
     preview: PlanChangePreview
     immediate: bool
     period_end: datetime | None
+    rate: int | None = None
 
 
 def _describe(price: Price) -> str:
@@ -144,9 +149,15 @@ def prorate(
     period_start: datetime | None,
     period_end: datetime | None,
     trialing: bool = False,
+    old_paid: int | None = None,
+    new_charged: int | None = None,
 ) -> PlanChangeTerms:
     """What moving from ``old`` to ``new`` at ``at`` costs under the rule in the module
-    docstring. ``period_start``/``period_end`` bound the period being paid for."""
+    docstring. ``period_start``/``period_end`` bound the period being paid for.
+    ``old_paid`` is what that period was charged (after a discount; ``None``: the old
+    list price): its unused part is credited, never more than was paid.
+    ``new_charged`` is what a period of ``new`` costs with the discount carried over
+    (``None``: its list price)."""
     from .providers.simulated import add_interval as step
 
     stamp = int(at.timestamp())
@@ -159,31 +170,35 @@ def prorate(
     span = (period_end - period_start).total_seconds()
     left = max(0.0, min(1.0, (period_end - at).total_seconds() / span)) if span > 0 else 0.0
     since = f"{at:%Y-%m-%d}"
+    paid = old.amount if old_paid is None else old_paid
+    costs = new.amount if new_charged is None else new_charged
     credit = ProrationLine(
-        f"Unused time on {_describe(old)} after {since}", -round(old.amount * left), True
+        f"Unused time on {_describe(old)} after {since}", -round(paid * left), True
     )
     if new.interval is old.interval:
         charge = ProrationLine(
-            f"Remaining time on {_describe(new)} after {since}", round(new.amount * left), True
+            f"Remaining time on {_describe(new)} after {since}", round(costs * left), True
         )
         new_end = period_end
     else:
         new_end = step(at, new.interval)
-        charge = ProrationLine(
-            f"{_describe(new)}, {since} to {new_end:%Y-%m-%d}", new.amount, False
-        )
+        charge = ProrationLine(f"{_describe(new)}, {since} to {new_end:%Y-%m-%d}", costs, False)
     due = credit.amount + charge.amount
-    if due > 0:
+    # Whether it is an upgrade is the list prices' say: a discount (a free period, say)
+    # changes what is due, not whether the new plan applies now.
+    full = new.amount if new.interval is not old.interval else round(new.amount * left)
+    listed = full - round(old.amount * left)
+    if listed > 0:
         preview = PlanChangePreview(
             subscription_id,
             provider_price,
-            due,
+            max(due, 0),
             currency,
             stamp,
             (credit, charge),
             effective_at=at,
         )
-        return PlanChangeTerms(preview, True, new_end)
+        return PlanChangeTerms(preview, True, new_end, costs)
     later = ProrationLine(f"{_describe(new)} from {period_end:%Y-%m-%d}", new.amount, False)
     preview = PlanChangePreview(
         subscription_id, provider_price, 0, currency, stamp, (later,), effective_at=period_end
@@ -293,20 +308,53 @@ def record_plan_history(
     (a lower tier's course, say) would start again at the change. The provider's own
     snapshots from right before and after the change say which price was held since
     when, whatever order webhooks arrive in, so the old tier is kept as a
-    ``membership`` grant ending where the new price begins (a change waiting for the
-    period's end: at that end). Nothing is kept when the price did not move."""
-    catalog = program.catalog
-    old = catalog.price_for_provider(membership.provider, before.price)
-    since = before.price_since or before.started_at
-    if after.price != before.price and after.price_since is not None:
-        until = after.price_since
-    elif after.current_period_end is not None and after.price == before.price:
-        until = after.current_period_end  # a change waiting for the period's end
-    else:
+    ``membership`` grant ending where the new price begins. Nothing is kept when the
+    price did not move: a change waiting for the period's end leaves the old tier on the
+    membership itself (it is what was paid for), and :func:`record_price_move` keeps it
+    once the renewal moves the price."""
+    if after.price == before.price or after.price_since is None:
         return
+    old = program.catalog.price_for_provider(membership.provider, before.price)
+    since = before.price_since or before.started_at
+    _keep_old_tier(program, membership, old, since, after.price_since, after.id)
+
+
+def record_price_move(
+    program: MembershipProgram, before: Membership | None, after: Membership
+) -> None:
+    """Keep the tier ``before`` held as an ended grant when a provider's snapshot moved
+    the membership to another price (a downgrade applied at a renewal, a change made in
+    the provider's dashboard): the grant ends where the new price begins, so it never
+    gives more than the membership did."""
+    if before is None or before.price_id is None or before.price_id == after.price_id:
+        return
+    if after.price_since is None:
+        return
+    try:
+        old = program.catalog.price(before.price_id, include_archived=True)
+    except UnknownPrice:
+        return
+    since = before.price_since or before.started_at
+    subscription = after.provider_subscription_id or after.id
+    _keep_old_tier(program, after, old, since, after.price_since, subscription)
+
+
+def _keep_old_tier(
+    program: MembershipProgram,
+    membership: Membership,
+    old: Price | None,
+    since: datetime | None,
+    until: datetime,
+    subscription: str,
+) -> None:
     if old is None or old.tier is None or since is None or until <= since:
         return
-    source = f"plan:{membership.provider}:{after.id}:{int(since.timestamp())}"
+    # The history never reaches past the moment it is written: what is held from now on
+    # is the membership's to give (and a refund or a cancellation to end).
+    until = min(until, max(program.clock(), since))
+    if until <= since:
+        return
+    source = f"plan:{membership.provider}:{subscription}:{int(since.timestamp())}"
     grants = program.store.grants
     with program.store.atomic(f"member:{membership.member_id}"):
         existing = grants.by_source(source)

@@ -136,7 +136,7 @@ class Membership:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def grants_access(
-        self, now: datetime, grace: timedelta = timedelta(0), *, paused_access: bool = False
+        self, now: datetime, grace: timedelta = timedelta(0), *, paused_access: bool = True
     ) -> bool:
         """Whether this membership gives access at ``now``.
 
@@ -150,13 +150,19 @@ class Membership:
         period they paid for ends. Incomplete, paused, expired and unknown statuses never
         give access, nor does a past-due one with no known period at all.
 
-        A paused one gives access only with ``paused_access`` (the site's choice, see
-        :class:`~membership_sdk.lifecycle.PauseAccess`): until the period paid before the
-        pause ends (``paid_through``, else the current period's end), without grace.
+        A paused one gives access with ``paused_access`` (the site's choice, see
+        :class:`~membership_sdk.lifecycle.PauseAccess`; the default): until the period
+        paid before the pause ends (``paid_through``, else the current period's end),
+        without grace. Once ``paused_until`` has come it counts as resumed, as an active
+        one whose period runs at least to ``paused_until`` (plus ``grace``): the provider
+        resumes it by itself, and a late resume webhook must not lock a paying member out.
         """
         status = self.status
         end = self.current_period_end
         if status is _S.PAUSED:
+            resumes = self.paused_until
+            if resumes is not None and resumes <= now:
+                return now < max(end or resumes, resumes) + grace
             paid = self.paid_through or end
             return paused_access and paid is not None and now < paid
         if status is _S.PAST_DUE:

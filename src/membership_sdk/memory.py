@@ -186,6 +186,11 @@ class MemoryRedemptions:
             rows = self.rows.get(code, {})
             return sum(1 for until in rows.values() if until is None or until > now)
 
+    def redeemed(self, code: str, member_id: str) -> bool:
+        with self._lock:
+            rows = self.rows.get(code, {})
+            return member_id in rows and rows[member_id] is None
+
 
 class MemoryGifts:
     """Gifts and gift orders in memory (:class:`~membership_sdk.ports.GiftStore`); a lock
@@ -193,25 +198,29 @@ class MemoryGifts:
 
     def __init__(self) -> None:
         self.rows: dict[str, Gift] = {}
-        self.orders: dict[tuple[str, str], GiftOrder] = {}
+        self.orders: dict[tuple[str, str, str], GiftOrder] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
 
-    def snapshot(self) -> tuple[dict[str, Gift], dict[tuple[str, str], GiftOrder]]:
+    def snapshot(self) -> tuple[dict[str, Gift], dict[tuple[str, str, str], GiftOrder]]:
         with self._lock:
             return dict(self.rows), dict(self.orders)
 
-    def restore(self, saved: tuple[dict[str, Gift], dict[tuple[str, str], GiftOrder]]) -> None:
+    def restore(self, saved: tuple[dict[str, Gift], dict[tuple[str, str, str], GiftOrder]]) -> None:
         with self._lock:
             self.rows, self.orders = dict(saved[0]), dict(saved[1])
 
     def save_order(self, order: GiftOrder) -> None:
         with self._lock:
-            self.orders[order.buyer_id, order.price_id] = order
+            self.orders[order.buyer_id, order.price_id, order.checkout_id] = order
 
-    def take_order(self, buyer_id: str, price_id: str) -> GiftOrder | None:
+    def take_order(self, buyer_id: str, price_id: str, checkout_id: str) -> GiftOrder | None:
         with self._lock:
-            return self.orders.pop((buyer_id, price_id), None)
+            found = self.orders.pop((buyer_id, price_id, checkout_id), None)
+            if found is None:  # the latest order (dicts keep insertion order)
+                mine = [k for k in self.orders if k[:2] == (buyer_id, price_id)]
+                found = self.orders.pop(mine[-1]) if mine else None
+            return found
 
     def create(self, gift: Gift) -> None:
         with self._lock:

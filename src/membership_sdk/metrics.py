@@ -5,7 +5,7 @@ cancellation dates), so it works on any store's rows without an event history. A
 are in minor units, per currency: money in different currencies is never added up.
 
 - :func:`mrr`: monthly recurring revenue at an instant, what is paid after discounts,
-  yearly prices counted as 1/12.
+  yearly prices counted as 1/12; :func:`monthly_recurring`: one membership's part of it.
 - :func:`churn_rate`: the share of memberships live at a period's start that ended
   within it.
 - :func:`trial_conversion`: the share of finished trials that went on to a paid period.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-from .catalog import Catalog, Interval
+from .catalog import Catalog, Interval, Price
 from .errors import MembershipError
 from .membership import PAYING, TERMINAL, UNCOUNTED, Grant, GrantKind, Membership, Status
 
@@ -67,12 +67,24 @@ def mrr(memberships: Iterable[Membership], catalog: Catalog, at: datetime) -> di
         price = catalog.price(membership.price_id, include_archived=True)
         if price.interval is Interval.ONE_OFF:
             continue
-        # What is paid, not the list price: a discount counts while it lasts, and a
-        # 100%-off period counts 0.
-        paid = membership.charged(price.amount, at)
-        monthly = Fraction(paid, 12 if price.interval is Interval.YEAR else 1)
+        monthly = monthly_recurring(membership, price, at)
         totals[price.currency] = totals.get(price.currency, Fraction(0)) + monthly
     return {currency: round(total) for currency, total in sorted(totals.items())}
+
+
+def monthly_recurring(membership: Membership, price: Price, at: datetime) -> Fraction:
+    """What one membership adds to :func:`mrr` at ``at``, in ``price``'s minor units.
+
+    What is paid, not the list price: ``0`` unless the membership is paying (``active``
+    or ``past_due``) on a recurring price; else what it is charged at ``at`` (a discount
+    counts while it lasts, a 100%-off period counts ``0``), a yearly price as a twelfth.
+    Adapters keeping a history of memberships (``wagtail_paywall``'s ledger) record this
+    figure for each stored change, so their sums agree with :func:`mrr`.
+    """
+    if membership.status not in PAYING or price.interval is Interval.ONE_OFF:
+        return Fraction(0)
+    paid = membership.charged(price.amount, at)
+    return Fraction(paid, 12 if price.interval is Interval.YEAR else 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,6 +163,10 @@ class RedemptionStore(Protocol):
         """Redemptions of ``code``: confirmed ones and holds that have not lapsed at ``now``."""
         ...
 
+    def redeemed(self, code: str, member_id: str) -> bool:
+        """Whether the member has redeemed ``code`` for good (a hold does not count)."""
+        ...
+
 
 class Store(Protocol):
     """Everything the core stores, with one transaction boundary.
@@ -201,12 +205,14 @@ class GiftStore(Protocol):
     that goes with it."""
 
     def save_order(self, order: GiftOrder) -> None:
-        """Keep what the buyer entered for a gift checkout, replacing their earlier order
-        for the same price that no payment took yet."""
+        """Keep what the buyer entered for the gift checkout ``order.checkout_id``
+        (replacing an order saved for the same checkout)."""
         ...
 
-    def take_order(self, buyer_id: str, price_id: str) -> GiftOrder | None:
-        """Remove and return the buyer's order for ``price_id``, if any."""
+    def take_order(self, buyer_id: str, price_id: str, checkout_id: str) -> GiftOrder | None:
+        """Remove and return the buyer's order of the checkout ``checkout_id``; when the
+        purchase names no checkout (``""``) or an unknown one, their latest order for
+        ``price_id``; ``None`` when they have none."""
         ...
 
     def create(self, gift: Gift) -> None:

@@ -42,6 +42,7 @@ from .membership import GRANTING, PAYING, TERMINAL, UNCOUNTED, Grant, GrantKind,
 from .memory import MemoryRedemptions
 from .plugins import Providers, get_plugin_manager
 from .ports import GiftStore, RedemptionStore, Store
+from .privacy import erased_customer
 from .providers.base import (
     CheckoutRequest,
     CheckoutSession,
@@ -166,8 +167,8 @@ class MembershipProgram:
         adapter passes its database's, so ``max_redemptions`` holds across processes).
     :param redemption_hold: how long a checkout holds a coupon redemption before the
         subscription it starts confirms it; an abandoned checkout's hold lapses then.
-    :param pause_access: what a paused membership gives: ``"none"`` (the default) or
-        ``"paid_period"`` (access until the period paid before the pause ends); see
+    :param pause_access: what a paused membership gives: ``"paid_period"`` (the
+        default: access until the period paid before the pause ends) or ``"none"``; see
         :class:`~membership_sdk.lifecycle.PauseAccess`.
     """
 
@@ -186,7 +187,7 @@ class MembershipProgram:
         clock: Callable[[], datetime] = _utcnow,
         redemptions: RedemptionStore | None = None,
         redemption_hold: timedelta = timedelta(hours=24),
-        pause_access: str = "none",
+        pause_access: str = "paid_period",
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -309,6 +310,13 @@ class MembershipProgram:
         coupon = self.catalog.coupon(code)
         assert coupon is not None
         now = self.clock()
+        if self.redemptions.redeemed(coupon.code, member_id):
+            raise CouponError(
+                f"coupon {coupon.code!r} was already redeemed by member {member_id!r}; "
+                "each member redeems a code once",
+                code=code,
+                reason="already_redeemed",
+            )
         if not self.redemptions.reserve(
             coupon.code, member_id, coupon.max_redemptions, now, now + self.redemption_hold
         ):
@@ -405,6 +413,8 @@ class MembershipProgram:
         customers = self.store.customers
         member = customers.member_for(event.provider, event.customer_id)
         if member is None and event.member_id:
+            if erased_customer(self.store, event.provider, event.customer_id):
+                return None  # an erased member's customer: never linked (or re-created) again
             member = event.member_id
             customers.link(event.provider, event.customer_id, member)
         return member
@@ -470,6 +480,7 @@ class MembershipProgram:
                 return ApplyResult(Outcome.IGNORED, event, str(exc), existing.id), None
         store.memberships.save(after)
         self._count_redemption(existing, after)
+        lifecycle.record_price_move(self, existing, after)
         return ApplyResult(Outcome.APPLIED, event, membership_id=after.id), Transition(
             existing, after
         )
@@ -766,6 +777,9 @@ class MembershipProgram:
         hook = transition.hook
         if hook is not None:
             getattr(self.pm.hook, hook)(membership=transition.after, event=event)
+        self.pm.hook.membership_changed(
+            before=transition.before, after=transition.after, event=event
+        )
 
     # -- local changes ----------------------------------------------------------------------
     def cancel(
@@ -974,8 +988,10 @@ class MembershipProgram:
         entitlements: Iterable[str] = (),
         note: str = "",
         source: str = "",
+        ends_at: datetime | None = None,
     ) -> Grant:
-        """Give a member access: a comp or gift of a tier for ``days``, a team seat, an item."""
+        """Give a member access: a comp or gift of a tier for ``days`` (or until
+        ``ends_at``, which must be in the future), a team seat, an item."""
         from .entitlements import Entitlement
 
         if tier is not None:
@@ -983,12 +999,14 @@ class MembershipProgram:
         if days is not None and days <= 0:
             raise MembershipError(f"a grant lasts at least one day, got days={days}")
         now = self.clock()
+        if ends_at is not None and (days is not None or ends_at <= now):
+            raise MembershipError(f"ends_at must be in the future and without days, got {ends_at}")
         grant = Grant(
             id=self.store.grants.new_id(),
             member_id=member_id,
             kind=GrantKind(kind),
             starts_at=now,
-            ends_at=now + timedelta(days=days) if days is not None else None,
+            ends_at=now + timedelta(days=days) if days is not None else ends_at,
             tier=tier,
             item=item,
             entitlements=tuple(Entitlement.parse(e) for e in entitlements),
@@ -1071,7 +1089,7 @@ class MembershipProgram:
         :raises UnknownPrice: the price is unknown, archived, or not sold by ``provider``.
         :raises GiftError: the price is no gift price, ``send_on`` is past, or
             ``recipient_email`` is no address. Nothing is stored then.
-        :raises ProviderError: the provider failed (the order is kept; a retry replaces it).
+        :raises ProviderError: the provider failed; nothing is kept.
         """
         price = self.catalog.price(price_id)
         order = GiftOrder(buyer_id, price_id, recipient_email.strip(), send_on, message)
@@ -1084,9 +1102,8 @@ class MembershipProgram:
         metadata = {"gift_recipient": order.recipient_email}
         if send_on is not None:
             metadata["gift_send_on"] = send_on.isoformat()
-        with self.store.atomic(f"member:{buyer_id}"):
-            self.gifts.save_order(order)
-        return self.start_checkout(
+        gifts = self.gifts
+        session = self.start_checkout(
             buyer_id,
             price_id,
             provider=provider,
@@ -1096,6 +1113,11 @@ class MembershipProgram:
             attempt=attempt,
             metadata=metadata,
         )
+        # Kept by the checkout's id, which the paid purchase names: two gift checkouts
+        # of one price each get their own recipient, whichever is paid first.
+        with self.store.atomic(f"member:{buyer_id}"):
+            gifts.save_order(dataclasses.replace(order, checkout_id=session.id))
+        return session
 
     def redeem_gift(self, code: str, member_id: str) -> Grant:
         """Redeem a gift's code for ``member_id``: a ``gift`` grant of its tier from now

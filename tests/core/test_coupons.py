@@ -209,6 +209,18 @@ def test_a_paid_checkout_redeems_the_code_for_good(clock: Clock) -> None:
         checkout(program, "m2", coupon="ONE")
 
 
+def test_a_member_who_redeemed_a_code_cannot_use_it_on_a_second_subscription(
+    clock: Clock,
+) -> None:
+    program = program_for(catalog(Coupon("ONE", percent_off=50, max_redemptions=1)), clock)
+    pay_fake(program, checkout(program, "m1", coupon="ONE").id)
+    (first,) = program.store.memberships.for_member("m1")
+    program.cancel(first.id, at_period_end=False)
+    with pytest.raises(CouponError) as caught:
+        checkout(program, "m1", coupon="ONE", attempt="2")
+    assert caught.value.reason == "already_redeemed"
+
+
 def test_a_member_retrying_a_checkout_counts_once(clock: Clock) -> None:
     program = program_for(catalog(Coupon("TWO", percent_off=10, max_redemptions=2)), clock)
     checkout(program, "m1", coupon="TWO")

@@ -171,6 +171,7 @@ def test_the_stored_shape_of_a_purchase_event_is_fixed() -> None:
             "state": "paid",
             "version": 1,
             "paid_at": None,
+            "checkout_id": "",
         },
     }
 

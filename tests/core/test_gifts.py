@@ -225,6 +225,33 @@ def test_each_paid_gift_takes_the_details_entered_for_it(
     assert first.code != second.code
 
 
+def test_two_open_gift_checkouts_of_one_price_paid_in_reverse_keep_their_recipients(
+    program: MembershipProgram, fake: FakeProvider
+) -> None:
+    def start(recipient: str, attempt: str) -> Any:
+        return program.start_gift_checkout(
+            "ann",
+            "gift-3",
+            provider="fake",
+            success_url="/ok/",
+            cancel_url="/no/",
+            attempt=attempt,
+            recipient_email=recipient,
+        )
+
+    for_alice = start("alice@example.com", "a")
+    for_bob = start("bob@example.com", "b")
+    deliver(program, fake.complete_checkout(for_bob.id))
+    deliver(program, fake.complete_checkout(for_alice.id))
+
+    def recipient(session: Any) -> str:
+        gift = program.gifts.by_source(f"fake:{fake.checkout(session.id).result}")
+        assert gift is not None
+        return gift.recipient_email
+
+    assert (recipient(for_alice), recipient(for_bob)) == ("alice@example.com", "bob@example.com")
+
+
 @pytest.mark.parametrize(
     ("price", "order", "error", "message"),
     [
@@ -248,7 +275,7 @@ def test_a_bad_gift_order_is_refused_and_stores_nothing(
         )
 
     assert fake.sessions == {}
-    assert program.gifts.take_order("ann", price) is None
+    assert program.gifts.take_order("ann", price, "") is None
 
 
 def test_a_program_on_a_store_without_gifts_says_so() -> None:

@@ -111,9 +111,26 @@ def test_live_statuses_give_access_until_the_period_ends(status: Status) -> None
     assert not m.grants_access(NOW + timedelta(days=10))
 
 
-@pytest.mark.parametrize("status", [S.INCOMPLETE, S.PAUSED, S.EXPIRED, S.UNKNOWN])
+@pytest.mark.parametrize("status", [S.INCOMPLETE, S.EXPIRED, S.UNKNOWN])
 def test_statuses_that_never_give_access(status: Status) -> None:
     assert not membership(status).grants_access(NOW)
+
+
+def test_a_paused_membership_gives_its_paid_period_only_unless_told_otherwise() -> None:
+    m = membership(S.PAUSED)
+    assert m.grants_access(NOW)
+    assert not m.grants_access(NOW + timedelta(days=10))
+    assert not m.grants_access(NOW, paused_access=False)
+
+
+def test_a_paused_membership_past_its_resume_date_gives_access_as_resumed() -> None:
+    resumes = NOW + timedelta(days=40)
+    m = membership(S.PAUSED).replace(paused_until=resumes)
+    grace = timedelta(days=3)
+    assert not m.grants_access(resumes - timedelta(days=1), grace, paused_access=False)
+    assert m.grants_access(resumes, grace, paused_access=False)
+    assert m.grants_access(resumes + timedelta(days=2), grace, paused_access=False)
+    assert not m.grants_access(resumes + grace, grace, paused_access=False)
 
 
 def test_an_unknown_provider_status_denies_access_even_within_the_paid_period() -> None:

@@ -1,5 +1,6 @@
 """Pausing a membership for 1 to 3 months on the simulated providers: no billing while
-paused, access as the site's ``pause_access`` says, a resume by itself or by the member,
+paused, access to the period paid before the pause (or none, as the site's
+``pause_access`` says), a resume by itself or by the member,
 and the reason kept."""
 
 from __future__ import annotations
@@ -37,25 +38,40 @@ def program(clock: Clock) -> MembershipProgram:
 
 
 @pytest.mark.parametrize("provider", ["fake", "manual"])
-def test_a_pause_stops_access_and_keeps_the_reason(
+def test_a_pause_keeps_the_paid_period_and_the_reason(
+    program: MembershipProgram, clock: Clock, provider: str
+) -> None:
+    membership = subscribe(program, provider)  # paid to 1 April
+    clock.now = NOW + timedelta(days=1)
+    paused = program.pause(membership.id, months=2, reason="  On holiday  ")
+    assert paused.status is Status.PAUSED
+    assert paused.paused_until == NOW.replace(month=5) + timedelta(days=1)
+    assert paused.pause_reason == "On holiday"
+    # Paused on day 2: the rest of the month was paid for, so it is still given.
+    assert program.access(PREMIUM, "ann").allowed
+    clock.now = NOW + timedelta(days=31)  # the paid period is over, still paused
+    assert not program.access(PREMIUM, "ann").allowed
+
+
+def test_no_access_while_paused_is_an_explicit_setting(clock: Clock) -> None:
+    program = make_program(clock, pause_access="none")
+    membership = subscribe(program, "fake")
+    clock.now = NOW + timedelta(days=10)
+    program.pause(membership.id, months=1)
+    assert not program.access(PREMIUM, "ann").allowed
+
+
+@pytest.mark.parametrize("provider", ["fake", "manual"])
+def test_a_pause_past_its_end_counts_as_resumed_before_the_webhook_comes(
     program: MembershipProgram, clock: Clock, provider: str
 ) -> None:
     membership = subscribe(program, provider)
     clock.now = NOW + timedelta(days=10)
-    paused = program.pause(membership.id, months=2, reason="  On holiday  ")
-    assert paused.status is Status.PAUSED
-    assert paused.paused_until == NOW.replace(month=5) + timedelta(days=10)
-    assert paused.pause_reason == "On holiday"
-    assert not program.access(PREMIUM, "ann").allowed
-
-
-def test_access_to_the_paid_period_is_a_setting(clock: Clock) -> None:
-    program = make_program(clock, pause_access="paid_period")
-    membership = subscribe(program, "fake")  # paid to 1 April
-    clock.now = NOW + timedelta(days=10)
-    program.pause(membership.id, months=1)
+    program.pause(membership.id, months=2)
+    clock.now = NOW.replace(month=5) + timedelta(days=10, hours=1)  # resume not reported
+    assert current(program, membership).status is Status.PAUSED
     assert program.access(PREMIUM, "ann").allowed
-    clock.now = NOW + timedelta(days=31)  # the paid period is over, still paused
+    clock.now += program.grace  # the resume (or a failed charge) is long overdue
     assert not program.access(PREMIUM, "ann").allowed
 
 
@@ -178,3 +194,26 @@ def test_resuming_from_a_pause_sends_no_welcome(clock: Clock) -> None:
     program.unpause(membership.id)
     deliver_outbox(program)
     assert "membership_activated" not in hooks.names()
+
+
+def test_a_resume_after_the_paid_period_on_a_declined_card_is_past_due(
+    program: MembershipProgram, clock: Clock
+) -> None:
+    membership = subscribe(program, "fake")
+    service = fake(program)
+    program.pause(membership.id, months=2)
+    deliver_outbox(program)
+    service.decline_card(membership.provider_customer_id or "")
+    clock.now = NOW + timedelta(days=62)
+    deliver(program, "fake", *service.resume_due_pauses())
+    resumed = current(program, membership)
+    assert resumed.status is Status.PAST_DUE
+    assert resumed.current_period_end == clock.now  # due now, nothing paid
+    clock.now += program.grace  # only the dunning grace of any failed payment
+    assert not program.access(PREMIUM, "ann").allowed
+    # A working card pays the period due since the resume.
+    deliver(program, "fake", *service.update_payment_method(membership.provider_customer_id or ""))
+    paid = current(program, membership)
+    assert paid.status is Status.ACTIVE
+    assert paid.current_period_end == (NOW + timedelta(days=62)).replace(month=6)
+    assert program.access(PREMIUM, "ann").allowed

@@ -23,10 +23,12 @@ from membership_sdk import (
     Drip,
     HasEntitlement,
     MembershipProgram,
+    ProviderError,
     Reason,
     Resource,
     Status,
     decide,
+    metrics,
 )
 from membership_sdk.lifecycle import (
     PREVIEW_VALID_FOR,
@@ -318,3 +320,174 @@ def test_a_manual_upgrade_on_a_restarted_site_still_applies_when_paid(clock: Clo
     deliver(restarted, "manual", manual(restarted).confirm_payment(invoice.reference))
     assert current(restarted, membership).tier == "premium"
     assert current(restarted, membership).status is Status.ACTIVE
+
+
+# -- what was paid: a waiting downgrade, discounts, credits, a declined card ----------------------
+@pytest.mark.parametrize("provider", ["fake", "manual"])
+def test_a_downgrade_waiting_for_the_period_end_ends_with_a_refund_and_cancel(
+    program: MembershipProgram, clock: Clock, provider: str
+) -> None:
+    membership = subscribe(program, provider, "premium-yearly")
+    clock.now = NOW + timedelta(days=5)
+    program.change_plan(membership.id, "basic-monthly")
+    assert "content.premium" in program.context("ann").entitlements  # paid to its end
+    program.refund(membership.id)
+    program.cancel(membership.id, at_period_end=False)
+    assert "content.premium" not in program.context("ann").entitlements
+    assert "content.basic" not in program.context("ann").entitlements
+
+
+def test_a_waiting_downgrade_keeps_no_grant_of_its_own(
+    program: MembershipProgram, clock: Clock
+) -> None:
+    membership = subscribe(program, "fake", "premium-monthly")
+    clock.now = NOW + timedelta(days=5)
+    program.change_plan(membership.id, "basic-monthly")
+    deliver_outbox(program)
+    assert program.store.grants.for_member("ann") == []
+    clock.now = NOW + timedelta(days=31)
+    deliver(program, "fake", fake(program).renew(membership.provider_subscription_id or ""))
+    # Applied at the renewal: the premium time is history, ending where basic began.
+    [history] = program.store.grants.for_member("ann")
+    assert (history.tier, history.starts_at) == ("premium", NOW)
+    assert history.ends_at == membership.current_period_end
+
+
+@pytest.mark.parametrize("provider", ["fake", "manual"])
+def test_a_percent_coupon_takes_its_percent_off_the_new_price(
+    program: MembershipProgram, clock: Clock, provider: str
+) -> None:
+    membership = subscribe(program, provider, "premium-monthly")
+    program.apply_discount(membership.id, code="HALF", percent_off=50)
+    program.change_plan(membership.id, "basic-monthly")  # at the period's end
+    clock.now = NOW + timedelta(days=31)
+    sub_id = membership.provider_subscription_id or ""
+    if provider == "fake":
+        deliver(program, "fake", fake(program).renew(sub_id))
+    else:
+        billing = manual(program)
+        billing.run_schedule()
+        [renewal] = billing.open_invoices()
+        assert renewal.amount == 250
+        deliver(program, "manual", billing.confirm_payment(renewal.reference))
+    renewed = current(program, membership)
+    assert (renewed.price_id, renewed.amount, renewed.coupon) == ("basic-monthly", 250, "HALF")
+
+
+def test_an_amount_off_coupon_takes_the_same_amount_off_the_new_price(
+    program: MembershipProgram,
+) -> None:
+    membership = subscribe(program, "fake")
+    program.apply_discount(membership.id, code="OFF123", amount_off=123)
+    after = program.change_plan(membership.id, "premium-monthly")
+    assert (after.amount, after.coupon) == (1500 - 123, "OFF123")
+    assert metrics.mrr([after], program.catalog, NOW) == {"EUR": 1377}
+
+
+def test_an_amount_off_that_is_a_round_percentage_stays_an_amount_off_on_fake(
+    program: MembershipProgram,
+) -> None:
+    membership = subscribe(program, "fake")
+    program.apply_discount(membership.id, code="TWO", amount_off=200)  # 40% of 500
+    after = program.change_plan(membership.id, "premium-monthly")
+    assert after.amount == 1300
+
+
+def test_an_upgrade_credits_what_the_period_was_charged_not_its_list_price(
+    program: MembershipProgram, clock: Clock
+) -> None:
+    membership = subscribe(program, "fake")  # basic at 500, the list price
+    program.apply_discount(membership.id, code="HALF", percent_off=50)  # from the renewal
+    clock.now = NOW + timedelta(days=31)
+    deliver(program, "fake", fake(program).renew(membership.provider_subscription_id or ""))
+    clock.now = NOW + timedelta(days=31 + 15)  # half of April
+    preview = program.preview_plan_change(membership.id, "premium-monthly")
+    credit, charge = preview.lines
+    assert credit.amount == -125  # half of the 250 paid
+    assert charge.amount == 375  # half of premium at 50% off
+    assert preview.amount_due == 250
+
+
+def test_a_retention_discount_not_yet_begun_does_not_shrink_the_credit(
+    program: MembershipProgram, clock: Clock
+) -> None:
+    membership = subscribe(program, "fake")  # March paid at 500
+    program.apply_discount(membership.id, code="HALF", percent_off=50)  # from April
+    clock.now = NOW + timedelta(days=15, hours=12)
+    preview = program.preview_plan_change(membership.id, "premium-monthly")
+    credit, charge = preview.lines
+    assert (credit.amount, charge.amount) == (-250, 750)  # March at list prices
+    program.change_plan(membership.id, "premium-monthly", proration_date=preview.proration_date)
+    clock.now = NOW + timedelta(days=31)
+    deliver(program, "fake", fake(program).renew(membership.provider_subscription_id or ""))
+    assert current(program, membership).amount == 750  # April on: half of premium
+
+
+@pytest.mark.parametrize("provider", ["fake", "manual"])
+def test_a_free_period_credits_nothing_and_the_upgrade_still_applies_now(
+    program: MembershipProgram, clock: Clock, provider: str
+) -> None:
+    membership = subscribe(program, provider)
+    sub = (fake(program) if provider == "fake" else manual(program)).subscription(
+        membership.provider_subscription_id or ""
+    )
+    # As a 100%-off "once" coupon leaves it: the first period charged 0.
+    sub.amount, sub.coupon, sub.discount_ends_at = 0, "FREE", NOW.replace(month=4)
+    if provider == "fake":
+        fake(program).period_rate[sub.id] = 0
+    else:
+        billing = manual(program)
+        billing.store.save_subscription(sub)
+        [first] = billing.store.invoices(subscription=sub.id)
+        first.amount = 0
+        billing.store.save_invoice(first)
+    clock.now = NOW + timedelta(days=15, hours=12)
+    preview = program.preview_plan_change(membership.id, "premium-monthly")
+    assert [line.amount for line in preview.lines] == [0, 0]
+    assert preview.amount_due == 0
+    assert program.change_plan(membership.id, "premium-monthly").tier == "premium"
+
+
+def test_an_upgrade_on_a_declined_card_is_refused_and_changes_nothing(
+    program: MembershipProgram, clock: Clock
+) -> None:
+    membership = subscribe(program, "fake")
+    service = fake(program)
+    service.decline_card(membership.provider_customer_id or "")
+    clock.now = NOW + timedelta(days=5)
+    with pytest.raises(ProviderError, match="declined") as raised:
+        program.change_plan(membership.id, "premium-monthly")
+    assert raised.value.code == "card_declined"
+    deliver_outbox(program)
+    assert current(program, membership).tier == "basic"
+    assert service.outbox == []
+
+
+def test_a_downgrade_on_a_declined_card_charges_nothing_and_is_made(
+    program: MembershipProgram,
+) -> None:
+    membership = subscribe(program, "fake", "premium-monthly")
+    fake(program).decline_card(membership.provider_customer_id or "")
+    assert program.change_plan(membership.id, "basic-monthly").tier == "premium"
+
+
+def test_a_refund_after_an_upgrade_pays_back_the_upgrade_charge(
+    program: MembershipProgram, clock: Clock
+) -> None:
+    membership = subscribe(program, "fake")
+    clock.now = NOW + timedelta(days=15, hours=12)
+    preview = program.preview_plan_change(membership.id, "premium-monthly")
+    program.change_plan(membership.id, "premium-monthly", proration_date=preview.proration_date)
+    refund, _ = program.refund(membership.id)
+    assert (refund.amount, preview.amount_due) == (500, 500)
+
+
+def test_a_refund_after_a_discounted_renewal_pays_back_what_it_charged(
+    program: MembershipProgram, clock: Clock
+) -> None:
+    membership = subscribe(program, "fake")
+    program.apply_discount(membership.id, code="HALF", percent_off=50)
+    clock.now = NOW + timedelta(days=31)
+    deliver(program, "fake", fake(program).renew(membership.provider_subscription_id or ""))
+    refund, _ = program.refund(membership.id)
+    assert refund.amount == 250

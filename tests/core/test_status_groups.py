@@ -29,8 +29,10 @@ def test_every_granting_status_gives_access_within_its_period(status: Status) ->
     assert membership(status).grants_access(NOW)
 
 
-@pytest.mark.parametrize("status", sorted(set(Status) - GRANTING - {Status.CANCELED}))
-def test_no_other_status_but_canceled_gives_access(status: Status) -> None:
+@pytest.mark.parametrize(
+    "status", sorted(set(Status) - GRANTING - {Status.CANCELED, Status.PAUSED})
+)
+def test_no_other_status_but_canceled_or_paused_gives_access(status: Status) -> None:
     assert not membership(status).grants_access(NOW)
 
 

@@ -1,5 +1,6 @@
 """Plan changes and pauses through Stripe: the item replaced so ``price_since`` dates the
-change, ``pause_collection`` set and cleared, and paused subscriptions read back."""
+change, the proration invoiced at once (``always_invoice``, previewed alike) and applied
+only once paid, ``pause_collection`` set and cleared, and paused subscriptions read back."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from membership_sdk import Membership, MembershipProgram, MemoryStore, Status
+from membership_sdk import Membership, MembershipProgram, MemoryStore, ProviderError, Status
 from membership_sdk.plugins import get_plugin_manager
 from membership_sdk.providers import Pausing, PlanChanges
 from membership_sdk.providers.stripe import translate as tr
@@ -114,7 +115,7 @@ def test_unpausing_clears_pause_collection(stripe_provider, replay: ReplayClient
     assert snap.status is Status.ACTIVE
 
 
-def test_a_plan_change_replaces_the_item_keeping_proration(
+def test_a_plan_change_replaces_the_item_and_invoices_the_proration_at_once(
     stripe_provider, replay: ReplayClient
 ) -> None:
     replay.on("GET /v1/subscriptions/sub_RecGold", OBJ["subscription"])
@@ -124,7 +125,77 @@ def test_a_plan_change_replaces_the_item_keeping_proration(
     assert sent.params["items[0][id]"] == "si_RecGold"
     assert sent.params["items[0][deleted]"] == "true"
     assert sent.params["items[1][price]"] == "price_RecGoldYearly"
-    assert sent.params["proration_behavior"] == "create_prorations"
+    assert sent.params["proration_behavior"] == "always_invoice"
+    assert sent.params["payment_behavior"] == "pending_if_incomplete"
+
+
+def same_interval_upgrade_preview() -> dict[str, object]:
+    """Stripe's preview of Gold monthly to Platinum monthly on 16 Jan 2027 with
+    ``always_invoice``: only the two proration lines, billed now (with
+    ``create_prorations`` the preview would be the renewal invoice of 1 Feb)."""
+    invoice = copy.deepcopy(OBJ["invoice.preview"])
+    credit, charge = invoice["lines"]["data"]
+    charge.update(
+        amount=870,
+        description="Remaining time on Platinum monthly after 16 Jan 2027",
+        id="il_RecRemaining",
+        period={"start": 1800057600, "end": 1801440000},
+    )
+    charge["parent"]["subscription_item_details"]["proration"] = True
+    charge["pricing"]["price_details"]["price"] = "price_RecPlatinumMonthly"
+    charge["pricing"]["unit_amount_decimal"] = "1800"
+    due = credit["amount"] + charge["amount"]
+    invoice.update(
+        amount_due=due,
+        amount_remaining=due,
+        subtotal=due,
+        total=due,
+        period_start=1800057600,
+        period_end=1800057600,
+    )
+    return invoice
+
+
+def test_a_same_interval_upgrade_previews_what_is_charged_now(
+    stripe_provider, replay: ReplayClient
+) -> None:
+    replay.on("GET /v1/subscriptions/sub_RecGold", OBJ["subscription"])
+    replay.on("POST /v1/invoices/create_preview", same_interval_upgrade_preview())
+    preview = stripe_provider.preview_plan_change(
+        "sub_RecGold", "price_RecPlatinumMonthly", proration_date=1800057600
+    )
+    [sent] = replay.sent("POST /v1/invoices/create_preview")
+    assert sent.params["subscription_details[proration_behavior]"] == "always_invoice"
+    assert sent.params["subscription_details[proration_date]"] == "1800057600"
+    assert [line.amount for line in preview.lines] == [-435, 870]
+    assert all(line.proration for line in preview.lines)
+    assert preview.amount_due == 435
+
+
+def test_a_plan_change_whose_payment_fails_is_refused_and_changes_nothing(
+    replay: ReplayClient,
+) -> None:
+    store = MemoryStore()
+    program = program_with(replay, store)
+    membership = stored_membership(store)
+    pending = copy.deepcopy(OBJ["subscription"])
+    pending["latest_invoice"] = "in_RecPlanChangeOpen"
+    pending["pending_update"] = {
+        "billing_cycle_anchor": None,
+        "expires_at": 1800140800,
+        "subscription_items": [
+            {"id": "si_RecGoldYearly", "object": "subscription_item", "price": {
+                "id": "price_RecGoldYearly", "object": "price"}, "quantity": 1}
+        ],
+        "trial_end": None,
+        "trial_from_plan": None,
+    }  # fmt: skip
+    replay.on("GET /v1/subscriptions/sub_RecGold", OBJ["subscription"])
+    replay.on("POST /v1/subscriptions/sub_RecGold", pending)
+    with pytest.raises(ProviderError, match="in_RecPlanChangeOpen") as raised:
+        program.change_plan(membership.id, "gold-yearly")
+    assert raised.value.code == "card_declined"
+    assert store.memberships.get(membership.id) == membership
 
 
 def test_the_program_stores_the_new_price_and_when_it_began(replay: ReplayClient) -> None:

@@ -332,3 +332,32 @@ class PurchaseRefunds(Protocol):
             provider failed; nothing was refunded.
         """
         ...
+
+
+# -- lawful cancellation (membership_sdk.cancellation) ------------------------------------
+@runtime_checkable
+class ScheduledCancellation(Protocol):
+    """An optional capability: ending a subscription on a given date before its paid
+    period ends (the Dutch one-month notice cap on a yearly plan)."""
+
+    def cancel_subscription_at(self, subscription_id: str, at: datetime) -> SubscriptionSnapshot:
+        """End the subscription at ``at`` (no renewal; access until then). The snapshot
+        reads ``cancel_at_period_end`` with ``current_period_end`` at ``at``.
+
+        :raises ProviderError: ``at`` is not in the future or after the period's end,
+            or the provider failed; nothing changed.
+        """
+        ...
+
+
+@runtime_checkable
+class RenewalPrices(Protocol):
+    """An optional capability: renewing a subscription, at its current period's end, on
+    another price (a yearly plan renewing as monthly, §309 Nr. 9 BGB)."""
+
+    def renew_on_price(
+        self, subscription_id: str, price: str, *, prices: Mapping[str, Price] | None = None
+    ) -> SubscriptionSnapshot:
+        """Bill the periods after the current one at provider price ``price``; the
+        current period is not touched. ``prices`` as for ``change_plan``."""
+        ...

@@ -65,7 +65,7 @@ from .simulated import (
     simulated_settings,
     trial_end,
 )
-from .simulated_lifecycle import SimulatedPlans, renew_into_pending
+from .simulated_lifecycle import DiscountTerms, SimulatedPlans, renew_into_pending
 from .webhooks import DEFAULT_TOLERANCE, utcnow
 
 #: The signing secret used when none is configured. Development only: it is public.
@@ -114,7 +114,13 @@ class FakeProvider(SimulatedPlans):
         development_only=True,
     )
     #: Customers whose card is declined (:meth:`FakeProvider.decline_card`) is state too.
-    state_attributes = (*state_attributes, "declining")
+    state_attributes = (
+        *state_attributes,
+        "declining",
+        "latest_payment",
+        "period_rate",
+        "discount_terms",
+    )
 
     def __init__(
         self,
@@ -143,6 +149,12 @@ class FakeProvider(SimulatedPlans):
         self.refunded: dict[str, datetime] = {}
         #: Customer ids whose card fails every charge until they update it (dunning).
         self.declining: set[str] = set()
+        #: What each subscription's latest payment charged (a refund pays that back).
+        self.latest_payment: dict[str, int] = {}
+        #: What each subscription's current period is charged at (an upgrade credits it).
+        self.period_rate: dict[str, int] = {}
+        #: The terms of each subscription's coupon (a plan change applies them anew).
+        self.discount_terms: dict[str, DiscountTerms] = {}
         self.restore()
 
     @classmethod
@@ -236,6 +248,7 @@ class FakeProvider(SimulatedPlans):
                 price=checkout.price,
                 state=PurchaseState.PAID,
                 paid_at=now,
+                checkout_id=checkout.id,
             )
             self.purchases[purchase.id] = purchase
             checkout.result = purchase.id
@@ -263,6 +276,14 @@ class FakeProvider(SimulatedPlans):
         if discount is not None and succeed:
             sub.amount, sub.coupon = discount.amount, discount.code
             sub.discount_ends_at = discount.ends_at(trial or now)
+            if discount.code:
+                self.discount_terms[sub.id] = (
+                    discount.code,
+                    discount.percent_off,
+                    discount.amount_off,
+                )
+        if status is Status.ACTIVE:
+            self._paid(sub, sub.charge_for(now))
         self.subscriptions[sub.id] = sub
         checkout.result = sub.id
         return self.emit(EventType.SUBSCRIPTION_CREATED, sub)
@@ -340,7 +361,10 @@ class FakeProvider(SimulatedPlans):
     def _extend(self, sub: SimulatedSubscription) -> Webhook:
         base = sub.current_period_end or self.now()
         sub.end_discount_by(base)
-        moved = renew_into_pending(sub, base)  # a downgrade waiting for this renewal
+        # A downgrade waiting for this renewal applies now.
+        moved = renew_into_pending(sub, base, self._terms(sub))
+        charged = moved.get("amount", sub.amount)  # what this renewal is charged
+        self._paid(sub, moved.get("list_amount", sub.list_amount) if charged is None else charged)
         return self.change(
             sub,
             EventType.PAYMENT_SUCCEEDED,
@@ -378,8 +402,11 @@ class FakeProvider(SimulatedPlans):
         self.persist()
         checkout = self._checkout_of(sub.id)
         amount, currency = (checkout.amount, checkout.currency) if checkout else (0, "")
-        # What the period cost after a discount or a plan change, where the service knows.
-        charged = sub.amount if sub.amount is not None else sub.list_amount
+        # What the latest payment charged (a renewal, an upgrade's prorated difference);
+        # for a subscription from before the service recorded it, what a period costs.
+        charged = self.latest_payment.get(sub.id)
+        if charged is None:
+            charged = sub.amount if sub.amount is not None else sub.list_amount
         amount = charged if charged is not None else amount
         return Refund(f"{sub.id}:{int(paid.timestamp())}", amount, currency, sub.id, paid)
 
@@ -406,6 +433,7 @@ class FakeProvider(SimulatedPlans):
             amount_off=amount_off,
             months=months,
         )
+        self.discount_terms[sub.id] = (code, percent_off, amount_off)
         self.change(sub, EventType.SUBSCRIPTION_UPDATED, **changes)
         return sub.snapshot()
 

@@ -444,6 +444,20 @@ class ManualProvider(ManualPlans):
                 self._void_invoices(sub.id)
             return sub.snapshot()
 
+    def cancel_subscription_at(self, subscription_id: str, at: datetime) -> SubscriptionSnapshot:
+        """The :class:`~membership_sdk.providers.ScheduledCancellation` capability: end at
+        ``at``, inside the paid period; no renewal invoice is owed any more."""
+        from ..cancellation import ending_at
+
+        self._call("cancel_subscription_at")
+        with self.store.atomic():
+            sub = self._live(subscription_id, "cancel")
+            self._change(
+                sub, EventType.SUBSCRIPTION_UPDATED, **ending_at(self.name, sub, at, self.now())
+            )
+            self._void_invoices(sub.id)
+            return sub.snapshot()
+
     def resume_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
         """Undo a cancel-at-period-end; a renewal invoice is issued again in time."""
         self._call("resume_subscription")
@@ -530,6 +544,7 @@ class ManualProvider(ManualPlans):
                     price=invoice.price,
                     state=PurchaseState.PAID,
                     paid_at=paid,
+                    checkout_id=invoice.reference,
                 )
                 self.store.save_purchase(purchase)
                 invoice.purchase = purchase.id
@@ -601,7 +616,7 @@ class ManualProvider(ManualPlans):
         start = sub.current_period_end or now
         list_amount = first.amount if first.list_amount is None else first.list_amount
         charged = sub.charge_for(start)
-        price, interval, changed = renewal_terms(sub)  # a downgrade applies from here
+        price, interval, changed = renewal_terms(sub, start)  # a downgrade applies from here
         return self._new_invoice(
             now,
             member_id=first.member_id,

@@ -32,6 +32,7 @@ from .simulated_lifecycle import (
     check_pausable,
     check_paused,
     cleared,
+    moved_discount,
     pending,
     plan_terms,
     resumed,
@@ -80,7 +81,8 @@ class ManualPlans:
         self._call("preview_plan_change")
         with self.store.atomic():
             sub = self._live(subscription_id, "change the plan of")
-            terms, _ = plan_terms(self.name, sub, price, prices, self._at(proration_date))
+            at = self._at(proration_date)
+            terms, _ = plan_terms(self.name, sub, price, prices, at, self._period_rate(sub))
         if terms.immediate and terms.preview.amount_due > 0:
             return dataclasses.replace(terms.preview, effective_at=None)
         return terms.preview
@@ -101,7 +103,7 @@ class ManualPlans:
         with self.store.atomic():
             sub = self._live(subscription_id, "change the plan of")
             at = self._at(proration_date)
-            terms, new = plan_terms(self.name, sub, price, prices, at)
+            terms, new = plan_terms(self.name, sub, price, prices, at, self._period_rate(sub))
             due = terms.preview.amount_due
             self._void_invoices(sub.id)  # what was asked at the old price is not owed
             if terms.immediate and due > 0:
@@ -124,11 +126,30 @@ class ManualPlans:
                 self._change(
                     sub,
                     EventType.SUBSCRIPTION_UPDATED,
-                    **applied(price, new, self.now(), terms.period_end),
+                    **applied(price, new, self.now(), terms.period_end, sub),
                 )
             else:
                 self._change(sub, EventType.SUBSCRIPTION_UPDATED, **pending(price, new))
             return sub.snapshot()
+
+    def _period_rate(self, sub: SimulatedSubscription) -> int | None:
+        """What the current period was charged: the latest paid renewal invoice (or the
+        first one) at the subscription's price; after a plan change paid since, ``None``
+        (the new plan's amount after its discount stands for it)."""
+        invoices = self.store.invoices(subscription=sub.id)
+        paid = [
+            (invoice.paid_at or invoice.issued_at, invoice.amount)
+            for index, invoice in enumerate(invoices)
+            if invoice.state == "paid"
+            and invoice.price == sub.price
+            and (invoice.renewal or index == 0)
+        ]
+        if not paid:
+            return None
+        when, amount = max(paid)
+        if sub.price_since is not None and when < sub.price_since:
+            return None  # paid for before a plan change
+        return amount
 
     def plan_change_invoice(self, subscription_id: str) -> Invoice | None:
         """The open invoice an upgrade of ``subscription_id`` waits for, if any."""
@@ -155,9 +176,30 @@ class ManualPlans:
             "price_since": paid,
             "current_period_end": end,
             "status": str(Status.ACTIVE),
+            **moved_discount(sub, sub.pending_amount, paid),
             **cleared(),
         }
         return self._change(sub, EventType.PAYMENT_SUCCEEDED, **changes)
+
+    def renew_on_price(
+        self, subscription_id: str, price: str, *, prices: Mapping[str, Price] | None = None
+    ) -> SubscriptionSnapshot:
+        """The :class:`~membership_sdk.providers.RenewalPrices` capability: the next
+        renewal invoice (an open one is re-priced) is for ``price``, which applies once
+        it is paid (see :func:`~membership_sdk.cancellation.renewing_on`)."""
+        from ..cancellation import renewing_on
+
+        self._call("renew_on_price")
+        with self.store.atomic():
+            sub = self._live(subscription_id, "change the renewal of")
+            changes = renewing_on(self.name, sub, price, prices)
+            self._change(sub, EventType.SUBSCRIPTION_UPDATED, **changes)
+            for invoice in self.store.invoices(state="open", subscription=sub.id):
+                if invoice.renewal:
+                    invoice.price, invoice.interval = price, changes["pending_interval"]
+                    invoice.amount = changes["pending_amount"]
+                    self.store.save_invoice(invoice)
+            return sub.snapshot()
 
     def pause_subscription(
         self, subscription_id: str, *, resumes_at: datetime

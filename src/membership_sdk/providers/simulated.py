@@ -130,6 +130,7 @@ class SimulatedPurchase:
     state: PurchaseState
     paid_at: datetime
     version: int = 1
+    checkout_id: str = ""
 
     def snapshot(self) -> PurchaseSnapshot:
         return PurchaseSnapshot(
@@ -139,6 +140,7 @@ class SimulatedPurchase:
             state=self.state,
             version=self.version,
             paid_at=self.paid_at,
+            checkout_id=self.checkout_id,
         )
 
 
@@ -432,6 +434,18 @@ class SimulatedService:
                 canceled_at=now,
                 current_period_end=now,
             )
+        return sub.snapshot()
+
+    def cancel_subscription_at(self, subscription_id: str, at: datetime) -> SubscriptionSnapshot:
+        """The :class:`~membership_sdk.providers.ScheduledCancellation` capability: end
+        at ``at``, inside the paid period (see :func:`~membership_sdk.cancellation.ending_at`)."""
+        from ..cancellation import ending_at
+
+        self.call("cancel_subscription_at")
+        sub = self._live(subscription_id, "cancel")
+        self.change(
+            sub, EventType.SUBSCRIPTION_UPDATED, **ending_at(self.name, sub, at, self.now())
+        )
         return sub.snapshot()
 
     def resume_subscription(self, subscription_id: str) -> SubscriptionSnapshot:

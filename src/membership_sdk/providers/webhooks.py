@@ -186,6 +186,8 @@ def encode_event(
             "version": snapshot.version,
             "paid_at": _ts(snapshot.paid_at),
         }
+        if snapshot.checkout_id:
+            data["checkout"] = snapshot.checkout_id
     payload = {
         "id": event_id,
         "type": type,
@@ -307,6 +309,7 @@ def decode_event(provider: str, body: bytes) -> list[BillingEvent]:
             state=purchase_state,
             version=data.integer("version"),
             paid_at=data.time("paid_at"),
+            checkout_id=data.optional_text("checkout") or "",
         )
     else:
         raise MalformedEvent(

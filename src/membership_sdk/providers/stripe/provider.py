@@ -107,6 +107,10 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 #: How live (real money) keys begin: secret and restricted keys.
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+#: How a plan change is prorated, previewed and made alike: invoiced and charged at once,
+#: so the preview's ``amount_due`` is what is due now (with ``create_prorations`` a
+#: same-interval change would be billed only at the next renewal).
+PLAN_CHANGE_PRORATION = "always_invoice"
 
 
 def livemode_of(api_key: str) -> bool:
@@ -715,8 +719,11 @@ class StripeProvider:
         prices: Mapping[str, Price] | None = None,
     ) -> PlanChangePreview:
         """What moving the subscription to ``price`` now would charge, prorated (the
-        :class:`~membership_sdk.providers.PlanChanges` capability). Stripe bills every
-        change at once: ``effective_at`` is the proration date.
+        :class:`~membership_sdk.providers.PlanChanges` capability). The change is
+        previewed as :meth:`change_plan` makes it, with ``proration_behavior=
+        always_invoice``: the preview is the invoice charged at once, so its
+        ``amount_due`` is what is due now (a downgrade's credit goes to the customer's
+        balance, for the next invoices). ``effective_at`` is the proration date.
 
         :param price: the Stripe price id to move to.
         :param proration_date: the moment (Unix seconds) to prorate from; now by default.
@@ -732,7 +739,7 @@ class StripeProvider:
             subscription=subscription_id,
             subscription_details={
                 "items": _replace_item(item, price),
-                "proration_behavior": "create_prorations",
+                "proration_behavior": PLAN_CHANGE_PRORATION,
                 "proration_date": when,
             },
         )
@@ -768,14 +775,23 @@ class StripeProvider:
         """Move the subscription to ``price``, prorating from ``proration_date`` (pass the
         preview's to bill exactly what was shown).
 
-        The subscription item is replaced (the old one deleted, a new one added, with
-        proration as before), so the new item's ``created`` is the snapshot's
-        ``price_since``: a drip counts what the new tier gives from the change.
+        The subscription item is replaced (the old one deleted, a new one added), so the
+        new item's ``created`` is the snapshot's ``price_since``: a drip counts what the
+        new tier gives from the change. The proration is invoiced and charged at once
+        (``proration_behavior=always_invoice``, as previewed) and the change applies only
+        if that payment succeeds (``payment_behavior=pending_if_incomplete``): a new tier
+        is always a paid one.
+
+        :raises ProviderError: code ``card_declined`` when the payment failed; the
+            subscription stays on its price (Stripe keeps the change as a
+            ``pending_update`` that applies only if the open invoice is paid before it
+            expires).
         """
         _, item = self._item(subscription_id)
         params: dict[str, Any] = {
             "items": _replace_item(item, price),
-            "proration_behavior": "create_prorations",
+            "proration_behavior": PLAN_CHANGE_PRORATION,
+            "payment_behavior": "pending_if_incomplete",
         }
         if proration_date is not None:
             params["proration_date"] = proration_date
@@ -784,6 +800,13 @@ class StripeProvider:
         found = self._call(
             "change the plan", "post", f"/v1/subscriptions/{subscription_id}", **params
         )
+        if found.get("pending_update"):
+            raise ProviderError(
+                f"Stripe: the payment for the plan change of subscription {subscription_id!r} "
+                f"failed (invoice {tr.object_id(found.get('latest_invoice'))!r} is open); the "
+                "plan was not changed",
+                code="card_declined",
+            )
         return self._snapshot(found)
 
     def pause_subscription(
@@ -811,6 +834,64 @@ class StripeProvider:
             pause_collection="",
         )
         return self._snapshot(found)
+
+    # -- lawful cancellation (membership_sdk.cancellation) -----------------------------------
+    def cancel_subscription_at(self, subscription_id: str, at: datetime) -> SubscriptionSnapshot:
+        """End the subscription at ``at`` (the
+        :class:`~membership_sdk.providers.ScheduledCancellation` capability): Stripe's
+        ``cancel_at``, with no proration (the time paid for is not credited; refund it
+        by hand if the law or your terms say so)."""
+        found = self._call(
+            "schedule the subscription's end",
+            "post",
+            f"/v1/subscriptions/{subscription_id}",
+            cancel_at=int(at.timestamp()),
+            proration_behavior="none",
+        )
+        return self._snapshot(found)
+
+    def renew_on_price(
+        self, subscription_id: str, price: str, *, prices: Mapping[str, Price] | None = None
+    ) -> SubscriptionSnapshot:
+        """Renew on ``price`` after the current period (the
+        :class:`~membership_sdk.providers.RenewalPrices` capability): a subscription
+        schedule whose first phase is the current period on the current price and whose
+        second is ``price``; the schedule then releases the subscription, which goes on
+        at ``price``."""
+        subscription, item = self._item(subscription_id)
+        schedule = tr.object_id(subscription.get("schedule"))
+        if schedule is None:
+            created = self._call(
+                "schedule the renewal price",
+                "post",
+                "/v1/subscription_schedules",
+                from_subscription=subscription_id,
+            )
+            schedule = str(created.get("id") or "")
+        current = tr.item_price(item) or ""
+        start = tr.period_start(subscription)
+        end = tr.period_end(subscription)
+        if not schedule or start is None or end is None:
+            raise ProviderError(
+                f"Stripe subscription {subscription_id!r} has no schedulable period",
+                code="unsupported",
+            )
+        self._call(
+            "schedule the renewal price",
+            "post",
+            f"/v1/subscription_schedules/{schedule}",
+            end_behavior="release",
+            proration_behavior="none",
+            phases=[
+                {
+                    "items": [{"price": current, "quantity": 1}],
+                    "start_date": int(start.timestamp()),
+                    "end_date": int(end.timestamp()),
+                },
+                {"items": [{"price": price, "quantity": 1}], "iterations": 1},
+            ],
+        )
+        return self._snapshot(subscription)
 
     # -- refunds ----------------------------------------------------------------------------
     def _refund(self, doing: str, payment_id: str, key: str) -> dict[str, Any]:
@@ -1052,6 +1133,7 @@ class StripeProvider:
         occurred: datetime,
         snapshot: SubscriptionSnapshot | PurchaseSnapshot,
         member: object = None,
+        country: str | None = None,
     ) -> BillingEvent:
         subscription = snapshot if isinstance(snapshot, SubscriptionSnapshot) else None
         purchase = snapshot if isinstance(snapshot, PurchaseSnapshot) else None
@@ -1064,6 +1146,7 @@ class StripeProvider:
             purchase=purchase,
             member_id=member if isinstance(member, str) and member else None,
             livemode=bool(event.get("livemode")),
+            country=country,
             data={"stripe_type": event["type"]},
         )
 
@@ -1107,7 +1190,14 @@ class StripeProvider:
             if not subscription:
                 return None
             snap = tr.placeholder_subscription(subscription, customer, price, version)
-            return self._event(event, EventType.SUBSCRIPTION_CREATED, occurred, snap, member)
+            return self._event(
+                event,
+                EventType.SUBSCRIPTION_CREATED,
+                occurred,
+                snap,
+                member,
+                country=tr.billing_country(session),
+            )
         if session.get("mode") != "payment" or session.get("payment_status") not in _SETTLED:
             return None  # an async payment still pending: async_payment_succeeded follows
         purchase = PurchaseSnapshot(
@@ -1117,8 +1207,16 @@ class StripeProvider:
             state=PurchaseState.PAID,
             version=version,
             paid_at=occurred,
+            checkout_id=str(session["id"]),
         )
-        return self._event(event, EventType.PURCHASE_COMPLETED, occurred, purchase, member)
+        return self._event(
+            event,
+            EventType.PURCHASE_COMPLETED,
+            occurred,
+            purchase,
+            member,
+            country=tr.billing_country(session),
+        )
 
     def _from_refund(
         self,

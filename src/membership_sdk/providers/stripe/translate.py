@@ -206,6 +206,17 @@ def metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
+def billing_country(session: Mapping[str, Any]) -> str | None:
+    """The billing country a Checkout Session collected (``customer_details.address.country``,
+    ISO 3166-1 alpha-2), upper-cased; ``None`` when it collected none or it is not a
+    two-letter code (the field is optional: Checkout asks for an address only when set to)."""
+    details = session.get("customer_details")
+    address = details.get("address") if isinstance(details, Mapping) else None
+    country = address.get("country") if isinstance(address, Mapping) else None
+    code = country.strip().upper() if isinstance(country, str) else ""
+    return code if len(code) == 2 and code.isascii() and code.isalpha() else None
+
+
 def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> SubscriptionSnapshot:
     """Read a Stripe subscription object (any API version) into a snapshot at ``version``.
 
@@ -256,6 +267,9 @@ def subscription_snapshot(subscription: Mapping[str, Any], version: int) -> Subs
         # Canceled at once (the Dashboard's "cancel immediately", a deleted subscription):
         # Stripe keeps the period it was in, but the subscription ended, and access with it.
         paid_until = ended_at if paid_until is None else min(paid_until, ended_at)
+    if cancel_at is not None and paid_until is not None and scheduled_end:
+        # An end scheduled inside the period (``cancel_at``) is where access ends.
+        paid_until = min(paid_until, cancel_at)
     paused_until = None
     pause = subscription.get("pause_collection")
     if isinstance(pause, Mapping) and status is Status.ACTIVE:

@@ -1,7 +1,0 @@
-from django.db import migrations
-
-
-class Migration(migrations.Migration):
-    dependencies = [("wagtail_paywall", "0021_privacy")]
-
-    operations: list[migrations.operations.base.Operation] = []
