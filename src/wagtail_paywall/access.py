@@ -37,7 +37,7 @@ from membership_sdk import (
 from membership_sdk import membership as core
 from membership_sdk.access import settle
 
-from . import conf, metering
+from . import conf, experiments, metering
 from .caching import GEN_KEY, ROWS_KEY, cache, invalidate_member
 from .models import Grant, Membership, MeterUsage
 from .program import get_program, get_program_reading
@@ -260,6 +260,7 @@ def member_context(request: HttpRequest) -> AccessContext:
         user: Any = request.user  # type: ignore[attr-defined]
         rows = _cached_rows(member_id, now, cached.get(gen_key))
         ctx = _context_from_rows(program, member_id, rows, now, getattr(user, "date_joined", None))
+    ctx = experiments.with_meter(request, ctx)  # an A/B test's meter size, if any
     request._paywall_context = ctx  # type: ignore[attr-defined]
     return ctx
 

@@ -34,6 +34,22 @@ class WagtailPaywallConfig(AppConfig):
 
         if dunning not in adapter_plugins:
             adapter_plugins.append(dunning)
+        from . import privacy
+
+        if privacy not in adapter_plugins:
+            adapter_plugins.append(privacy)
+        from .billing import cancellation
+
+        if cancellation not in adapter_plugins:
+            adapter_plugins.append(cancellation)
+        from .billing import attribution
+
+        if attribution not in adapter_plugins:
+            adapter_plugins.append(attribution)
+        from .reports import ledger
+
+        if ledger not in adapter_plugins:
+            adapter_plugins.append(ledger)
         self.substitute_stock_views()
 
     def substitute_stock_views(self) -> None:

@@ -1,7 +1,9 @@
 """Django system checks for settings that would let content or money slip through.
 
-Ids ``wagtail_paywall.E001`` to ``E016``, ``W001`` and ``W002``, each described in
-the docs page below. Provider checks read what each provider declares about its own settings
+Ids ``wagtail_paywall.E001`` to ``E016``, ``E020`` to ``E024`` (lawful cancellation,
+``docs/cancellation.md``), ``E025`` to ``E028`` (the visitor's currency), ``W001`` and
+``W002``, each described in the docs page below.
+Provider checks read what each provider declares about its own settings
 (:class:`membership_sdk.providers.SettingsSpec`), so a third-party provider is checked exactly
 like a built-in one.
 
@@ -30,7 +32,7 @@ from membership_sdk.program import TAKE_BACK_POLICIES
 from membership_sdk.providers import SettingsSpec
 from membership_sdk.retention import RetentionConfigError
 
-from . import conf
+from . import conf, currency
 from .models.retention import configured_offers
 from .program import plugin_manager
 
@@ -359,6 +361,122 @@ def check_pause_access(**kwargs: Any) -> list[checks.CheckMessage]:
             hint=_("Use one of: %(known)s; see docs/lifecycle.md.")
             % {"known": ", ".join(repr(a.value) for a in PauseAccess)},
             id="wagtail_paywall.E016",
+        )
+    ]
+
+
+@checks.register()
+def check_currency_choice(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E025 to E028: the currency a visitor is offered (``currency.check_settings``)."""
+    return currency.check_settings()
+
+
+# -- E020 to E024: lawful cancellation (docs/cancellation.md) --------------------------------
+#: The on/off settings of lawful cancellation.
+LAWFUL_SWITCHES = (
+    "CANCELLATION_BUTTON",
+    "WITHDRAWAL_BUTTON",
+    "WET_VAN_DAM",
+    "YEARLY_RENEWS_MONTHLY",
+)
+
+
+@checks.register()
+def check_lawful_switches(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E020: each lawful-cancellation switch is ``True`` or ``False``."""
+    return [
+        checks.Error(
+            _("PAYWALL[%(key)r] is %(value)r; expected True or False.")
+            % {"key": key, "value": conf.get(key)},
+            hint=_("See docs/cancellation.md."),
+            id="wagtail_paywall.E020",
+        )
+        for key in LAWFUL_SWITCHES
+        if not isinstance(conf.get(key), bool)
+    ]
+
+
+@checks.register()
+def check_cancellation_rate_limit(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E021: ``CANCELLATION_RATE_LIMIT`` is (count, seconds), both positive whole numbers."""
+    value = conf.get("CANCELLATION_RATE_LIMIT")
+    ok = (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    )
+    if ok:
+        return []
+    return [
+        checks.Error(
+            _("PAYWALL['CANCELLATION_RATE_LIMIT'] is %(value)r; expected (count, seconds).")
+            % {"value": value},
+            hint=_("For example (5, 3600): five declarations per address an hour."),
+            id="wagtail_paywall.E021",
+        )
+    ]
+
+
+def _lawful_providers() -> list[tuple[str, Any]]:
+    try:
+        providers = Providers(
+            plugin_manager(),
+            conf.providers(),
+            development=conf.development_mode(),
+            configured_only=True,
+        )
+    except _BUILD_ERRORS:
+        return []  # check_providers reports it
+    return sorted(providers.items())
+
+
+@checks.register()
+def check_lawful_providers(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E022 and E023: every configured provider can do what the switches on ask of it."""
+    from membership_sdk.providers import RenewalPrices, ScheduledCancellation
+
+    needs = []
+    if conf.get("WET_VAN_DAM") is True:
+        needs.append(("WET_VAN_DAM", ScheduledCancellation, "E022"))
+    if conf.get("YEARLY_RENEWS_MONTHLY") is True:
+        needs.append(("YEARLY_RENEWS_MONTHLY", RenewalPrices, "E023"))
+    if not needs:
+        return []
+    errors = []
+    for name, provider in _lawful_providers():
+        for key, capability, code in needs:
+            if not isinstance(provider, capability):
+                errors.append(
+                    checks.Error(
+                        _(
+                            "Provider %(name)r cannot do what PAYWALL[%(key)r] asks: it "
+                            "lacks %(cap)s."
+                        )
+                        % {"name": name, "key": key, "cap": capability.__name__},
+                        hint=_("See the provider table in docs/cancellation.md."),
+                        id=f"wagtail_paywall.{code}",
+                    )
+                )
+    return errors
+
+
+@checks.register(checks.Tags.security)
+def check_cancellation_sender(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E024: the cancellation button's confirmation needs a real sender address."""
+    if conf.get("CANCELLATION_BUTTON") is not True or settings.DEBUG:
+        return []
+    sender = getattr(settings, "DEFAULT_FROM_EMAIL", "")
+    if sender and sender != "webmaster@localhost":
+        return []
+    return [
+        checks.Error(
+            _("PAYWALL['CANCELLATION_BUTTON'] is on but DEFAULT_FROM_EMAIL is %(sender)r.")
+            % {"sender": sender},
+            hint=_(
+                "Every cancellation is confirmed by email at once; set DEFAULT_FROM_EMAIL "
+                "to an address of yours that readers can answer."
+            ),
+            id="wagtail_paywall.E024",
         )
     ]
 

@@ -58,7 +58,39 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION_OFFERS": {},
     # What a paused membership gives: "none" (no access while paused) or "paid_period"
     # (access until the period paid before the pause ends). See docs/lifecycle.md.
-    "PAUSE_ACCESS": "none",
+    "PAUSE_ACCESS": "paid_period",
+    # Lawful cancellation (docs/cancellation.md; not legal advice), each off by default:
+    # Germany §312k BGB: the "Cancel contracts here" button and its no-login page.
+    "CANCELLATION_BUTTON": False,
+    # EU Consumer Rights Directive Art. 11a: withdraw within 14 days, ended now, refunded.
+    "WITHDRAWAL_BUTTON": False,
+    # The Netherlands, Wet van Dam: trials end by themselves; at most one month's notice.
+    "WET_VAN_DAM": False,
+    # Germany §309 Nr. 9 BGB: a yearly plan renews on its tier's monthly price.
+    "YEARLY_RENEWS_MONTHLY": False,
+    # Declarations the no-login cancellation page takes per client address and per email
+    # address in a window of seconds: (count, seconds).
+    "CANCELLATION_RATE_LIMIT": (5, 3600),
+    # The at-risk job's thresholds (docs/at-risk.md); a partial dict overrides those keys.
+    "AT_RISK": {},
+    # The largest members CSV the "Import members" admin screen accepts, in bytes.
+    "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
+    # The currency a visitor is offered first (docs/wagtail.md, Local formats and
+    # currencies): by country (ISO 3166 code -> ISO 4217 code), then by language (Django
+    # language code -> currency), else DEFAULT_CURRENCY; ``?currency=`` overrides them all.
+    "CURRENCY_BY_COUNTRY": {
+        "PL": "PLN",
+        "US": "USD",
+        **dict.fromkeys(("DK", "GL", "FO"), "DKK"),
+        # The euro area.
+        **dict.fromkeys(("AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR"), "EUR"),
+        **dict.fromkeys(("IE", "IT", "LT", "LU", "LV", "MT", "NL", "PT", "SI", "SK"), "EUR"),
+    },
+    "CURRENCY_BY_LANGUAGE": {"pl": "PLN", "da": "DKK", "de": "EUR", "nl": "EUR", "en-us": "USD"},
+    "DEFAULT_CURRENCY": "EUR",
+    # The request.META key of a country header a CDN sets (Cloudflare: "HTTP_CF_IPCOUNTRY");
+    # None reads the country from Accept-Language's region (de-AT -> AT) only.
+    "COUNTRY_HEADER": None,
 }
 
 

@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import CancellationFeedback
+from .models.segments import country_code
 
 
 class CheckoutForm(forms.Form):
@@ -21,6 +22,23 @@ class CheckoutForm(forms.Form):
     next = forms.CharField(max_length=2000, required=False, widget=forms.HiddenInput)
     # A nonce per rendered form: a double click retries one checkout, never starts two.
     attempt = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
+    # The member's billing country (ISO 3166-1 alpha-2), kept for the Members screen's
+    # segments; a provider's own checkout page may report another one later.
+    # (A longer value is read, to be refused by name, not by its length.)
+    country = forms.CharField(label=_("Billing country"), max_length=64, required=False)
+
+    def clean_country(self) -> str:
+        value = self.cleaned_data.get("country", "")
+        if not value:
+            return ""
+        code = country_code(value)
+        if code is None:
+            raise forms.ValidationError(
+                _("“%(value)s” is not a two-letter country code such as DE or US."),
+                params={"value": value},
+                code="country",
+            )
+        return code
 
 
 class MembershipForm(forms.Form):

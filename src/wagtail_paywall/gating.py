@@ -26,6 +26,7 @@ from django.utils.cache import add_never_cache_headers
 from membership_sdk import Decision, Public
 
 from .access import check_access, unspent_read
+from .billing.activity import note_read
 from .documents import PaywallDocumentMixin
 from .pages import PaywallPageMixin
 
@@ -45,8 +46,11 @@ def gate_page(page: Any, request: HttpRequest) -> Decision | None:
     decision = check_access(request, resource)
     if decision.allowed:
         page.paywall_decision = decision
+        note_read(request)  # a member's day read: one write a day, none when warm
     else:
         page.paywall_withhold(decision)
+        # The page a checkout from this paywall is attributed to (docs/experiments.md).
+        request.paywall_page_id = page.pk  # type: ignore[attr-defined]
     return decision
 
 
@@ -62,6 +66,7 @@ def gate_document(document: Any, request: HttpRequest) -> HttpResponse | None:
         return None
     decision = check_access(request, resource)
     if decision.allowed:
+        note_read(request)
         return None
     if unspent_read(request, resource):
         return _unspent_download(document, request)

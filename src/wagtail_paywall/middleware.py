@@ -24,7 +24,8 @@ from django.db import DataError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from . import metering
+from . import experiments, metering
+from .currency import vary_on_currency
 from .program import request_scope
 
 #: Functions each taking the view a URL resolved to and returning the view to serve in
@@ -57,6 +58,7 @@ def mark_private(response: HttpResponseBase, request: HttpRequest | None = None)
     else:
         patch_cache_control(response, private=True)
     patch_vary_headers(response, ["Cookie"])
+    vary_on_currency(response)  # the paywall offers the visitor's currency
 
 
 class PaywallMiddleware:
@@ -69,6 +71,7 @@ class PaywallMiddleware:
         if getattr(request, "paywall_gated", False):
             mark_private(response, request)
         metering.write_cookie(request, response)
+        experiments.write_cookie(request, response)  # an A/B test's assignment
         return response
 
     def process_view(

@@ -10,6 +10,7 @@ no query at all to get it. See ``docs/wagtail.md`` (Storage and migrations) and 
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,9 +22,11 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from membership_sdk import Catalog, MembershipProgram, get_plugin_manager, hookimpl
+from membership_sdk import Coupon as CoreCoupon
+from membership_sdk.errors import CatalogError
 from membership_sdk.plugins import DEFAULT_PLUGINS
 
-from . import conf
+from . import conf, experiments
 from .caching import cache, invalidate_member
 from .manual_store import DjangoManualBilling
 from .models import Coupon, Price, Tier
@@ -37,6 +40,8 @@ _program: MembershipProgram | None = None
 _catalog_gen: str | None = None
 # Within one request (see :func:`request_scope`) the catalog is checked once: its cell
 # holds the program the first get_program() of the request returned.
+logger = logging.getLogger(__name__)
+
 _request_cell: ContextVar[list[MembershipProgram | None] | None] = ContextVar(
     "paywall_request_program", default=None
 )
@@ -57,19 +62,39 @@ def load_catalog() -> Catalog:
     prices = list(Price.objects.all())
     items = {p.item: p.item_name for p in prices if p.item and p.item_name}
     keys = {p.pk: p.key for p in prices}
-    coupons = [
-        c.to_core(
-            [slugs[t.pk] for t in c.tiers.all() if t.pk in slugs],
-            [keys[p.pk] for p in c.prices.all() if p.pk in keys],
-        )
-        for c in Coupon.objects.prefetch_related("tiers", "prices")
-    ]
+    coupons = _coupons(slugs, keys)
     return Catalog(
         [t.to_core() for t in tiers],
         [p.to_core(slugs.get(p.tier_id) if p.tier_id else None) for p in prices],
         coupons,
         items=items,
     )
+
+
+def _coupons(slugs: dict[Any, str], keys: dict[Any, str]) -> list[CoreCoupon]:
+    """Every coupon the catalog can hold. A row the admin's validation would refuse (made
+    in a shell or by a migration: a code clashing with another in any case, bad terms) is
+    left out and logged, so one bad coupon never stops every page that loads the catalog."""
+    coupons: dict[str, CoreCoupon] = {}
+    for row in Coupon.objects.prefetch_related("tiers", "prices").order_by("pk"):
+        try:
+            coupon = row.to_core(
+                [slugs[t.pk] for t in row.tiers.all() if t.pk in slugs],
+                [keys[p.pk] for p in row.prices.all() if p.pk in keys],
+            )
+        except CatalogError as exc:
+            logger.error("coupon %r left out of the catalog: %s", row.code, exc)
+            continue
+        folded = coupon.code.strip().casefold()
+        if folded in coupons:
+            logger.error(
+                "coupon %r left out of the catalog: its code is %r in another case",
+                row.code,
+                coupons[folded].code,
+            )
+            continue
+        coupons[folded] = coupon
+    return list(coupons.values())
 
 
 def _current_catalog() -> tuple[str, Catalog]:
@@ -175,6 +200,7 @@ def _checked_program(keys: tuple[str, ...] = ()) -> tuple[MembershipProgram, dic
         return program, values
     with _lock:
         gen, catalog = _current_catalog()
+        experiments.reload(gen)  # the A/B tests' set-up changes with the catalog's token
         if _program is None:
             _program = MembershipProgram(
                 catalog,

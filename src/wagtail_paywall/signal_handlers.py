@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -17,8 +18,10 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from .access import merge_cookie_reads
+from .billing.language import remember_language
 from .caching import invalidate_member
-from .models import Coupon, Grant, Membership, Price, Tier
+from .models import Coupon, Erasure, Grant, Membership, Price, Tier
+from .privacy import erase_quietly
 from .program import catalog_changed
 from .rules import rule_memo
 
@@ -57,3 +60,21 @@ def carry_over_anonymous_reads(
     """Reads counted in the anonymous cookie count for the member who signs in or up."""
     if request is not None and hasattr(request, "COOKIES"):
         merge_cookie_reads(request, str(user.pk))
+
+
+@receiver(user_logged_in, dispatch_uid="paywall_remember_language")
+def remember_member_language(
+    sender: type, request: HttpRequest | None, user: Any, **kwargs: Any
+) -> None:
+    """The language a member signs in with is the one their emails use (docs/i18n.md)."""
+    if request is not None:
+        remember_language(request, user)
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="paywall_erase_deleted_user")
+def erase_deleted_user(sender: type, instance: Any, **kwargs: Any) -> None:
+    """A deleted user's paywall data is erased (``docs/privacy.md``); a provider outage
+    leaves the erasure pending for ``paywall_erase_member --pending``, never blocks it."""
+    if instance.pk is not None:
+        email = getattr(instance, instance.get_email_field_name(), "") or ""
+        erase_quietly(str(instance.pk), source=Erasure.Source.USER_DELETED, emails=[email])

@@ -415,6 +415,8 @@ class DjangoStore:
         self.inbox = DjangoInbox()
         self.meters = DjangoMeters()
         self.gifts = models.DjangoGifts()
+        # Erased members' customers: their later webhooks are ignored (docs/privacy.md).
+        self.erasures = models.DjangoErasures()
 
     @contextmanager
     def atomic(self, key: str) -> Iterator[None]:
@@ -471,6 +473,11 @@ class DjangoRedemptions:
         models.CouponRedemption.objects.update_or_create(
             code=code, member_id=member_id, defaults={"held_until": None}
         )
+
+    def redeemed(self, code: str, member_id: str) -> bool:
+        return models.CouponRedemption.objects.filter(
+            code=code, member_id=member_id, held_until__isnull=True
+        ).exists()
 
     def count(self, code: str, now: datetime) -> int:
         return (

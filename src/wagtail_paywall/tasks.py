@@ -124,3 +124,16 @@ def deliver(provider: str, headers: Mapping[str, str], body: bytes) -> WebhookEv
             except Exception:
                 logger.exception("could not re-read webhook %s:%s", row.provider, row.event_id)
     return row
+
+
+@task()
+def mark_members_at_risk() -> dict[str, int]:
+    """The daily at-risk job (``manage.py paywall_at_risk`` does the same), for a
+    django-tasks scheduler; returns the new marks per reason and the outcomes recorded.
+
+    See :func:`wagtail_paywall.billing.at_risk.find_members_at_risk`.
+    """
+    from .billing.at_risk import find_members_at_risk
+
+    run = find_members_at_risk()
+    return {**run.marked, "saved": run.saved, "churned": run.churned, "notified": run.notified}

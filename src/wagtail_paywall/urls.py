@@ -13,7 +13,9 @@ from django.urls import path
 
 from .channels import feeds, search
 from .views import account, checkout, fake_checkout, gifts, plans, pricing, retention, webhooks
+from .views import cancellation as lawful
 from .views.payment_method import payment_method
+from .views.privacy import erase_data, export_data
 
 app_name = "paywall"
 
@@ -26,6 +28,9 @@ urlpatterns = [
     path("account/cancel/", account.cancel, name="cancel"),
     path("account/cancel/offer/", retention.accept_offer, name="retention_accept"),
     path("account/resume/", account.resume, name="resume"),
+    path("account/withdraw/", lawful.withdraw, name="withdraw"),
+    path("cancel-contract/", lawful.cancel_contract, name="cancel_contract"),
+    path("cancel-contract/withdraw/<str:token>/", lawful.withdraw_confirm, name="withdraw_confirm"),
     path("account/change-plan/", plans.change_plan, name="change_plan"),
     path("account/change-plan/preview/", plans.plan_preview, name="plan_preview"),
     path("account/pause/", plans.pause, name="pause"),
@@ -36,6 +41,8 @@ urlpatterns = [
     path("account/payment-method/", payment_method, name="payment_method"),
     path("account/feed/", account.issue_feed_token, name="feed_token_issue"),
     path("account/feed/revoke/", account.revoke_feed_token, name="feed_token_revoke"),
+    path("account/data/", export_data, name="privacy_export"),
+    path("account/data/erase/", erase_data, name="privacy_erase"),
     path("webhooks/<slug:provider>/", webhooks.webhook, name="webhook"),
     path("fake/checkout/<str:session_id>/", fake_checkout.fake_checkout, name="fake_checkout"),
     path("search/", search.search_view, name="search"),

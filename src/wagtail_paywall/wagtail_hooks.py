@@ -5,7 +5,9 @@
 - ``register_admin_viewset``: the "Paywall" menu (:mod:`wagtail_paywall.admin.viewsets`);
 - ``register_admin_urls`` and ``register_reports_menu_item``: the "Membership metrics"
   report, the "Retention offers" report (:mod:`wagtail_paywall.admin.retention`) and the
-  "Payment recovery" report (:mod:`wagtail_paywall.admin.dunning`).
+  "Payment recovery" report (:mod:`wagtail_paywall.admin.dunning`);
+- the "Paywall A/B tests" snippet and report, and the "Pages by conversions" report
+  (:mod:`wagtail_paywall.admin.experiments`).
 
 See ``docs/wagtail.md``.
 """
@@ -20,8 +22,11 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSetGroup
+from wagtail.snippets.models import register_snippet
 
 from .admin import dunning as admin_dunning
+from .admin import experiments as admin_experiments
+from .admin import report_panel as admin_report_panel
 from .admin import retention as admin_retention
 from .admin import staff as admin_staff
 from .admin import views as admin_views
@@ -57,8 +62,19 @@ def register_staff_log_actions(actions: Any) -> None:
 @hooks.register("register_admin_urls")
 def register_metrics_url() -> list[Any]:
     return [
-        path("paywall-metrics/", admin_views.MetricsReportView.as_view(), name="paywall_metrics")
+        path("paywall-metrics/", admin_views.MetricsReportView.as_view(), name="paywall_metrics"),
+        path(
+            "paywall-metrics/csv/<slug:chart>/",
+            admin_views.metrics_csv,
+            name="paywall_metrics_csv",
+        ),
     ]
+
+
+@hooks.register("construct_homepage_panels")
+def add_membership_panel(request: HttpRequest, panels: list[Any]) -> None:
+    """The membership panel (:mod:`.admin.report_panel`), for those who may view members."""
+    admin_report_panel.add_panel(request, panels, admin_views.VIEW_PERMISSION)
 
 
 @hooks.register("register_reports_menu_item")
@@ -96,6 +112,16 @@ def register_retention_permission() -> Any:
     )
 
 
+@hooks.register("register_permissions")
+def register_at_risk_permission() -> Any:
+    # "Members at risk" (:mod:`.admin.at_risk`, in the Paywall menu) has no model viewset.
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(
+        content_type__app_label="wagtail_paywall", codename="view_atrisk"
+    )
+
+
 @hooks.register("register_admin_urls")
 def register_recovery_url() -> list[Any]:
     return [
@@ -112,3 +138,74 @@ def register_recovery_menu_item() -> MenuItem:
     return admin_dunning.RecoveryMenuItem(
         _("Payment recovery"), reverse("paywall_recovery"), icon_name="warning", order=920
     )
+
+
+# A/B tests of the paywall and content attribution (:mod:`.admin.experiments`).
+register_snippet(admin_experiments.PaywallTestViewSet)
+
+
+@hooks.register("register_admin_urls")
+def register_experiment_urls() -> list[Any]:
+    return [
+        path(
+            "paywall-ab-tests/",
+            admin_experiments.ABTestReportView.as_view(),
+            name="paywall_ab_tests",
+        ),
+        path(
+            "paywall-page-conversions/",
+            admin_experiments.PageConversionsView.as_view(),
+            name="paywall_page_conversions",
+        ),
+    ]
+
+
+@hooks.register("register_reports_menu_item")
+def register_ab_tests_menu_item() -> MenuItem:
+    return admin_experiments.PermissionMenuItem(
+        _("Paywall A/B tests"),
+        reverse("paywall_ab_tests"),
+        icon_name="resubmit",
+        order=930,
+        permission=admin_experiments.TEST_PERMISSION,
+    )
+
+
+@hooks.register("register_reports_menu_item")
+def register_page_conversions_menu_item() -> MenuItem:
+    return admin_experiments.PermissionMenuItem(
+        _("Pages by conversions"),
+        reverse("paywall_page_conversions"),
+        icon_name="doc-full",
+        order=940,
+        permission=admin_experiments.ATTRIBUTION_PERMISSION,
+    )
+
+
+@hooks.register("register_permissions")
+def register_attribution_permission() -> Any:
+    # "Pages by conversions" has no model viewset to list its permission.
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(
+        content_type__app_label="wagtail_paywall", codename="view_attribution"
+    )
+
+
+@hooks.register("register_admin_urls")
+def register_member_import_urls() -> list[Any]:
+    # Outside the Members viewset: its "<member_id>/" pattern would take these paths.
+    from .admin import imports as admin_imports
+
+    return [
+        path(
+            "paywall-members-import/",
+            admin_imports.ImportView.as_view(),
+            name="paywall_members_import",
+        ),
+        path(
+            "paywall-members-export.csv",
+            admin_imports.export_members,
+            name="paywall_members_export",
+        ),
+    ]

@@ -157,3 +157,18 @@ def request_for(rf: RequestFactory) -> Callable[..., Any]:
         return request
 
     return build
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a transactional test without ``serialized_rollback``: its flush empties
+    tables the migrations filled (content types, the root page), and every later test on
+    PostgreSQL then fails on a duplicate key far from the cause."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None or not marker.kwargs.get("transaction"):
+            continue
+        if not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(
+                f"{item.nodeid}: django_db(transaction=True) needs serialized_rollback=True "
+                "in tests/wagtail (see the docstring of pytest_collection_modifyitems)"
+            )

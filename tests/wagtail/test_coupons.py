@@ -103,7 +103,7 @@ def test_the_pricing_page_has_a_code_field(client: Any, reader: Any, catalog: An
     assert 'name="coupon"' in page
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_parallel_reservations_never_exceed_max_redemptions() -> None:
     if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
         pytest.skip("an in-memory SQLite database is not shared between threads")
@@ -177,6 +177,31 @@ def test_the_admin_refuses_a_coupon_the_core_would_refuse(
     assert not Coupon.objects.exists()
 
 
+def test_the_admin_refuses_a_code_that_exists_in_another_case(
+    admin_client: Any, spring: Coupon
+) -> None:
+    response = admin_client.post(reverse("paywall_coupons:add"), coupon_form(code="spring"))
+    assert response.status_code == 200
+    assert "The code SPRING already exists: codes ignore case." in response.content.decode()
+    assert list(Coupon.objects.values_list("code", flat=True)) == ["SPRING"]
+
+
+def test_a_clashing_coupon_made_outside_the_admin_is_left_out_and_the_site_stays_up(
+    client: Any, reader: Any, spring: Coupon
+) -> None:
+    from wagtail_paywall.program import catalog_changed
+
+    # "STRASSE" and "straße" are one code to the catalog (casefold), two to LOWER().
+    Coupon.objects.create(code="STRASSE", percent_off=10)
+    Coupon.objects.create(code="straße", percent_off=90)
+    catalog_changed()
+    client.force_login(reader)
+    assert client.get(reverse("paywall:pricing")).status_code == 200
+    coupon = get_program().catalog.coupon("strasse")
+    assert coupon is not None
+    assert coupon.percent_off == 10
+
+
 def test_the_coupons_are_listed_in_the_paywall_menu(admin_client: Any, spring: Coupon) -> None:
     assert "Coupons" in admin_client.get(reverse("wagtailadmin_home")).content.decode()
     assert "SPRING" in admin_client.get(reverse("paywall_coupons:index")).content.decode()
@@ -205,8 +230,8 @@ def test_the_fake_payment_page_and_the_account_page_show_the_discount(
     page = client.get(reverse("paywall:account")).content.decode()
     assert 'data-coupon="SPRING"' in page
     assert "Coupon SPRING:" in page
-    assert "2.50 EUR a month" in page
-    assert "then 5.00 EUR" in page
+    assert "€2.50 a month" in page
+    assert "then €5.00" in page
 
 
 def test_a_paid_code_counts_as_redeemed_in_the_admin(
@@ -229,11 +254,11 @@ def test_the_paywall_and_the_pricing_page_show_an_intro_offer(
     catalog_changed()
     client.force_login(reader)
     pricing_page = client.get(reverse("paywall:pricing")).content.decode()
-    assert "Intro offer: the first 3 periods at 1.00 EUR" in pricing_page
+    assert "Intro offer: the first 3 periods at €1.00" in pricing_page
     program = get_program()
     decision: Decision = decide(Resource("page:1", MinTier("supporter")), program.context(None))
     paywall = render_to_string("wagtail_paywall/paywall.html", paywall_context(decision, None))
-    assert "intro offer: the first 3 periods at 1.00 EUR" in paywall
+    assert "intro offer: the first 3 periods at €1.00" in paywall
 
 
 def test_a_bank_transfer_with_a_code_is_invoiced_at_the_discounted_amount_after_a_restart(
@@ -250,7 +275,7 @@ def test_a_bank_transfer_with_a_code_is_invoiced_at_the_discounted_amount_after_
         {"price": "supporter-monthly", "provider": "manual", "coupon": "SPRING", "attempt": "b"},
     )
     assert response.status_code == 200
-    assert "Amount due: 2.50 EUR" in response.content.decode()
+    assert "Amount due: €2.50" in response.content.decode()
     invoice = ManualInvoice.objects.get()
     assert (invoice.amount, invoice.list_amount, invoice.coupon) == (250, 500, "SPRING")
     program_module.reset_program()  # a restart: the provider reads it all back

@@ -86,8 +86,8 @@ def test_the_upsell_lists_the_offers_of_a_denial(request_for: Any, program: Any)
     decision = Decision(False, Reason.TIER_REQUIRED, True, offers)
     html = render("{% load paywall_tags %}{% paywall_upsell d %}", request_for(), d=decision)
     assert "Keep reading with a membership" in html
-    assert "5.00 EUR a month" in html
-    assert "12.00 EUR a month" in html
+    assert "€5.00 a month" in html
+    assert "€12.00 a month" in html
 
 
 def test_the_upsell_is_a_labelled_region_with_a_heading(request_for: Any, program: Any) -> None:
@@ -109,8 +109,8 @@ def test_the_upsell_is_translated(request_for: Any) -> None:
     decision = Decision(False, Reason.LOGIN_REQUIRED, True)
     with translation.override("de"):
         html = render("{% load paywall_tags %}{% paywall_upsell d %}", request_for(), d=decision)
-    # No German catalogue ships yet: the strings go through gettext and fall back to English.
-    assert "Sign in to keep reading" in html
+    # The German catalogue ships with the app (docs/i18n.md).
+    assert "Melden Sie sich an, um weiterzulesen" in html
 
 
 def test_the_teaser_tag_shows_the_teaser_text_only_without_access(

@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from wagtail.admin.menu import MenuItem
 
-from membership_sdk.currency import format_amount
 from membership_sdk.dunning import EpisodeState, recovery_rate
 
+from ..formats import money
 from ..models import PaymentRecovery
 from .views import PaywallScreen
 
@@ -54,9 +54,7 @@ class RecoveryFigures:
             self.open += 1
 
     def revenue_text(self) -> str:
-        return ", ".join(
-            f"{format_amount(amount, code)} {code}" for code, amount in sorted(self.revenue.items())
-        )
+        return ", ".join(money(amount, code) for code, amount in sorted(self.revenue.items()))
 
 
 def recovery_figures() -> tuple[list[RecoveryFigures], RecoveryFigures]:
@@ -99,35 +97,20 @@ class RecoveryReportView(PaywallScreen):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="payment-recovery.csv"'
         writer = csv.writer(response)
+        # One line per month and provider, so counts add up; revenue in minor units, a
+        # column per currency recovered in any month.
+        currencies = sorted({currency for row in rows for currency in row.revenue})
         writer.writerow(
-            [
-                "month",
-                "provider",
-                "currency",
-                "failed",
-                "recovered",
-                "lost",
-                "open",
-                "revenue_recovered",
-                "recovery_rate",
-            ]
+            ["month", "provider", "failed", "recovered", "lost", "open"]
+            + [f"revenue_recovered_{currency}" for currency in currencies]
+            + ["recovery_rate"]
         )
         for row in rows:
-            # Amounts in minor units, one line per currency recovered (or one with none).
-            for currency in sorted(row.revenue) or [""]:
-                writer.writerow(
-                    [
-                        row.month,
-                        row.provider,
-                        currency,
-                        row.failed,
-                        row.recovered,
-                        row.lost,
-                        row.open,
-                        row.revenue.get(currency, 0),
-                        "" if row.rate is None else f"{row.rate:.4f}",
-                    ]
-                )
+            writer.writerow(
+                [row.month, row.provider, row.failed, row.recovered, row.lost, row.open]
+                + [row.revenue.get(currency, 0) for currency in currencies]
+                + ["" if row.rate is None else f"{row.rate:.4f}"]
+            )
         return response
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

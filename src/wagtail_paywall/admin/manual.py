@@ -29,11 +29,11 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSet
 
 from membership_sdk import Catalog, ProviderError
-from membership_sdk.currency import format_amount
 from membership_sdk.providers.manual import InvoiceError
 
 from .. import conf
 from ..billing import manual as billing
+from ..formats import money
 from ..models import ManualInvoice
 from ..program import get_program
 from ..tasks import deliver
@@ -117,7 +117,7 @@ class BankTransferIndexView(PaywallScreen):
                 "invoice": invoice,
                 "price": _price_label(catalog, invoice.price),
                 "member": users.get(_user_key(User, invoice.member_id)),
-                "amount": format_amount(invoice.amount, invoice.currency),
+                "amount": money(invoice.amount, invoice.currency),
                 "overdue": now >= invoice.due_at,
                 "form": ReceivedForm(prefix=invoice.reference),
             }

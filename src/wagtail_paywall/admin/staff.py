@@ -26,7 +26,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -41,10 +41,10 @@ from wagtail.models import ModelLogEntry
 
 from membership_sdk import GrantKind, MembershipError, MembershipProgram, Status
 from membership_sdk.catalog import Interval, Price
-from membership_sdk.currency import format_amount
 from membership_sdk.membership import TERMINAL
 from membership_sdk.providers import Pausing, PlanChanges, PurchaseRefunds, SubscriptionRefunds
 
+from ..formats import money
 from ..models import Grant, Membership
 from ..program import get_program
 
@@ -106,6 +106,11 @@ ACTIONS: dict[str, tuple[str, Any, Any]] = {
     ),
     "gift": ("wagtail_paywall.gift", gettext_lazy("Give a gift"), gettext_lazy("Gift given")),
     "comp": ("wagtail_paywall.comp", gettext_lazy("Comp a tier"), gettext_lazy("Tier comped")),
+    "erase": (
+        "wagtail_paywall.erase",
+        gettext_lazy("Erase member data"),
+        gettext_lazy("Member data erased"),
+    ),
 }
 
 
@@ -168,8 +173,7 @@ def plan_prices(program: MembershipProgram, membership: Membership) -> list[Pric
 
 
 def _price_label(price: Price) -> str:
-    amount = format_amount(price.amount, price.currency)
-    return f"{price.id} ({amount} {price.currency} / {price.interval})"
+    return f"{price.id} ({money(price.amount, price.currency)} / {price.interval})"
 
 
 def membership_actions(program: MembershipProgram, membership: Membership) -> dict[str, Any]:
@@ -313,6 +317,15 @@ class GiftForm(forms.Form):
 CONFIRM_TEMPLATE = "wagtail_paywall/admin/staff_confirm.html"
 
 
+def _found(model: Any, **lookup: Any) -> Any:
+    """The row, or a 404 also when an id is not even of the primary key's type
+    (``/admin/paywall_members/abc/``): a URL is input, never a 500."""
+    try:
+        return get_object_or_404(model, **lookup)
+    except (ValueError, ValidationError):
+        raise Http404(f"no {model._meta.verbose_name} matches {lookup!r}") from None
+
+
 class _Action:
     """What one request acts on: the member, and their membership or purchase grant (a
     404 when it belongs to someone else)."""
@@ -323,18 +336,16 @@ class _Action:
         _require(request, VIEW_PERMISSION)
         _require(request, permission)
         self.request = request
-        self.member = get_object_or_404(get_user_model(), pk=member_id)
+        self.member = _found(get_user_model(), pk=member_id)
         self.member_id = str(self.member.pk)
         self.detail_url = reverse("paywall_members:detail", args=[self.member_id])
         self.program = get_program()
 
     def membership(self, membership_id: str) -> Membership:
-        return get_object_or_404(Membership, pk=membership_id, member_id=self.member_id)
+        return _found(Membership, pk=membership_id, member_id=self.member_id)
 
     def purchase(self, grant_id: str) -> Grant:
-        return get_object_or_404(
-            Grant, pk=grant_id, member_id=self.member_id, kind=GrantKind.PURCHASE
-        )
+        return _found(Grant, pk=grant_id, member_id=self.member_id, kind=GrantKind.PURCHASE)
 
     def back(self) -> HttpResponseRedirect:
         return HttpResponseRedirect(self.detail_url)
@@ -657,7 +668,7 @@ def _unsupported(action: _Action, membership: Membership, capability: type) -> H
 def _money(amount: int, currency: str) -> str:
     if not currency:
         return str(amount)
-    return f"{format_amount(amount, currency.upper())} {currency.upper()}"
+    return money(amount, currency.upper())
 
 
 def _date(moment: datetime | None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Cast, Coalesce
@@ -26,14 +26,17 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from membership_sdk import GrantKind, MembershipError, Status
-from membership_sdk.currency import format_amount
-from membership_sdk.membership import GRANTING, PAYING
+from membership_sdk import GrantKind, MembershipError
+from membership_sdk.membership import GRANTING
 
 from ..billing import inbox
+from ..formats import money
 from ..models import Grant, Membership, WebhookEvent
 from ..program import get_program
-from . import metrics, staff
+from ..reports import cache as report_cache
+from ..reports import charts
+from ..reports import membership as membership_reports
+from . import report_panel, segments, staff
 
 VIEW_PERMISSION = "wagtail_paywall.view_grant"
 CHANGE_PERMISSION = "wagtail_paywall.change_grant"
@@ -131,6 +134,10 @@ class MemberIndexView(PaywallScreen):
             )
         elif not duplicates:
             users = users.filter(Q(has_membership=True) | Q(has_grant=True))
+        # A segment (filters, count, CSV export) lists memberships instead of users.
+        context.update(segments.context(self.request))
+        if context["segment_asked"]:
+            return context
         page = Paginator(users, 50).get_page(self.request.GET.get("p"))
         context.update(page=page, query=query, duplicates=duplicates)
         return context
@@ -145,7 +152,10 @@ class MemberDetailView(WagtailAdminTemplateMixin, TemplateView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         require(request, VIEW_PERMISSION)
         User = get_user_model()
-        self.member = get_object_or_404(User, pk=kwargs["member_id"])
+        try:
+            self.member = get_object_or_404(User, pk=kwargs["member_id"])
+        except (ValueError, ValidationError):  # /abc/ for an integer primary key
+            raise Http404(f"no member {kwargs['member_id']!r}") from None
         self.member_id = str(self.member.pk)
         return super().dispatch(request, *args, **kwargs)
 
@@ -200,6 +210,7 @@ class MemberDetailView(WagtailAdminTemplateMixin, TemplateView):
             access=get_program().context(self.member_id),
         )
         context.update(staff.context(self.request, self.member, grants))
+        context.update(billing_country=segments.billing_country(self.member_id))
         return context
 
 
@@ -243,31 +254,31 @@ def revoke_grant(request: HttpRequest, grant_id: str) -> HttpResponse:
 
 
 # -- metrics -------------------------------------------------------------------------------
-class MetricsWindowForm(forms.Form):
-    """The churn window: one of :data:`.metrics.WINDOWS` days."""
+class MetricsPeriodForm(forms.Form):
+    """The report's period: one of :data:`.reports.membership.PERIODS` months."""
 
-    days = forms.TypedChoiceField(
-        label=gettext_lazy("Churn over the last"), coerce=int, initial=metrics.WINDOWS[0]
+    months = forms.TypedChoiceField(
+        label=gettext_lazy("Over the last"), coerce=int, initial=membership_reports.PERIODS[0]
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["days"].choices = [  # type: ignore[attr-defined]
-            (days, _("%(days)d days") % {"days": days}) for days in metrics.WINDOWS
+        self.fields["months"].choices = [  # type: ignore[attr-defined]
+            (n, _("%(months)d months") % {"months": n}) for n in membership_reports.PERIODS
         ]
 
 
-def _percent(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate:.1%}"
+def metrics_period(request: HttpRequest) -> tuple[MetricsPeriodForm, int]:
+    """The period the request asks for; an invalid one is the default (the form says so)."""
+    form = MetricsPeriodForm(request.GET or None)
+    months = form.cleaned_data["months"] if form.is_valid() else membership_reports.PERIODS[0]
+    return form, months
 
 
 class MetricsReportView(WagtailAdminTemplateMixin, TemplateView):
-    """MRR per currency, current members per tier, churn over a window, trial conversion.
-
-    The figures are cached for a few minutes (see :mod:`.metrics`); the page says when
-    they were computed. A window other than 30, 90 or 365 days shows a form error and
-    the default window's figures.
-    """
+    """The membership report: headline figures and every chart, each with its data
+    table and CSV export (see :mod:`wagtail_paywall.reports` and ``docs/metrics.md``).
+    The figures are cached until the ledger changes, for a few minutes at most."""
 
     template_name = "wagtail_paywall/admin/metrics_report.html"
     page_title = gettext_lazy("Membership metrics")
@@ -279,38 +290,55 @@ class MetricsReportView(WagtailAdminTemplateMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        form = MetricsWindowForm(self.request.GET or None)
-        days = form.cleaned_data["days"] if form.is_valid() else metrics.WINDOWS[0]
-        figures = metrics.figures(days)
-        catalog = get_program().catalog
-        names = {tier.slug: tier.name for tier in catalog.tiers}
-        ranks = {tier.slug: tier.rank for tier in catalog.tiers}
+        form, months = metrics_period(self.request)
+        moves = membership_reports.movements(months)
         context.update(
             form=form,
-            figures=figures,
-            cache_minutes=metrics.CACHE_SECONDS // 60,
-            churn_rate=_percent(figures.churn.rate),
-            trial_rate=_percent(figures.trials.rate),
-            mrr=[
-                {"currency": code, "amount": format_amount(amount, code)}
-                for code, amount in figures.mrr.items()
-            ],
-            members=[
+            months=months,
+            as_of=moves.as_of,
+            cache_minutes=report_cache.TTL // 60,
+            headline=report_panel.headline(moves, membership_reports.members_now()),
+            trial_rate=_percent(moves.trial_conversion),
+            trials_ended=sum(t for t, _c in moves.trials.values()),
+            trials_converted=sum(c for _t, c in moves.trials.values()),
+            ltv=[
                 {
-                    "tier": names.get(slug, slug),
-                    "paying": sum(counts.get(status, 0) for status in PAYING),
-                    "trialing": counts.get(Status.TRIALING, 0),
+                    "currency": v.currency,
+                    "arpu": money(v.arpu, v.currency),
+                    "churn": _percent(v.revenue_churn),
+                    "ltv": money(v.ltv, v.currency) if v.ltv is not None else "—",
                 }
-                for slug, counts in sorted(
-                    figures.members.items(), key=lambda item: (ranks.get(item[0], 0), item[0])
-                )
+                for v in membership_reports.lifetime_value(moves)
             ],
-            gift_holders=[
-                {"tier": names.get(slug, slug), "holders": n}
-                for slug, n in sorted(figures.gifts.items(), key=lambda i: ranks.get(i[0], 0))
+            realised=[
+                {
+                    "month": c.month,
+                    "size": c.size,
+                    "realised": ", ".join(money(a, code) for code, a in c.realised.items()),
+                }
+                for c in membership_reports.cohorts(months).cohorts
             ],
+            charts=charts.all_charts(months),
         )
         return context
+
+
+def metrics_csv(request: HttpRequest, chart: str) -> HttpResponse:
+    """GET: one chart's data table of the membership report as ``text/csv``."""
+    require(request, VIEW_PERMISSION)
+    _form, months = metrics_period(request)
+    for found in charts.all_charts(months):
+        if found.slug == chart:
+            response = HttpResponse(found.csv(), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = (
+                f'attachment; filename="membership-{found.slug}-{months}m.csv"'
+            )
+            return response
+    raise Http404(f"no chart {chart!r} in the membership report")
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.1%}"
 
 
 # -- webhook inbox --------------------------------------------------------------------------

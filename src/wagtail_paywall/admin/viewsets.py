@@ -19,8 +19,9 @@ from wagtail.permission_policies import ModelPermissionPolicy
 
 from ..billing import inbox
 from ..models import CancellationFeedback, Coupon, FeedToken, Price, Tier, WebhookEvent
-from . import staff
+from . import privacy, segments, staff
 from . import views as admin_views
+from .at_risk import AtRiskViewSet
 from .manual import BankTransferViewSet
 
 
@@ -107,10 +108,18 @@ class MemberViewSet(ViewSet):
     def get_urlpatterns(self) -> list[Any]:
         return [
             path("", admin_views.MemberIndexView.as_view(), name="index"),
+            path("export.csv", segments.export_csv, name="export"),
+            path("segments/save/", segments.save_segment, name="save_segment"),
+            path(
+                "segments/<int:segment_id>/delete/",
+                segments.delete_segment,
+                name="delete_segment",
+            ),
             path("<str:member_id>/", admin_views.MemberDetailView.as_view(), name="detail"),
             path("grants/<str:grant_id>/extend/", admin_views.extend_grant, name="extend_grant"),
             path("grants/<str:grant_id>/revoke/", admin_views.revoke_grant, name="revoke_grant"),
             *staff.urlpatterns(),
+            *privacy.urlpatterns(),
         ]
 
 
@@ -259,6 +268,7 @@ class PaywallViewSetGroup(ViewSetGroup):
         BankTransferViewSet,
         CancellationFeedbackViewSet,
         FeedTokenViewSet,
+        AtRiskViewSet,
     )
 
 

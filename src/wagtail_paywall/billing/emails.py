@@ -20,12 +20,14 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 from wagtail.models import Site
 
 from membership_sdk import BillingEvent, Membership, hookimpl
 
 from ..program import get_program
 from ..store import first_row
+from .language import member_language
 from .payment_method import payment_context
 
 logger = logging.getLogger(__name__)
@@ -92,10 +94,12 @@ def send_membership_email(kind: str, membership: Membership) -> bool:
         "account_url": account_url,
         "site_name": getattr(settings, "WAGTAIL_SITE_NAME", ""),
     }
-    if kind in PAYMENT_KINDS:
-        context.update(payment_context(membership))
-    subject = render_to_string(f"wagtail_paywall/email/{kind}_subject.txt", context)
-    body = render_to_string(f"wagtail_paywall/email/{kind}.txt", context)
+    # In the member's language (docs/i18n.md), payment instructions included.
+    with translation.override(member_language(user)):
+        if kind in PAYMENT_KINDS:
+            context.update(payment_context(membership))
+        subject = render_to_string(f"wagtail_paywall/email/{kind}_subject.txt", context)
+        body = render_to_string(f"wagtail_paywall/email/{kind}.txt", context)
     send_mail(" ".join(subject.split()), body, None, [email])
     return True
 

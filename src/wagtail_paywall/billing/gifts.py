@@ -28,13 +28,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from membership_sdk import GrantKind, hookimpl
 from membership_sdk import gifts as core
 
 from ..models import Gift, Grant
 from .emails import _site_url, _tier_name, _user
+from .language import member_language
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +70,11 @@ def _claim(gift_id: str, column: str, now: datetime) -> bool:
 
 def _send(kind: str, address: str, context: dict[str, Any]) -> None:
     context = {"site_name": getattr(settings, "WAGTAIL_SITE_NAME", ""), **context}
-    subject = render_to_string(f"wagtail_paywall/email/{kind}_subject.txt", context)
-    body = render_to_string(f"wagtail_paywall/email/{kind}.txt", context)
+    # In the language of the member written to; a recipient who may have no account gets
+    # the buyer's (docs/i18n.md).
+    with translation.override(member_language(context.get("user") or context.get("buyer"))):
+        subject = render_to_string(f"wagtail_paywall/email/{kind}_subject.txt", context)
+        body = render_to_string(f"wagtail_paywall/email/{kind}.txt", context)
     send_mail(" ".join(subject.split()), body, None, [address])
 
 

@@ -40,7 +40,7 @@ from membership_sdk import BillingEvent, MembershipProgram, Outcome
 from membership_sdk.errors import UnknownShape
 
 from .. import conf
-from ..models import WebhookEvent
+from ..models import MemberCountry, WebhookEvent
 from ..program import get_program
 from ..store import applying_inbox_row, first_row
 
@@ -324,7 +324,10 @@ def _apply(row: WebhookEvent) -> None:
     outcomes: list[Outcome] = []
     with applying_inbox_row(row.provider, row.event_id):
         for data in row.events:
-            result = program.apply(BillingEvent.from_dict(data))
+            event = BillingEvent.from_dict(data)
+            result = program.apply(event)
+            if result.outcome is Outcome.APPLIED:
+                MemberCountry.record_event(event)  # the Members screen's country segment
             outcomes.append(result.outcome)
             if result.detail:
                 details.append(result.detail)

@@ -1,6 +1,7 @@
 # Coupons and intro offers (issue 14): the Coupon model and its redemptions, intro offer
 # fields on Price, and the discount the manual provider keeps on its invoices and
 # subscriptions.
+import django.db.models.functions.text
 from django.db import migrations, models
 
 
@@ -170,6 +171,13 @@ class Migration(migrations.Migration):
                 "verbose_name": "coupon",
                 "verbose_name_plural": "coupons",
                 "ordering": ["code"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        django.db.models.functions.text.Lower("code"),
+                        name="paywall_coupon_code_any_case",
+                        violation_error_message="A coupon with this code (in any case) exists.",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(

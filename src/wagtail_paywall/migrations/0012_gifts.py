@@ -97,6 +97,10 @@ class Migration(migrations.Migration):
                 ),
                 ("send_on", models.DateField(blank=True, null=True, verbose_name="send on")),
                 ("message", models.TextField(blank=True, verbose_name="message")),
+                (
+                    "checkout_id",
+                    models.CharField(blank=True, max_length=255, verbose_name="checkout"),
+                ),
                 ("created_at", models.DateTimeField(auto_now=True, verbose_name="created at")),
             ],
             options={
@@ -104,7 +108,8 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "gift orders",
                 "constraints": [
                     models.UniqueConstraint(
-                        fields=("buyer_id", "price_id"), name="wagtail_paywall_gift_order_once"
+                        fields=("buyer_id", "price_id", "checkout_id"),
+                        name="wagtail_paywall_gift_order_once",
                     )
                 ],
             },

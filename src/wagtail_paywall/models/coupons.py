@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from membership_sdk import catalog as core_catalog
@@ -73,6 +74,14 @@ class Coupon(models.Model):
         ordering = ["code"]
         verbose_name = _("coupon")
         verbose_name_plural = _("coupons")
+        constraints = [
+            # Members type codes in any case: SPRING and spring are one code.
+            models.UniqueConstraint(
+                Lower("code"),
+                name="paywall_coupon_code_any_case",
+                violation_error_message=_("A coupon with this code (in any case) exists."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.code
@@ -88,6 +97,24 @@ class Coupon(models.Model):
             self.to_core([], [])
         except CatalogError as exc:
             raise ValidationError(str(exc)) from exc
+        # The catalog folds case as Python does (casefold: "STRASSE" is "straße"), which a
+        # database's LOWER() does not; one such pair would stop every catalog load.
+        folded = self.code.strip().casefold()
+        clash = next(
+            (
+                other
+                for other in Coupon.objects.exclude(pk=self.pk).only("code")
+                if other.code.strip().casefold() == folded
+            ),
+            None,
+        )
+        if clash is not None:
+            raise ValidationError(
+                {
+                    "code": _("The code %(other)s already exists: codes ignore case.")
+                    % {"other": clash.code}
+                }
+            )
 
     def to_core(self, tiers: list[str], prices: list[str]) -> core_catalog.Coupon:
         return core_catalog.Coupon(

@@ -84,6 +84,8 @@ class GiftOrder(models.Model):
     recipient_email = models.EmailField(_("recipient's email"), blank=True)
     send_on = models.DateField(_("send on"), null=True, blank=True)
     message = models.TextField(_("message"), blank=True)
+    # The provider's checkout session id, which the paid purchase names.
+    checkout_id = models.CharField(_("checkout"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now=True)
 
     class Meta:
@@ -91,7 +93,8 @@ class GiftOrder(models.Model):
         verbose_name_plural = _("gift orders")
         constraints = [
             models.UniqueConstraint(
-                fields=["buyer_id", "price_id"], name="wagtail_paywall_gift_order_once"
+                fields=["buyer_id", "price_id", "checkout_id"],
+                name="wagtail_paywall_gift_order_once",
             )
         ]
 
@@ -106,6 +109,7 @@ class DjangoGifts:
         GiftOrder.objects.update_or_create(
             buyer_id=order.buyer_id,
             price_id=order.price_id,
+            checkout_id=order.checkout_id,
             defaults={
                 "recipient_email": order.recipient_email,
                 "send_on": order.send_on,
@@ -113,16 +117,17 @@ class DjangoGifts:
             },
         )
 
-    def take_order(self, buyer_id: str, price_id: str) -> core.GiftOrder | None:
-        row = (
-            GiftOrder.objects.select_for_update()
-            .filter(buyer_id=buyer_id, price_id=price_id)
-            .first()
-        )
+    def take_order(self, buyer_id: str, price_id: str, checkout_id: str) -> core.GiftOrder | None:
+        orders = GiftOrder.objects.select_for_update().filter(buyer_id=buyer_id, price_id=price_id)
+        row = orders.filter(checkout_id=checkout_id).first() if checkout_id else None
+        if row is None:  # a purchase that names no checkout we know: the latest order
+            row = orders.order_by("-created_at", "-id").first()
         if row is None:
             return None
         row.delete()
-        return core.GiftOrder(buyer_id, price_id, row.recipient_email, row.send_on, row.message)
+        return core.GiftOrder(
+            buyer_id, price_id, row.recipient_email, row.send_on, row.message, row.checkout_id
+        )
 
     def create(self, gift: core.Gift) -> None:
         Gift.objects.create(

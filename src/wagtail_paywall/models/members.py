@@ -75,6 +75,13 @@ class Membership(models.Model):
                 name="paywall_membership_unique_subscription",
             )
         ]
+        # The Members screen's segments: newest first, by tier, status, price or cohort.
+        indexes = [
+            models.Index(fields=["started_at"], name="paywall_membership_started"),
+            models.Index(fields=["tier", "started_at"], name="paywall_membership_tier"),
+            models.Index(fields=["status", "started_at"], name="paywall_membership_status"),
+            models.Index(fields=["price_id", "started_at"], name="paywall_membership_price"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.tier} ({self.status})"

@@ -20,9 +20,11 @@ from django.conf import settings
 from django.shortcuts import resolve_url
 
 from membership_sdk import Decision, HasEntitlement, OfferKind, Reason, Resource, decide
-from membership_sdk.currency import format_amount
 
 from ..access import member_context
+from ..billing.attribution import paywall_extras
+from ..currency import currency_links, preferred_currency
+from ..formats import local_date, money
 
 register = template.Library()
 
@@ -40,6 +42,10 @@ def paywall_context(decision: Decision | None, request: Any) -> dict[str, Any]:
     """The context of the paywall partial for ``decision`` (empty when access is granted)."""
     if decision is None or decision.allowed:
         return {"paywall_show": False}
+    # The visitor's currency (docs/wagtail.md, Local formats and currencies); an offer
+    # with no price in it shows all of its prices.
+    sold = {price.currency for offer in decision.offers for price in offer.prices}
+    chosen = preferred_currency(request, sold)
     offers = [
         {
             "name": offer.name,
@@ -48,23 +54,28 @@ def paywall_context(decision: Decision | None, request: Any) -> dict[str, Any]:
             "prices": [
                 {
                     "id": price.id,
-                    "amount": format_amount(price.amount, price.currency),
+                    "amount": money(price.amount, price.currency),
                     "currency": price.currency,
                     "interval": price.interval.value,
                     "trial_days": price.trial_days,
-                    # An intro offer ("the first 3 months at 1.00"), see docs/offers.md.
-                    "intro_amount": format_amount(price.intro_amount, price.currency)
+                    # An intro offer ("the first 3 months at €1.00"), see docs/offers.md.
+                    "intro_amount": money(price.intro_amount, price.currency)
                     if price.intro_amount is not None
                     else "",
                     "intro_periods": price.intro_periods,
                 }
                 for price in offer.prices
+                if price.currency == chosen or all(p.currency != chosen for p in offer.prices)
             ],
         }
         for offer in decision.offers
     ]
     authenticated = bool(getattr(getattr(request, "user", None), "is_authenticated", False))
+    # An A/B test's variant: heading, text, offers; and the signed source for attribution.
+    extras = paywall_extras(request, offers)
+    offers = extras.pop("offers", offers)
     return {
+        **extras,
         "paywall_show": True,
         "authenticated": authenticated,
         # Checkout returns here; the nonce makes a double click one checkout, not two.
@@ -73,6 +84,8 @@ def paywall_context(decision: Decision | None, request: Any) -> dict[str, Any]:
         "decision": decision,
         "reason": decision.reason.value,
         "offers": offers,
+        "currency": chosen,
+        "currency_links": currency_links(request, sold, chosen),
         "unlock_at": decision.unlock_at,
         "login_url": None if authenticated else _login_url(request),
         "login_required": decision.reason is Reason.LOGIN_REQUIRED,
@@ -140,6 +153,27 @@ def do_entitled(parser: template.base.Parser, token: template.base.Token) -> Ent
 
 @register.filter(name="paywall_money")
 def paywall_money(minor: int | None, currency: str) -> str:
-    """``minor`` units of ``currency`` as a member reads them (``{{ 100|paywall_money:"EUR" }}``
-    is ``1.00``); empty for ``None``."""
-    return "" if minor is None else format_amount(minor, currency)
+    """``minor`` units of ``currency`` as the active language writes them, sign included
+    (``{{ 100|paywall_money:"EUR" }}`` is ``€1.00`` in English, ``1,00 €`` in German);
+    empty for ``None``."""
+    return "" if minor is None else money(minor, currency)
+
+
+@register.filter(name="money")
+def money_filter(value: Any) -> str:
+    """A price (or anything with ``amount`` in minor units and ``currency``) as the active
+    language writes it: ``{{ price|money }}`` is ``50,00 zł`` in Polish; empty for none."""
+    amount = getattr(value, "amount", None)
+    currency = getattr(value, "currency", None)
+    if isinstance(value, dict):
+        amount, currency = value.get("amount"), value.get("currency")
+    if not isinstance(amount, int) or not currency:
+        return ""
+    return money(amount, str(currency))
+
+
+@register.filter(name="local_date")
+def local_date_filter(value: Any, fmt: str = "DATE_FORMAT") -> str:
+    """A date or datetime in the active language's ``DATE_FORMAT`` (or the format named);
+    empty for none."""
+    return "" if not value else local_date(value, fmt)

@@ -20,6 +20,7 @@ from membership_sdk import InvalidTransition
 from membership_sdk import membership as core
 from membership_sdk.membership import GRANTING, LIVE
 
+from ..billing.cancellation import cancel_from_account
 from ..forms import CancelForm, MembershipForm, PortalForm
 from ..models import CancellationFeedback, FeedToken
 from ..models import Membership as MembershipRow
@@ -32,6 +33,7 @@ from .base import (
     owned_membership,
     provider_errors,
 )
+from .cancellation import withdrawal_row
 from .discounts import discount_row
 from .gifts import account_gifts
 from .plans import lifecycle_row
@@ -74,6 +76,7 @@ def account_data(member_id: str) -> dict[str, Any]:
             "can_resume": m.status in GRANTING and m.cancel_at_period_end,
             **lifecycle_row(program, m),  # change plan, pause (views/plans.py)
             **discount_row(program, m),  # a coupon or intro offer (views/discounts.py)
+            **withdrawal_row(program, m),  # withdraw within 14 days (views/cancellation.py)
             "has_portal": provider is not None and _may_have_portal(provider),
         }
         (current if m.status in LIVE else past).append(row)
@@ -151,7 +154,8 @@ def cancel(request: HttpRequest) -> HttpResponseBase:
         f"cancel of {membership.id}", _("Your membership was not canceled; please try again later.")
     ):
         try:
-            after = get_program().cancel(membership.id, reason=reason, at_period_end=True)
+            # At the period's end (or sooner under the Wet van Dam: docs/cancellation.md).
+            after = cancel_from_account(membership.id, reason)
         except InvalidTransition:
             raise ErrorPage(
                 409, _("This membership has already ended"), _("There is nothing left to cancel.")

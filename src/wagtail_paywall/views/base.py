@@ -25,9 +25,9 @@ from django.utils.translation import gettext as _
 
 from membership_sdk import Price, ProviderError
 from membership_sdk import membership as core
-from membership_sdk.currency import format_amount
 
 from ..access import member_id_for
+from ..formats import money
 from ..program import get_program
 
 logger = logging.getLogger("wagtail_paywall.views")
@@ -126,8 +126,8 @@ def configured(provider: str) -> bool:
 
 
 def amount(price: Price) -> str:
-    """The price's amount as the member reads it (``€5.00``)."""
-    return format_amount(price.amount, price.currency)
+    """The price's amount as the member reads it (``€5.00``, ``5,00 €`` in German)."""
+    return money(price.amount, price.currency)
 
 
 def owned_membership(request: HttpRequest, membership_id: str) -> core.Membership:

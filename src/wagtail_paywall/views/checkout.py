@@ -19,11 +19,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from membership_sdk import CouponError, UnknownPrice
-from membership_sdk.currency import format_amount
 from membership_sdk.membership import GRANTING
 
 from .. import conf
+from ..billing import attribution
+from ..billing.language import remember_language
+from ..formats import money
 from ..forms import CheckoutForm
+from ..models import MemberCountry
 from ..program import get_program
 from .account import account_data
 from .base import (
@@ -48,6 +51,8 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
     or archived price or an unconfigured provider, 502 when the provider fails.
     """
     form = CheckoutForm(request.POST)
+    if "country" in form.errors:
+        raise ErrorPage(400, _("Checkout could not start"), " ".join(form.errors["country"]))
     if not form.is_valid():
         raise ErrorPage(
             400,
@@ -91,6 +96,7 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
                 email=getattr(user, "email", None) or None,
                 coupon=data["coupon"] or None,
                 attempt=data["attempt"],
+                metadata=attribution.checkout_metadata(request),
             )
         except CouponError as exc:
             return coupon_refused(request, data["price"], exc)
@@ -120,6 +126,12 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
                 _("The price “%(price)s” is unknown or no longer offered. Nothing was charged.")
                 % {"price": data["price"]},
             ) from None
+    if data["country"]:
+        MemberCountry.record(str(user.pk), data["country"], provider)
+    # The page (and paywall variant) this checkout started from, if it came from one.
+    attribution.record_checkout(request, str(user.pk), price.id, provider, session.id)
+    # The language the lifecycle emails will use (docs/i18n.md).
+    remember_language(request, user)
     if session.url:
         return HttpResponseRedirect(session.url)
     return render(
@@ -131,7 +143,7 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
             # What the invoice asks, after a coupon or an intro offer.
             "amount": amount(price)
             if session.amount is None
-            else format_amount(session.amount, price.currency),
+            else money(session.amount, price.currency),
             "next": next_url,
         },
     )
@@ -144,6 +156,7 @@ def coupon_message(reason: str) -> str:
         "unknown": _("This code is not valid. Check its spelling."),
         "expired": _("This code has expired."),
         "used_up": _("This code has been used up."),
+        "already_redeemed": _("You have already used this code."),
         "not_for_this_plan": _("This code is not valid for this plan."),
         "not_first_time": _("This code is for new members only."),
         "wrong_currency": _("This code is not valid for prices in this currency."),

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from membership_sdk import Membership, MembershipProgram, UnknownPrice
-from membership_sdk.currency import format_amount
+
+from ..formats import money
 
 
 def discount_row(program: MembershipProgram, membership: Membership) -> dict[str, Any]:
@@ -27,8 +28,8 @@ def discount_row(program: MembershipProgram, membership: Membership) -> dict[str
         return {"discount": None}  # it ended: the list price applies
     return {
         "discount": {
-            "amount": format_amount(charged, price.currency),
-            "list_amount": format_amount(price.amount, price.currency),
+            "amount": money(charged, price.currency),
+            "list_amount": money(price.amount, price.currency),
             "currency": price.currency,
             "code": membership.coupon,
             "ends_at": membership.discount_ends_at,

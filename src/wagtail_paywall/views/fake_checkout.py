@@ -15,9 +15,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from membership_sdk import ProviderError
-from membership_sdk.currency import format_amount
 from membership_sdk.providers.fake import FakeProvider
 
+from ..formats import money
+from ..models import MemberCountry
+from ..models.segments import country_code
 from ..program import get_program
 from ..tasks import deliver
 from .base import configured, error_page, login_redirect
@@ -51,7 +53,7 @@ def fake_checkout(request: HttpRequest, session_id: str) -> HttpResponseBase:
     context: dict[str, Any] = {
         "session": session,
         "price": price,
-        "amount": format_amount(session.amount, session.currency),
+        "amount": money(session.amount, session.currency),
         "declined": False,
     }
     if request.method == "GET":
@@ -61,7 +63,19 @@ def fake_checkout(request: HttpRequest, session_id: str) -> HttpResponseBase:
         return error_page(request, 400, _("Payment not sent"), _("Choose “Pay” or “Decline”."))
     if session.state != "open":
         return render(request, "wagtail_paywall/fake_checkout.html", context, status=409)
+    # The billing country, as a real provider's payment page asks for it (optional here).
+    country = request.POST.get("country", "").strip()
+    if country and country_code(country) is None:
+        return error_page(
+            request,
+            400,
+            _("Payment not sent"),
+            _("“%(value)s” is not a two-letter country code such as DE or US.")
+            % {"value": country},
+        )
     hook = fake.complete_checkout(session.id, succeed=action == "pay")
+    if country and action == "pay":
+        MemberCountry.record(session.member_id, country, "fake")
     deliver("fake", hook.headers, hook.body)
     if action == "pay":
         return HttpResponseRedirect(session.success_url)

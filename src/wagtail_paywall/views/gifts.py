@@ -63,15 +63,14 @@ class GiftForm(forms.Form):
             (
                 p.id,
                 ngettext(
-                    "%(tier)s for %(months)d month: %(amount)s %(currency)s",
-                    "%(tier)s for %(months)d months: %(amount)s %(currency)s",
+                    "%(tier)s for %(months)d month: %(amount)s",
+                    "%(tier)s for %(months)d months: %(amount)s",
                     p.gift_months or 0,
                 )
                 % {
                     "tier": catalog.tier(p.tier or "").name,
                     "months": p.gift_months,
                     "amount": amount(p),
-                    "currency": p.currency,
                 },
             )
             for p in prices

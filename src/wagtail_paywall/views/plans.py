@@ -20,9 +20,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from membership_sdk import Catalog, InvalidTransition, MembershipProgram
+from membership_sdk import Catalog, InvalidTransition, MembershipProgram, ProviderError
 from membership_sdk import membership as core
-from membership_sdk.currency import format_amount
 from membership_sdk.lifecycle import (
     MAX_PAUSE_MONTHS,
     CapabilityDeclined,
@@ -36,6 +35,7 @@ from membership_sdk.lifecycle import (
 from membership_sdk.providers import Pausing, PlanChanges
 from membership_sdk.providers.manual import ManualProvider
 
+from ..formats import money
 from ..forms import ChangePlanForm, MembershipForm
 from ..program import get_program
 from .base import (
@@ -173,10 +173,8 @@ def plan_preview(request: HttpRequest) -> HttpResponseBase:
         "new_tier_name": program.catalog.tier(price.tier or "").name,
         "new_amount": amount(price),
         "preview": preview,
-        "lines": [
-            {"line": line, "amount": format_amount(line.amount, currency)} for line in preview.lines
-        ],
-        "amount_due": format_amount(preview.amount_due, currency),
+        "lines": [{"line": line, "amount": money(line.amount, currency)} for line in preview.lines],
+        "amount_due": money(preview.amount_due, currency),
         "applies_later": preview.effective_at is not None
         and preview.amount_due == 0
         and preview.effective_at > program.clock(),
@@ -216,6 +214,17 @@ def change_plan(request: HttpRequest) -> HttpResponseBase:
             )
         except (PlanChangeError, CapabilityDeclined) as exc:
             raise _refused(exc) from None
+        except ProviderError as exc:
+            if exc.code != "card_declined":
+                raise
+            raise ErrorPage(
+                402,
+                _("Plan not changed"),
+                _(
+                    "Your card was declined, so your plan was not changed. Update your "
+                    "payment method and try again."
+                ),
+            ) from None
     new = program.catalog.price(form.cleaned_data["price"])
     name = program.catalog.tier(new.tier or "").name
     if after.price_id == new.id:

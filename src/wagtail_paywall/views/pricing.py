@@ -24,6 +24,8 @@ from membership_sdk import Catalog, Price
 
 from .. import conf
 from ..access import member_context
+from ..billing.attribution import remember_source
+from ..currency import currency_links, preferred_currency, vary_on_currency
 from ..program import get_program
 from .base import amount, safe_next
 
@@ -92,13 +94,16 @@ def _pricing_context(request: HttpRequest) -> dict[str, Any]:
         return PriceOption(p, amount(p), p is highlighted, name, _pay_by(p, providers, default))
 
     currencies = sorted({p.currency for p in for_sale})
-    preferred = highlighted.currency if highlighted else ("EUR" if "EUR" in currencies else "")
-    currency = _choose(
-        request.GET.get("currency", "").upper(),
-        currencies,
-        preferred or (currencies[0] if currencies else ""),
-    )
+    # ?currency=, else the one of a highlighted price, else the visitor's (docs/wagtail.md,
+    # Local formats and currencies).
+    if highlighted is not None and request.GET.get("currency", "").upper() not in currencies:
+        currency = highlighted.currency
+    else:
+        currency = preferred_currency(request, currencies)
     recurring = [p for p in for_sale if p.recurring and p.tier and p.currency == currency]
+    # A tier with no price in that currency shows its prices in every currency instead.
+    in_currency = {p.tier for p in recurring}
+    recurring += [p for p in for_sale if p.recurring and p.tier and p.tier not in in_currency]
     intervals = [i for i in ("month", "year") if any(p.interval == i for p in recurring)]
     default_interval = (
         highlighted.interval.value
@@ -140,6 +145,7 @@ def _pricing_context(request: HttpRequest) -> dict[str, Any]:
     return {
         "currencies": currencies,
         "currency": currency,
+        "currency_links": currency_links(request, currencies, currency),
         "intervals": intervals,
         "interval": interval,
         "tiers": columns,
@@ -161,7 +167,9 @@ pricing_context = _pricing_context
 def pricing(request: HttpRequest) -> HttpResponse:
     """Tiers side by side with their entitlements and prices, for one currency and
     interval (``?currency=PLN&interval=year``); the tier the member holds is marked."""
+    remember_source(request)  # from a paywall (``?from=``, signed): for attribution
     response = render(request, "wagtail_paywall/pricing.html", _pricing_context(request))
     if request.user.is_authenticated:
         response["Cache-Control"] = "private"
+    vary_on_currency(response, request)  # the currency offered depends on the visitor
     return response

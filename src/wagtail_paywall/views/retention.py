@@ -25,7 +25,6 @@ from django.views.decorators.http import require_POST
 from membership_sdk import MembershipError
 from membership_sdk import membership as core
 from membership_sdk.catalog import Interval
-from membership_sdk.currency import format_amount
 from membership_sdk.retention import (
     RetentionConfigError,
     RetentionKind,
@@ -36,6 +35,7 @@ from membership_sdk.retention import (
     offer_for,
 )
 
+from ..formats import local_date, money
 from ..forms import CancelForm, RetentionOfferForm
 from ..models import RetentionAttempt, configured_offers
 from ..program import get_program
@@ -117,7 +117,7 @@ def describe(offer: RetentionOffer, membership: core.Membership) -> dict[str, An
         if offer.percent_off is not None:
             off = f"{offer.percent_off}%"
         elif current is not None:
-            off = f"{format_amount(offer.amount_off or 0, current.currency)} {current.currency}"
+            off = money(offer.amount_off or 0, current.currency)
         else:
             off = str(offer.amount_off)
         if offer.months is None:
@@ -135,10 +135,9 @@ def describe(offer: RetentionOffer, membership: core.Membership) -> dict[str, An
                 if offer.percent_off is not None
                 else max(current.amount - (offer.amount_off or 0), 0)
             )
-            details = _("You pay %(new)s %(currency)s %(per)s instead of %(old)s %(currency)s.") % {
-                "new": format_amount(reduced, current.currency),
-                "old": format_amount(current.amount, current.currency),
-                "currency": current.currency,
+            details = _("You pay %(new)s %(per)s instead of %(old)s.") % {
+                "new": money(reduced, current.currency),
+                "old": money(current.amount, current.currency),
                 "per": _per(current.interval),
             }
         return {"headline": headline, "details": details}
@@ -175,20 +174,18 @@ def describe(offer: RetentionOffer, membership: core.Membership) -> dict[str, An
         logger.info("plan change preview for %s failed: %s", membership.id, exc)
     else:
         if shown.amount_due > 0:
-            details = _("You pay %(amount)s %(currency)s now for the rest of this period.") % {
-                "amount": format_amount(shown.amount_due, shown.currency),
-                "currency": shown.currency,
+            details = _("You pay %(amount)s now for the rest of this period.") % {
+                "amount": money(shown.amount_due, shown.currency),
             }
         elif shown.effective_at is not None:
             details = _("The new price applies from %(date)s.") % {
-                "date": shown.effective_at.date().isoformat()
+                "date": local_date(shown.effective_at)
             }
     return {
-        "headline": _("Switch to %(tier)s for %(amount)s %(currency)s %(per)s instead.")
+        "headline": _("Switch to %(tier)s for %(amount)s %(per)s instead.")
         % {
             "tier": tier,
-            "amount": format_amount(price.amount, price.currency),
-            "currency": price.currency,
+            "amount": money(price.amount, price.currency),
             "per": _per(price.interval),
         },
         "details": details,

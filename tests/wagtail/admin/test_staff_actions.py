@@ -316,7 +316,7 @@ def test_staff_refund_on_the_fake_provider_keeps_access_to_the_period_end(
     response = admin_client.post(url("refund", member, membership), {"reason": "goodwill"})
 
     assert response.status_code == 302
-    assert "Refunded 120.00 EUR" in shown(response)
+    assert "Refunded €120.00" in shown(response)
     after = Membership.objects.get(pk=membership.pk)
     assert after.cancel_at_period_end  # ON_REFUND = keep_to_period_end
     assert check_access(request_for(member), PREMIUM).allowed
@@ -375,7 +375,7 @@ def test_staff_refund_of_a_bank_transfer_marks_the_invoice_refunded(
 
     response = admin_client.post(url("refund", member, membership), {"reason": "paid twice"})
 
-    assert "Refunded 5.00 EUR" in shown(response)
+    assert "Refunded €5.00" in shown(response)
     assert ManualInvoice.objects.get().state == "refunded"
     assert Membership.objects.get(pk=membership.pk).cancel_at_period_end
 
@@ -390,7 +390,7 @@ def test_staff_refund_a_one_off_purchase_and_it_is_revoked(
 
     response = admin_client.post(target, {"reason": "never downloaded"})
 
-    assert "Refunded 9.00 EUR" in shown(response)
+    assert "Refunded €9.00" in shown(response)
     assert Grant.objects.get(pk=grant.pk).revoked_at is not None
     assert logged(member) == ["wagtail_paywall.refund_purchase"]
 
@@ -482,6 +482,18 @@ def test_get_on_a_post_only_action_is_a_404(
     admin_client: Client, member: Any, program: Any
 ) -> None:
     assert admin_client.get(reverse("paywall_members:gift", args=[member.pk])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/paywall_members/abc/",
+        "/admin/paywall_members/abc/gift/",
+        "/admin/paywall_members/abc/memberships/m1/cancel/",
+    ],
+)
+def test_an_id_that_is_not_a_member_id_is_a_404_not_a_500(admin_client: Client, url: str) -> None:
+    assert admin_client.post(url).status_code == 404
 
 
 # -- pause and plan changes ---------------------------------------------------------------
@@ -651,7 +663,7 @@ def test_staff_refund_on_stripe_refunds_the_latest_paid_invoice(
 
     response = admin_client.post(url("refund", member, on_stripe), {"reason": "duplicate"})
 
-    assert "Refunded 120.00 EUR" in shown(response)
+    assert "Refunded €120.00" in shown(response)
     [refund] = replay.sent("POST /v1/refunds")
     assert refund.params["payment_intent"] == "pi_1"
     assert refund.idempotency_key == "refund-in_1"

@@ -529,8 +529,8 @@ def test_the_report_shows_failed_recovered_lost_revenue_and_rate_per_month_and_p
     rows = [r for r in page.split("<tr>") if "<td>2026-" in r]
     cells = [[c.split("</td>")[0].strip() for c in r.split("<td>")[1:]] for r in rows]
     assert cells == [
-        ["2026-04", "stripe", "1", "1", "0", "0", "99.00 EUR", "100.0%"],
-        ["2026-03", "fake", "3", "2", "1", "0", "12.00 EUR", "66.7%"],
+        ["2026-04", "stripe", "1", "1", "0", "0", "€99.00", "100.0%"],
+        ["2026-03", "fake", "3", "2", "1", "0", "€12.00", "66.7%"],
         ["2026-03", "manual", "1", "0", "0", "1", "—", "—"],
     ]
     assert "Payment recovery" in page
@@ -544,8 +544,39 @@ def test_the_report_downloads_as_csv_in_minor_units(client: Client, editor: Any)
 
     assert response["Content-Type"].startswith("text/csv")
     lines = list(csv.reader(io.StringIO(response.content.decode())))
-    assert lines[0][:4] == ["month", "provider", "currency", "failed"]
-    assert ["2026-03", "fake", "EUR", "3", "2", "1", "0", "1200", "0.6667"] in lines
+    assert lines[0] == [
+        "month",
+        "provider",
+        "failed",
+        "recovered",
+        "lost",
+        "open",
+        "revenue_recovered_EUR",
+        "recovery_rate",
+    ]
+    assert ["2026-03", "fake", "3", "2", "1", "0", "1200", "0.6667"] in lines
+    assert ["2026-03", "manual", "1", "0", "0", "1", "0", ""] in lines
+
+
+def test_the_csv_counts_a_month_once_when_it_recovered_two_currencies(
+    client: Client, editor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _episodes()
+    client.force_login(editor)
+    from wagtail_paywall.admin import dunning
+
+    real = dunning.recovery_figures
+
+    def two_currencies() -> Any:
+        rows, total = real()
+        rows[0].revenue["PLN"] = 5000
+        return rows, total
+
+    monkeypatch.setattr(dunning, "recovery_figures", two_currencies)
+    response = client.get(REPORT, {"format": "csv"})
+    lines = list(csv.reader(io.StringIO(response.content.decode())))
+    assert lines[0][6:8] == ["revenue_recovered_EUR", "revenue_recovered_PLN"]
+    assert len(lines) == 1 + 3  # the header, then one line per month and provider
 
 
 def test_the_report_is_refused_to_an_editor_without_its_permission(

@@ -82,6 +82,21 @@ def test_confirming_the_preview_moves_the_membership_to_the_new_plan(
     assert "Your plan is now Premium" in client.get(ACCOUNT).content.decode()
 
 
+def test_an_upgrade_on_a_declined_card_is_402_and_changes_nothing(
+    client: Client, supporter_member: Membership, fake: FakeProvider
+) -> None:
+    fake.decline_card(supporter_member.provider_customer_id or "")
+    stamp = proration_date(preview(client, supporter_member).content.decode())
+    response = client.post(
+        CHANGE,
+        {"membership": supporter_member.pk, "price": "premium-yearly", "proration_date": stamp},
+    )
+    assert response.status_code == 402
+    assert "Your card was declined" in response.content.decode()
+    supporter_member.refresh_from_db()
+    assert supporter_member.tier == "supporter"
+
+
 def test_a_downgrade_preview_says_nothing_is_due_until_the_period_ends(
     client: Client, reader: Any, login: Callable[..., Client], subscribe: Callable[..., Membership]
 ) -> None:

@@ -299,7 +299,7 @@ def test_a_provider_without_a_payment_page_shows_how_to_pay(
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Amount due: 5.00 EUR" in html
+    assert "Amount due: €5.00" in html
     assert "IBAN" in html
     assert not Membership.objects.exists()
 

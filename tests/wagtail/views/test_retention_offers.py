@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from membership_sdk.providers.fake import FakeProvider
 from wagtail_paywall import program as program_module
+from wagtail_paywall.formats import local_date
 from wagtail_paywall.models import CancellationFeedback, Membership, Price, RetentionAttempt
 from wagtail_paywall.tasks import deliver
 
@@ -65,7 +66,7 @@ def member(
     login: Callable[..., Client],
     subscribe: Callable[..., Membership],
 ) -> Membership:
-    """``reader``, signed in, holding Premium monthly (12.00 EUR) through the fake."""
+    """``reader``, signed in, holding Premium monthly (€12.00) through the fake."""
     login(reader)
     return subscribe(reader, "premium-monthly")
 
@@ -98,7 +99,7 @@ def test_the_reason_chooses_the_offer(client: Client, member: Membership) -> Non
 
     assert expensive.status_code == 200
     assert "Stay with 50% off for the next 3 payments." in expensive.content.decode()
-    assert "You pay 6.00 EUR a month instead of 12.00 EUR." in expensive.content.decode()
+    assert "You pay €6.00 a month instead of €12.00." in expensive.content.decode()
     assert temporary.status_code == 200
     assert "pause your membership for up to 3 months" in temporary.content.decode()
     assert list(
@@ -255,8 +256,8 @@ def test_accepting_the_cheaper_plan_moves_the_membership_to_it_at_the_period_end
 ) -> None:
     offer_page = start_cancel(client, member, "content")
     html = offer_page.content.decode()
-    assert "Switch to Supporter for 5.00 EUR a month instead." in html
-    assert f"The new price applies from {member.current_period_end:%Y-%m-%d}." in html
+    assert "Switch to Supporter for €5.00 a month instead." in html
+    assert f"The new price applies from {local_date(member.current_period_end)}." in html
 
     response = client.post(ACCEPT, forms_of(html)[ACCEPT])
 

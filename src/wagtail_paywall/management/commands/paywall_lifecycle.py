@@ -1,0 +1,50 @@
+"""``manage.py paywall_lifecycle``: pauses that end by themselves.
+
+Run it hourly (at least daily). It resumes every pause whose ``paused_until`` has come
+at the providers that leave that to the site (the ``fake`` provider; Stripe resumes by
+itself, and ``paywall_bank_transfers`` resumes the ``manual`` provider's). Each resume
+goes through the webhook inbox; a second run resumes nothing more. The logic is
+:func:`wagtail_paywall.billing.pauses.resume_due_pauses`.
+
+See ``docs/lifecycle.md`` (Pauses).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from ...billing.pauses import resume_due_pauses
+from ...tasks import deliver
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+class Command(BaseCommand):
+    help = "Resume the pauses that are due (run hourly, at least daily)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--now",
+            type=_moment,
+            default=None,
+            help="act as if it were this ISO date and time (to catch up, or to rehearse)",
+        )
+
+    def handle(
+        self, *args: Any, now: datetime | None = None, verbosity: int = 1, **options: Any
+    ) -> None:
+        sent = resume_due_pauses(now)
+        for provider, webhook in sent:
+            row = deliver(provider, webhook.headers, webhook.body)
+            if verbosity >= 2:
+                self.stdout.write(f"  {provider} {row.event_id}: {row.event_type} ({row.status})")
+        self.stdout.write(f"Pauses: {len(sent)} resumed.")
