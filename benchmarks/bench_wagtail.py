@@ -178,8 +178,9 @@ def run() -> list[Row]:
     import benchlib
 
     pairs = max(30, benchlib.TIMER.repeats * 8)
-    samples: dict[str, list[float]] = {"on": [], "off": [], "group": []}
+    samples: dict[str, list[float]] = {"on": [], "off": [], "group": [], "untracked": []}
     steps = [("on", on, False), ("off", off, True), ("group", group, True)]
+    steps.append(("untracked", _untracked(on), False))
     for i in range(pairs):
         turn = i % len(steps)
         for name, func, paywall_off in steps[turn:] + steps[:turn]:
@@ -204,7 +205,29 @@ def run() -> list[Row]:
         row("paywall on", "on", f"{_queries['on warm']} queries warm, {_queries['on cold']} cold"),
         row("paywall off", "off", f"{_queries['off']} queries"),
         row("wagtail group restriction", "group", "paywall off"),
+        row(UNTRACKED, "untracked", "paywall on, reading activity not recorded"),
     ]
+
+
+#: The paywall on with its reading-activity tracking taken out: the baseline of tracking.
+UNTRACKED = "paywall on, no activity tracking"
+MAX_TRACKING_RATIO = 1.02
+
+
+def _untracked(serve: Callable[[], object]) -> Callable[[], object]:
+    """``serve`` with :func:`wagtail_paywall.billing.activity.note_read` a no-op."""
+    from wagtail_paywall import gating
+
+    tracked = gating.note_read
+
+    def untracked() -> object:
+        gating.note_read = lambda request: None
+        try:
+            return serve()
+        finally:
+            gating.note_read = tracked
+
+    return untracked
 
 
 def _time_one(func: Callable[[], object]) -> float:
@@ -250,6 +273,17 @@ def checks(rows: list[Row]) -> list[Check]:
             extra_cold <= MAX_EXTRA_QUERIES_COLD,
         ),
     ]
+    untracked = find(rows, GROUP, UNTRACKED)
+    if untracked:
+        tracking = on[0].median_us / untracked[0].median_us
+        result.append(
+            Check(
+                "wagtail: reading activity tracking, warm (on / on untracked)",
+                f"{tracking:.3f}x",
+                f"<= {MAX_TRACKING_RATIO}x",
+                tracking <= MAX_TRACKING_RATIO,
+            )
+        )
     if group:
         vs_group = on[0].median_us / group[0].median_us
         result.append(

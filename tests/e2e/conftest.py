@@ -160,7 +160,13 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, demo_url: str) -> Iterator[Any]:
     """A fresh browser context (no cookies) on the demo site."""
     context = browser.new_context(
-        base_url=demo_url, viewport={"width": 1100, "height": 900}, accept_downloads=True
+        base_url=demo_url,
+        viewport={"width": 1100, "height": 900},
+        accept_downloads=True,
+        # The demo speaks the browser's language (LocaleMiddleware): English, whatever
+        # the machine's locale, unless a test asks for another. Ireland: the euro is
+        # preselected (a US browser is offered dollars; docs/wagtail.md, Local formats).
+        locale="en-IE",
     )
     context.set_default_timeout(15_000)
     tab = context.new_page()

@@ -57,7 +57,7 @@ def test_a_reader_pays_by_bank_transfer_and_staff_mark_it_received(
 
     # 2. The instructions: the amount, the bank account and the reference to quote.
     expect(page.get_by_role("heading", level=1)).to_have_text("How to pay")
-    expect(page.get_by_text("Amount due: 5.00 EUR")).to_be_visible()
+    expect(page.get_by_text("Amount due: €5.00")).to_be_visible()
     instructions = page.locator(".pw-card")
     expect(instructions).to_contain_text("DE89 3704 0044 0532 0130 00")
     expect(instructions).to_contain_text(REFERENCE)
@@ -86,7 +86,7 @@ def test_a_reader_pays_by_bank_transfer_and_staff_mark_it_received(
         row = main.get_by_role("row").filter(has_text=reference)
         expect(row).to_have_count(1)
         expect(row).to_contain_text("Supporter, monthly, EUR")
-        expect(row).to_contain_text("EUR 5.00")
+        expect(row).to_contain_text("€5.00")
         expect(row.get_by_role("button", name="Mark as received")).to_be_visible()
         screenshot(staff, "23-admin-bank-transfers")
 

@@ -81,6 +81,6 @@ def test_publisher_sees_a_failed_card_payment_recovered_in_the_report(
     cells = row.locator("td")
     expect(cells.nth(2)).to_have_text("1")  # failed
     expect(cells.nth(3)).to_have_text("1")  # recovered
-    expect(cells.nth(6)).to_have_text("5.00 EUR")  # one month of Supporter recovered
+    expect(cells.nth(6)).to_have_text("€5.00")  # one month of Supporter recovered
     expect(cells.nth(7)).to_have_text("100.0%")
     screenshot(page, "35-payment-recovery")

@@ -49,8 +49,8 @@ def test_every_paywall_screen_is_under_one_paywall_menu(page: Any, screenshot: S
     page.get_by_role("button", name="Paywall").click()
     submenu = page.locator(".sidebar-sub-menu-panel")
     screens = ("Tiers", "Prices", "Members", "Webhook inbox", "Bank transfers", "Cancellations")
-    for item in (*screens, "Feed tokens"):
-        expect(submenu.get_by_role("link", name=item)).to_be_visible()
+    for item in (*screens, "Feed tokens", "Coupons", "Members at risk"):
+        expect(submenu.get_by_role("link", name=item, exact=True)).to_be_visible()
     # No paywall screen has a top-level menu of its own any more.
     sidebar = page.locator("#wagtail-sidebar")
     expect(sidebar.get_by_role("link", name="Cancellations", exact=True)).to_have_count(1)

@@ -78,6 +78,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Each visitor in their language: the switcher's cookie, else the browser's
+    # Accept-Language (docs/i18n.md).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -142,6 +145,14 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 LANGUAGE_CODE = "en"
+# The languages wagtail_paywall ships catalogues for; the footer's switcher offers them.
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("nl", "Nederlands"),
+    ("pl", "Polski"),
+    ("da", "Dansk"),
+]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -224,6 +235,9 @@ PAYWALL = {
         },
         "smaller-plan": {"kind": "cheaper_plan", "reasons": ["content"]},
     },
+    # The "Cancel contracts here" button and its no-login page (§312k BGB; see
+    # docs/cancellation.md, which is not legal advice).
+    "CANCELLATION_BUTTON": True,
 }
 
 LOGGING = {

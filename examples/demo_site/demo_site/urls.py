@@ -18,6 +18,8 @@ api_router.register_endpoint("pages", PaywalledPagesAPIViewSet)
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("accounts/", include("allauth.urls")),
+    # The language switcher posts to set_language (docs/i18n.md).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include(wagtaildocs_urls)),
     # Pricing, checkout, the fake payment page, account, webhooks, search and feeds.
     path("paywall/", include("wagtail_paywall.urls")),
