@@ -190,16 +190,21 @@ class Withdrawal:
     refund_note: str = ""
 
 
-def withdraw(program: MembershipProgram, membership_id: str) -> Withdrawal:
+def withdraw(
+    program: MembershipProgram, membership_id: str, *, declared_at: datetime | None = None
+) -> Withdrawal:
     """Withdraw from ``membership_id``'s contract: refund its latest payment where the
     provider can, then end it now.
 
-    :raises OutsideWithdrawalPeriod: the withdrawal period is over, or the membership
-        gives no access; nothing changed.
+    ``declared_at`` is when the withdrawal was declared (default: now): a withdrawal
+    declared within the period is carried out when confirmed later.
+
+    :raises OutsideWithdrawalPeriod: it was declared after the withdrawal period, or the
+        membership gives no access; nothing changed.
     :raises ProviderError: the provider failed to refund; nothing changed.
     """
     membership = program._membership(membership_id)
-    now = program.clock()
+    now = program.clock() if declared_at is None else declared_at
     if not can_withdraw(membership, now):
         deadline = withdrawal_deadline(membership)
         when = f"ended on {deadline:%Y-%m-%d}" if deadline is not None else "is unknown"

@@ -75,6 +75,9 @@ DEFAULTS: dict[str, Any] = {
     "AT_RISK": {},
     # The largest members CSV the "Import members" admin screen accepts, in bytes.
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
+    # A private directory (never under MEDIA_ROOT) where the admin keeps an upload between
+    # its dry run and its import, at most an hour; "" = a folder in the system temp dir.
+    "IMPORT_UPLOAD_DIR": "",
     # The currency a visitor is offered first (docs/wagtail.md, Local formats and
     # currencies): by country (ISO 3166 code -> ISO 4217 code), then by language (Django
     # language code -> currency), else DEFAULT_CURRENCY; ``?currency=`` overrides them all.

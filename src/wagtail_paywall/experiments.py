@@ -10,6 +10,9 @@
 - An exposure (the paywall shown) is written once per visitor and test: an anonymous
   visitor's cookie remembers it was counted, a member's is remembered in the cache (and
   the database's unique constraint makes a second write change nothing).
+- An anonymous visitor is counted only once they come back with the signed cookie: the
+  first view without it only sets the cookie (marked "shown, not counted yet"), so
+  crawlers and other clients that keep no cookies never write an exposure.
 - A variant's meter size reaches the one access decision through
   :attr:`membership_sdk.AccessContext.meter_free` (:func:`with_meter`).
 - Whatever a running test changes depends on the visitor, so a response that used it is
@@ -172,6 +175,10 @@ class _Assignment:
     variant: VariantSettings
     exposed: bool
     dirty: bool = False
+    #: An anonymous visitor who presented a valid cookie of this test.
+    from_cookie: bool = False
+    #: Shown the paywall before presenting a cookie: counted when they come back with it.
+    pending: bool = False
 
 
 def _member_id(request: HttpRequest) -> str | None:
@@ -222,7 +229,10 @@ def _assignment(request: HttpRequest) -> _Assignment | None:
                         variant,
                         exposed=bool(data.get("e")),
                         dirty=variant.id != data.get("v"),
+                        from_cookie=True,
                     )
+                    if data.get("p") and not found.exposed:
+                        _count(found, current.test_id)  # came back: now it counts
                 else:
                     uid = uuid.uuid4().hex
                     variant = current.variants[assign(uid, test_key, weights)]
@@ -271,13 +281,30 @@ def record_exposure(request: HttpRequest) -> None:
     test_id = setup().test_id
     if assignment is None or assignment.exposed or test_id is None:
         return
-    assignment.exposed = True
     if assignment.visitor.startswith("a:"):
-        assignment.dirty = True  # the cookie remembers it was counted
-    elif not cache().add(
+        if not assignment.from_cookie:
+            # No cookie yet (a first visit, or a client that keeps none, as crawlers):
+            # the cookie remembers the paywall was shown; it counts once presented.
+            assignment.pending = assignment.dirty = True
+            return
+        _count(assignment, test_id)
+        return
+    assignment.exposed = True
+    if not cache().add(
         EXPOSED_KEY.format(test=test_id, visitor=assignment.visitor), 1, COOKIE_MAX_AGE
     ):
         return
+    _write_exposure(assignment, test_id)
+
+
+def _count(assignment: _Assignment, test_id: int) -> None:
+    """Count an anonymous visitor presenting their cookie (which then remembers it)."""
+    assignment.exposed = assignment.dirty = True
+    assignment.pending = False
+    _write_exposure(assignment, test_id)
+
+
+def _write_exposure(assignment: _Assignment, test_id: int) -> None:
     # A test deleted meanwhile: nothing to count (a savepoint keeps the request's
     # transaction usable on PostgreSQL).
     with contextlib.suppress(DatabaseError), transaction.atomic():
@@ -305,6 +332,7 @@ def write_cookie(request: HttpRequest, response: HttpResponseBase) -> None:
             "u": assignment.visitor[2:],
             "v": assignment.variant.id,
             "e": int(assignment.exposed),
+            "p": int(assignment.pending),
         },
         salt=SALT,
     )

@@ -19,7 +19,8 @@ that fails leaves nothing behind):
   (``GrantKind.COMP``, source ``import:<platform>``).
 
 Re-running a file changes nothing twice: users are matched by email, comps by member and
-source, Stripe subscriptions by id. A dry run goes through the same steps and writes
+source, Stripe subscriptions by id; a comp staff revoked stays revoked (the row is
+skipped, saying so). A dry run goes through the same steps and writes
 nothing. ``manage.py paywall_import_members`` and the "Import members" admin screen
 (:mod:`wagtail_paywall.admin.imports`) are the two ways in. See ``docs/import-export.md``.
 """
@@ -270,6 +271,23 @@ class _Importer:
             else None
         )
         ends = f"until {until:%Y-%m-%d}" if until else "with no end"
+        revoked = (
+            Grant.objects.filter(
+                member_id=member_id, kind=GrantKind.COMP, source=source, revoked_at__isnull=False
+            )
+            .order_by("-revoked_at")
+            .first()
+            if existing is None and member_id is not None
+            else None
+        )
+        if revoked is not None and revoked.revoked_at is not None:
+            # Staff took the imported comp back: an export that still lists the member
+            # does not give it back.
+            changes.append(
+                f"skipped: comp of {revoked.tier} revoked by staff on "
+                f"{revoked.revoked_at:%Y-%m-%d}, not granted again"
+            )
+            return SKIPPED
         if existing is not None:
             if existing.tier == member.tier and existing.ends_at == until:
                 return UNCHANGED
@@ -352,8 +370,9 @@ class _Importer:
 
 
 def _worst(a: str, b: str) -> str:
-    """The outcome of a row that did two things: created beats updated beats unchanged."""
-    for outcome in (CREATED, UPDATED):
+    """The outcome of a row that did two things: created beats updated beats skipped
+    beats unchanged."""
+    for outcome in (CREATED, UPDATED, SKIPPED):
         if outcome in (a, b):
             return outcome
     return UNCHANGED

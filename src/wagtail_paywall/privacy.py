@@ -166,10 +166,10 @@ ANON = object()
 PSEUDONYM = object()
 
 
-def _email_in(emails: Iterable[str]) -> Q:
+def _email_in(emails: Iterable[str], *, field: str = "email") -> Q:
     found = Q(pk__in=[])
     for email in emails:
-        found |= Q(email__iexact=email)
+        found |= Q(**{f"{field}__iexact": email})
     return found
 
 
@@ -196,6 +196,20 @@ def erase_gifts(rows: QuerySet[Any], subject: Subject) -> None:
     bought = rows.filter(buyer_id=subject.member_id)
     bought.filter(done).update(buyer_id="", recipient_email="", message="")
     bought.update(buyer_id="")
+    # A gift sent to the member belongs to its buyer: it stays, without the member's
+    # address (nor the buyer's message to them).
+    rows.filter(_email_in(subject.emails, field="recipient_email")).update(
+        recipient_email="", message=""
+    )
+
+
+def erase_gift_orders(rows: QuerySet[Any], subject: Subject) -> None:
+    """The member's unpaid gift orders go; another buyer's order for a gift to the member
+    stays theirs, without the member's address (nor the message to them)."""
+    rows.filter(buyer_id=subject.member_id).delete()
+    rows.filter(_email_in(subject.emails, field="recipient_email")).update(
+        recipient_email="", message=""
+    )
 
 
 def scrub_webhooks(rows: QuerySet[Any], subject: Subject) -> None:
@@ -252,9 +266,18 @@ declare(
     P + "Gift",
     "gifts",
     erase_gifts,
-    rows=lambda s: Q(buyer_id=s.member_id) | Q(redeemed_by=s.member_id),
+    rows=lambda s: (
+        Q(buyer_id=s.member_id)
+        | Q(redeemed_by=s.member_id)
+        | _email_in(s.emails, field="recipient_email")
+    ),
 )
-declare(P + "GiftOrder", "gift_orders", delete, rows=lambda s: Q(buyer_id=s.member_id))
+declare(
+    P + "GiftOrder",
+    "gift_orders",
+    erase_gift_orders,
+    rows=lambda s: Q(buyer_id=s.member_id) | _email_in(s.emails, field="recipient_email"),
+)
 declare(P + "PaymentRecovery", "payment_recoveries", anonymise(member_id=ANON))
 declare(P + "RetentionAttempt", "retention_attempts", anonymise(member_id="", detail=""))
 declare(P + "ManualInvoice", "bank_transfer_invoices", pseudonymise_invoices)
@@ -402,6 +425,10 @@ def erase(
     erasure.member_id = member_id
     erasure.state = Erasure.State.PENDING
     erasure.attempts += 1
+    # Kept while pending so a retry finds the rows made under them (a deleted user's
+    # address can no longer be read); cleared once done.
+    emails = tuple(sorted(set(emails) | set(erasure.emails or ())))
+    erasure.emails = list(emails)
     try:
         cancel_subscriptions(program or get_program(), member_id)
     except ErasureBlocked as exc:
@@ -418,6 +445,7 @@ def erase(
             rows = model._default_manager.filter(declaration.rows(subject))
             declaration.erase(rows, subject)
         erasure.member_id = ""
+        erasure.emails = []
         erasure.state = Erasure.State.DONE
         erasure.completed_at = timezone.now()
         erasure.last_error = ""
@@ -449,7 +477,7 @@ def retry_pending() -> tuple[list[Erasure], list[tuple[Erasure, ErasureBlocked]]
     blocked: list[tuple[Erasure, ErasureBlocked]] = []
     for erasure in Erasure.objects.filter(state=Erasure.State.PENDING).order_by("requested_at"):
         try:
-            done.append(erase(erasure.member_id, source=erasure.source))
+            done.append(erase(erasure.member_id, source=erasure.source, emails=erasure.emails))
         except ErasureBlocked as exc:
             blocked.append((erasure, exc))
     return done, blocked

@@ -158,6 +158,27 @@ def test_withdrawal_after_14_days_is_refused_and_changes_nothing() -> None:
     assert not current(program, member).cancel_at_period_end
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_withdrawal_declared_in_time_is_carried_out_when_confirmed_later(provider: str) -> None:
+    clock = Clock()
+    program = make_program(clock)
+    member = subscribe(program, provider, "basic-monthly")
+    declared = NOW + timedelta(days=13)
+    clock.now = NOW + timedelta(days=20)
+    done = withdraw(program, member.id, declared_at=declared)
+    assert done.refund is not None
+    assert done.membership.status is Status.CANCELED
+
+
+def test_a_withdrawal_declared_late_is_refused_whenever_it_is_confirmed() -> None:
+    clock = Clock()
+    program = make_program(clock)
+    member = subscribe(program, "fake")
+    with pytest.raises(OutsideWithdrawalPeriod, match="withdrawal period of 14 days ended"):
+        withdraw(program, member.id, declared_at=NOW + timedelta(days=14, seconds=1))
+    assert current(program, member).status is Status.ACTIVE
+
+
 def test_withdrawing_from_a_trial_refunds_nothing_and_ends_it() -> None:
     clock = Clock()
     program = make_program(clock)

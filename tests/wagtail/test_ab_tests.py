@@ -3,6 +3,8 @@ does with the result, and that no cache or variant ever mixes visitors or leaks.
 
 from __future__ import annotations
 
+import csv as csv_module
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -137,14 +139,15 @@ def test_a_cookie_of_another_test_is_ignored(ab_test: PaywallTest, tier_page: An
     )
 
     client.get(tier_page.url)
+    client.get(tier_page.url)  # back with the new cookie: counted
 
     assert (
         signing.loads(client.cookies[experiments.COOKIE].value, salt=experiments.SALT)["t"]
         == ab_test.pk
     )
-    assert (
-        PaywallExposure.objects.filter(visitor__startswith="a:").exclude(visitor="a:old").exists()
-    )
+    (exposure,) = PaywallExposure.objects.all()
+    assert exposure.visitor.startswith("a:")
+    assert exposure.visitor != "a:old"
 
 
 def test_a_member_keeps_their_variant_by_id_on_every_device(
@@ -181,9 +184,48 @@ def test_an_anonymous_exposure_is_counted_once_per_visitor(
 ) -> None:
     for _ in range(3):
         client.get(tier_page.url)
-    Client().get(tier_page.url)
+    other = Client()
+    for _ in range(2):
+        other.get(tier_page.url)
 
     assert PaywallExposure.objects.filter(test=ab_test).count() == 2
+
+
+def test_visitors_who_keep_no_cookie_such_as_crawlers_are_never_counted(
+    ab_test: PaywallTest, tier_page: Any
+) -> None:
+    for _ in range(5):
+        response = Client().get(tier_page.url)
+        assert experiments.COOKIE in response.cookies  # the assignment is offered
+
+    assert not PaywallExposure.objects.exists()
+
+
+def test_an_anonymous_visitor_is_counted_in_the_variant_they_were_shown_when_they_come_back(
+    client: Client, ab_test: PaywallTest, tier_page: Any
+) -> None:
+    first = client.get(tier_page.url).content.decode()
+    assert not PaywallExposure.objects.exists()
+    shown = B_HEADING if B_HEADING in first else CONTROL_HEADING
+
+    client.get(tier_page.url)
+
+    (exposure,) = PaywallExposure.objects.all()
+    assert exposure.variant.heading == shown
+
+
+def test_a_warm_anonymous_page_view_writes_no_exposure(
+    client: Client, ab_test: PaywallTest, tier_page: Any
+) -> None:
+    client.get(tier_page.url)
+    client.get(tier_page.url)  # counted
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(tier_page.url)
+
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "paywallexposure" not in sql
+    assert "paywalltest" not in sql
 
 
 def test_a_member_exposure_is_counted_once_across_devices(
@@ -333,6 +375,22 @@ def test_the_report_shows_each_variants_rate_interval_and_p_value(
     assert "0.0013" in html  # p-value of 5/100 against 20/100 (z = 3.21)
     assert "significant" in html
     assert "Heading test,running,B,100,20,0.2000" in csv
+
+
+def test_the_csv_never_starts_a_test_or_variant_name_as_a_formula(
+    ab_test: PaywallTest, editor: Any, client: Client
+) -> None:
+    control, b = variants(ab_test)
+    PaywallTest.objects.filter(pk=ab_test.pk).update(name='=HYPERLINK("http://x","go")')
+    PaywallVariant.objects.filter(pk=b.pk).update(name="@SUM(1+1)")
+    client.force_login(editor)
+
+    rows = list(
+        csv_module.reader(io.StringIO(client.get(REPORT, {"format": "csv"}).content.decode()))
+    )
+
+    assert {r[0] for r in rows[1:]} == {'\'=HYPERLINK("http://x","go")'}
+    assert {r[2] for r in rows[1:]} == {control.name, "'@SUM(1+1)"}
 
 
 def test_the_report_is_refused_without_permission(

@@ -4,6 +4,8 @@ Stripe; and the "Pages by conversions" report."""
 
 from __future__ import annotations
 
+import csv as csv_module
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -378,3 +380,25 @@ def test_the_report_needs_its_permission(client: Client, make_user: Callable[...
     assert client.get(REPORT).status_code in (302, 403)
     staff.user_permissions.add(Permission.objects.get(codename="view_attribution"))
     assert client.get(REPORT).status_code == 200
+
+
+def test_the_reports_csv_never_starts_a_page_title_as_a_formula(
+    make_article: Any, catalog: Any, editor: Any
+) -> None:
+    page = make_article("tier", tiers=[catalog["premium"]], title="=cmd|' /C calc'!A0")
+    Attribution.objects.create(
+        member_id="x",
+        page=page,
+        price_id="premium-monthly",
+        provider="fake",
+        currency="EUR",
+        started_at=get_program().clock(),
+    )
+    admin = Client()
+    admin.force_login(editor)
+
+    rows = list(
+        csv_module.reader(io.StringIO(admin.get(REPORT, {"format": "csv"}).content.decode()))
+    )
+
+    assert rows[1][1] == "'=cmd|' /C calc'!A0"

@@ -7,6 +7,8 @@ import copy
 import csv
 import io
 import json
+import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,6 +135,22 @@ def test_running_the_same_file_again_changes_nothing(
     assert users() == count
     assert list(Grant.objects.values_list("id", "ends_at", "tier")) == grants
     assert "0 created, 0 updated, 5 unchanged, 1 skipped, 0 error" in out
+
+
+def test_a_comp_staff_revoked_stays_revoked_when_the_file_is_imported_again(
+    run: Callable[..., tuple[str, str]], tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path, "email,status,tier,paid_through\na@example.com,active,premium,2099-01-01\n"
+    )
+    run(path, "--format", "csv")
+    get_program().revoke_grant(Grant.objects.get().id)
+
+    out, _ = run(path, "--format", "csv")
+
+    assert not Grant.objects.filter(revoked_at__isnull=True).exists()
+    assert "0 created, 0 updated, 0 unchanged, 1 skipped, 0 error" in out
+    assert "revoked by staff" in out
 
 
 def test_an_existing_user_is_matched_by_email_ignoring_case(
@@ -528,6 +546,64 @@ def test_the_admin_upload_shows_the_dry_run_first_and_imports_on_confirm(
     assert done.status_code == 200
     assert "Imported" in done.content.decode()
     assert Grant.objects.get().member_id == str(user("adm@example.com").pk)
+
+
+def preview(client: Any, text: str) -> Any:
+    return client.post(
+        reverse("paywall_members_import"),
+        {"file": upload(text), "format": "csv", "encoding": "utf-8", "action": "preview"},
+    )
+
+
+def test_the_admin_keeps_an_upload_in_a_private_folder_not_in_the_media_storage(
+    admin_client: Any, catalog: Any, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    with override_settings(
+        MEDIA_ROOT=str(media), PAYWALL={**settings.PAYWALL, "IMPORT_UPLOAD_DIR": str(tmp_path)}
+    ):
+        token = preview(admin_client, "email,status\nkept@example.com,free\n").context["token"]
+
+    kept = tmp_path / "wagtail-paywall-imports" / f"{token}.csv"
+    assert kept.read_bytes() == b"email,status\nkept@example.com,free\n"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "wagtail-paywall-imports").stat().st_mode & 0o777 == 0o700
+    assert not media.exists() or not any(media.rglob("*.csv"))
+
+
+def test_an_abandoned_dry_run_upload_is_deleted_after_an_hour(
+    admin_client: Any, catalog: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "wagtail-paywall-imports"
+    with override_settings(PAYWALL={**settings.PAYWALL, "IMPORT_UPLOAD_DIR": str(tmp_path)}):
+        token = preview(admin_client, "email,status\nold@example.com,free\n").context["token"]
+        two_hours_ago = time.time() - 7200
+        os.utime(folder / f"{token}.csv", (two_hours_ago, two_hours_ago))
+
+        fresh = preview(admin_client, "email,status\nnew@example.com,free\n").context["token"]
+        late = admin_client.post(
+            reverse("paywall_members_import"),
+            {"token": token, "format": "csv", "encoding": "utf-8", "action": "import"},
+        )
+
+    assert sorted(p.name for p in folder.iterdir()) == [f"{fresh}.csv"]
+    assert late.status_code == 400
+    assert "That upload is gone" in late.content.decode()
+    assert not get_user_model().objects.filter(email="old@example.com").exists()
+
+
+def test_the_admin_import_deletes_the_upload(
+    admin_client: Any, catalog: Any, tmp_path: Path
+) -> None:
+    with override_settings(PAYWALL={**settings.PAYWALL, "IMPORT_UPLOAD_DIR": str(tmp_path)}):
+        token = preview(admin_client, "email,status\ndone@example.com,free\n").context["token"]
+        done = admin_client.post(
+            reverse("paywall_members_import"),
+            {"token": token, "format": "csv", "encoding": "utf-8", "action": "import"},
+        )
+
+    assert done.status_code == 200
+    assert list((tmp_path / "wagtail-paywall-imports").iterdir()) == []
 
 
 def test_the_admin_import_refuses_a_token_of_another_session(

@@ -8,15 +8,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.core import checks
 from django.core.cache import caches
+from django.core.management import call_command
 from django.template import Context, Template
 from django.test import Client, override_settings
 from django.utils import formats, timezone
 
+from membership_sdk import ProviderError
 from membership_sdk.providers.fake import FakeProvider
 from wagtail_paywall import checks as paywall_checks
 from wagtail_paywall import program as program_module
@@ -172,7 +175,7 @@ def test_a_member_is_set_to_end_at_the_period_end_and_mailed_the_confirmation(
     assert mail.to == [reader.email]
     assert "cancellation is confirmed" in mail.subject
     ends = timezone.localtime(after.current_period_end)
-    for text in ("Ann Reader", "READER@example.com", "42", "Ordinary cancellation"):
+    for text in ("Contract: Premium", "Kind: Ordinary cancellation"):
         assert text in mail.body
     assert f"ends on {formats.date_format(ends, 'DATETIME_FORMAT')}" in mail.body
     assert "Received:" in mail.body
@@ -303,15 +306,47 @@ def test_the_page_takes_a_few_declarations_per_client_then_refuses(
     assert CancellationDeclaration.objects.count() == 2
 
 
-def test_the_page_takes_a_few_declarations_per_address_from_any_client(
-    member: Membership, committed: Any, site_settings: Any
+def test_the_page_takes_a_few_declarations_per_address_from_one_client(
+    client: Client, member: Membership, committed: Any, site_settings: Any
 ) -> None:
     site_settings(CANCELLATION_RATE_LIMIT=(2, 3600))
-    statuses = []
-    for n in range(3):
-        other = Client(REMOTE_ADDR=f"203.0.113.{n + 1}")
-        statuses.append(send(other, committed, "reader@example.com").status_code)
+    statuses = [send(client, committed, "reader@example.com").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+def test_strangers_elsewhere_cannot_stop_a_member_cancelling_nor_flood_their_mail(
+    member: Membership, committed: Any, site_settings: Any, mailoutbox: list[Any]
+) -> None:
+    site_settings(CANCELLATION_RATE_LIMIT=(2, 3600))
+    for n in range(3):  # strangers use up the address's limit
+        stranger = Client(REMOTE_ADDR=f"203.0.113.{n + 1}")
+        send(stranger, committed, "reader@example.com", contract="supporter")
+    assert len(confirmations(mailoutbox)) == 2  # then no more mail
+    response = send(Client(REMOTE_ADDR="198.51.100.7"), committed, "reader@example.com")
+    assert response.status_code == 200
+    assert fresh(member).cancel_at_period_end  # the member's own cancellation is applied
+    assert CancellationDeclaration.objects.filter(outcome="applied").count() == 1
+    assert CancellationDeclaration.objects.count() == 4  # every declaration is on record
+    assert len(confirmations(mailoutbox)) == 2
+
+
+def test_the_confirmation_repeats_nothing_a_stranger_typed(
+    client: Client, member: Membership, committed: Any, mailoutbox: list[Any]
+) -> None:
+    send(
+        client,
+        committed,
+        "reader@example.com",
+        name="Win a prize at https://evil.example/",
+        member_number="evil.example",
+        kind="extraordinary",
+        reason="Log in at https://evil.example/login to keep your account",
+    )
+    [mail] = confirmations(mailoutbox)
+    assert "evil.example" not in mail.body
+    assert "Win a prize" not in mail.body
+    assert "Kind: Extraordinary cancellation" in mail.body
+    assert CancellationDeclaration.objects.get().reason.startswith("Log in at")  # kept as evidence
 
 
 def test_the_rate_limit_keeps_no_address_in_the_cache(
@@ -328,7 +363,7 @@ def test_the_rate_limit_keeps_no_address_in_the_cache(
     monkeypatch.setattr(cache, "add", spy)
     send(client, committed, "reader@example.com")
     counters = [k for k in keys if k.startswith("paywall:cancel-rate:")]
-    assert len(counters) == 2  # one for the client, one for the address
+    assert len(counters) == 3  # the client, the client with the address, the address
     assert not any("reader" in k or "127.0.0.1" in k for k in counters)
 
 
@@ -420,6 +455,27 @@ def test_a_withdrawal_without_login_ends_nothing_until_the_mailed_link_is_used(
     assert "Withdraw from contract" in page.content.decode()
     with committed():
         done = client.post(path)
+    assert "You withdrew from the contract" in done.content.decode()
+    assert fresh(member).status == "canceled"
+
+
+def withdrawal_link(mailoutbox: list[Any]) -> str:
+    link = re.search(r"/paywall/cancel-contract/withdraw/\S+/", confirmations(mailoutbox)[0].body)
+    assert link is not None
+    return link.group(0)
+
+
+def test_a_withdrawal_declared_in_time_is_carried_out_when_the_link_is_followed_late(
+    client: Client, member: Membership, committed: Any, mailoutbox: list[Any]
+) -> None:
+    send(client, committed, "reader@example.com", kind="withdrawal")  # day 0: in time
+    later = timezone.now() + timedelta(days=15)  # the reader clicks after the 14 days
+    program_module.get_program().clock = lambda: later
+    path = withdrawal_link(mailoutbox)
+    assert "Withdraw from contract" in client.get(path).content.decode()
+    with committed():
+        done = client.post(path)
+    assert done.status_code == 200
     assert "You withdrew from the contract" in done.content.decode()
     assert fresh(member).status == "canceled"
 
@@ -568,3 +624,130 @@ def test_the_button_needs_a_real_sender_address_in_production(site_settings: Any
     assert [m.id for m in found] == ["wagtail_paywall.E024"]
     with override_settings(DEBUG=False, DEFAULT_FROM_EMAIL="abo@example.com"):
         assert paywall_checks.check_cancellation_sender() == []
+
+
+# -- failed declarations: the staff's list and the hourly retry --------------------------------
+@pytest.fixture
+def provider_down(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], None]:
+    """Make the fake provider refuse (``True``) or carry out (``False``) cancellations."""
+    original = FakeProvider.cancel_subscription
+
+    def switch(down: bool) -> None:
+        def cancel(self: FakeProvider, *args: Any, **kwargs: Any) -> Any:
+            raise ProviderError("fake: unreachable", code="unreachable", retryable=True)
+
+        monkeypatch.setattr(FakeProvider, "cancel_subscription", cancel if down else original)
+
+    return switch
+
+
+def test_a_failed_cancellation_is_retried_hourly_until_applied_and_then_mailed(
+    client: Client,
+    member: Membership,
+    committed: Any,
+    mailoutbox: list[Any],
+    provider_down: Callable[[bool], None],
+) -> None:
+    provider_down(True)
+    send(client, committed, "reader@example.com")
+    row = CancellationDeclaration.objects.get()
+    assert row.outcome == "failed"
+    assert [(e["membership"], e["failed"]) for e in row.memberships] == [(member.pk, True)]
+    assert "our staff will do so" in confirmations(mailoutbox)[0].body
+    with committed():
+        call_command("paywall_lifecycle", stdout=StringIO())  # still down: tried again later
+    assert CancellationDeclaration.objects.get().outcome == "failed"
+    assert not fresh(member).cancel_at_period_end
+    provider_down(False)
+    out = StringIO()
+    with committed():
+        call_command("paywall_lifecycle", stdout=out)
+    assert "Cancellations: 1 failed ones completed." in out.getvalue()
+    row = CancellationDeclaration.objects.get()
+    assert row.outcome == "applied"
+    assert not row.memberships[0].get("failed")
+    assert fresh(member).cancel_at_period_end
+    mails = confirmations(mailoutbox)
+    assert len(mails) == 2
+    ends = timezone.localtime(fresh(member).current_period_end)
+    assert f"ends on {formats.date_format(ends, 'DATETIME_FORMAT')}" in mails[1].body
+
+
+def test_the_mail_says_the_staff_completes_a_cancellation_that_failed_in_part(
+    client: Client,
+    member: Membership,
+    committed: Any,
+    mailoutbox: list[Any],
+    reader: Any,
+    subscribe: Callable[..., Membership],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    # A second account under the same address: the declaration covers both.
+    twin = get_user_model().objects.create_user("reader-twin", email="reader@example.com")
+    with committed():
+        second = subscribe(twin, "supporter-monthly")
+    original = FakeProvider.cancel_subscription
+
+    def cancel(self: FakeProvider, subscription_id: str, **kwargs: Any) -> Any:
+        if subscription_id == second.provider_subscription_id:
+            raise ProviderError("fake: unreachable", code="unreachable", retryable=True)
+        return original(self, subscription_id, **kwargs)
+
+    monkeypatch.setattr(FakeProvider, "cancel_subscription", cancel)
+    send(client, committed, "reader@example.com")
+    assert CancellationDeclaration.objects.get().outcome == "failed"
+    body = confirmations(mailoutbox)[0].body
+    assert "Your Premium membership ends on" in body
+    assert "our staff will complete the cancellation" in body
+
+
+def test_the_declarations_list_needs_its_permission_and_shows_failed_ones_first(
+    client: Client,
+    member: Membership,
+    committed: Any,
+    make_user: Callable[..., Any],
+    provider_down: Callable[[bool], None],
+) -> None:
+    from django.contrib.auth.models import Permission
+    from django.urls import reverse
+
+    provider_down(True)
+    send(client, committed, "reader@example.com")  # failed
+    provider_down(False)
+    send(client, committed, "reader@example.com")  # applied, and newer
+    staff = make_user("staff")
+    staff.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    admin = Client()
+    admin.force_login(staff)
+    url = reverse("paywall_declarations:index")
+
+    refused = admin.get(url)
+    staff.user_permissions.add(Permission.objects.get(codename="view_cancellationdeclaration"))
+    allowed = admin.get(url)
+    failed_only = admin.get(url, {"outcome": "failed"})
+
+    assert refused.status_code == 302
+    assert allowed.status_code == 200
+    rows = [str(r.get_outcome_display()) for r in allowed.context["object_list"]]
+    assert rows == ["failed: for the staff", "applied"]
+    assert [r.outcome for r in failed_only.context["object_list"]] == ["failed"]
+
+
+def test_nobody_edits_or_deletes_a_declaration_in_the_admin(
+    client: Client, member: Membership, committed: Any, editor: Any
+) -> None:
+    from django.urls import NoReverseMatch, reverse
+
+    send(client, committed, "reader@example.com")
+    row = CancellationDeclaration.objects.get()
+    admin = Client()
+    admin.force_login(editor)
+    assert admin.get(reverse("paywall_declarations:inspect", args=[row.pk])).status_code == 200
+    for view in ("edit", "delete"):
+        with pytest.raises(NoReverseMatch):
+            reverse(f"paywall_declarations:{view}", args=[row.pk])
+    index = reverse("paywall_declarations:index")
+    assert admin.post(f"{index}delete/{row.pk}/").status_code == 404
+    assert CancellationDeclaration.objects.filter(pk=row.pk).exists()

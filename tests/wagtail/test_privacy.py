@@ -346,6 +346,63 @@ def test_a_gift_the_member_redeemed_stays_redeemed_by_a_stand_in(
     assert rows_naming(str(member.pk)) == {}
 
 
+def _gift_to(email: str, buyer: Any) -> Gift:
+    return Gift.objects.create(
+        id="gift_to",
+        code="TOTO-TOTO-TOTO-TOTO",
+        tier="premium",
+        months=3,
+        buyer_id=str(buyer.pk),
+        price_id="premium-yearly",
+        source="fake:pi_to",
+        bought_at=timezone.now(),
+        recipient_email=email,
+        message="Happy birthday",
+    )
+
+
+def test_an_unredeemed_gift_sent_to_the_member_is_in_their_export(member: Any, other: Any) -> None:
+    _gift_to("Member@Example.com", other)
+
+    [gift] = export(str(member.pk))["data"]["gifts"]
+
+    assert (gift["id"], gift["recipient_email"]) == ("gift_to", "Member@Example.com")
+
+
+def test_erasure_blanks_the_members_address_on_a_gift_sent_to_them_which_stays_the_buyers(
+    member: Any, other: Any
+) -> None:
+    _gift_to("member@example.com", other)
+    order = GiftOrder.objects.create(
+        buyer_id=str(other.pk), price_id="premium-yearly", recipient_email="member@example.com"
+    )
+
+    erase(str(member.pk), source=Erasure.Source.MEMBER)
+
+    gift = Gift.objects.get(pk="gift_to")
+    assert (gift.recipient_email, gift.message, gift.buyer_id) == ("", "", str(other.pk))
+    assert gift.redeemed_by == ""
+    order.refresh_from_db()
+    assert (order.recipient_email, order.buyer_id) == ("", str(other.pk))
+
+
+def test_a_retried_erasure_of_a_deleted_user_still_finds_gifts_sent_to_their_address(
+    populated: Membership, member: Any, other: Any, fake: FakeProvider
+) -> None:
+    _gift_to("member@example.com", other)
+    fake.simulate_outage()
+    member.delete()
+    pending = Erasure.objects.get()
+    assert pending.emails == ["member@example.com"]  # kept while the retry is due
+
+    fake.simulate_outage(None)
+    call_command("paywall_erase_member", "--pending")
+
+    assert Gift.objects.get(pk="gift_to").recipient_email == ""
+    done = Erasure.objects.get()
+    assert (done.state, done.emails) == ("done", [])
+
+
 def test_erasing_twice_changes_nothing_more(populated: Membership, member: Any) -> None:
     first = erase(str(member.pk), source=Erasure.Source.MEMBER)
     before = {m._meta.label: m._default_manager.count() for m in paywall_models()}
@@ -485,6 +542,35 @@ def test_a_wrong_password_erases_nothing(
     assert Membership.objects.filter(member_id=str(member.pk)).exists()
 
 
+def test_the_sixth_wrong_password_within_an_hour_is_refused_with_429(
+    populated: Membership, member: Any, client: Client
+) -> None:
+    client.force_login(member)
+    wrong = {"member": str(member.pk), "confirm": "on", "password": "no"}
+    for _attempt in range(5):
+        assert client.post(ERASE, wrong).status_code == 400
+
+    response = client.post(ERASE, {**wrong, "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert "Too many wrong passwords" in response.content.decode()
+    assert Membership.objects.filter(member_id=str(member.pk)).exists()
+
+
+def test_wrong_passwords_of_one_member_do_not_lock_out_another(
+    populated: Membership, member: Any, other: Any, client: Client
+) -> None:
+    client.force_login(member)
+    for _attempt in range(5):
+        client.post(ERASE, {"member": str(member.pk), "confirm": "on", "password": "no"})
+    client.force_login(other)
+
+    response = client.post(ERASE, {"member": str(other.pk), "confirm": "on", "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert not Membership.objects.filter(member_id=str(other.pk)).exists()
+
+
 def test_a_post_naming_another_member_is_a_404_and_erases_nobody(
     populated: Membership, member: Any, other: Any, client: Client
 ) -> None:
@@ -531,8 +617,20 @@ def test_staff_erase_a_member_from_the_admin_and_it_is_audit_logged(
     assert response.status_code == 302
     assert rows_naming(str(member.pk)) == {}
     [entry] = ModelLogEntry.objects.for_instance(member).filter(action="wagtail_paywall.erase")
-    assert entry.data["reason"] == "asked by letter"
-    assert entry.data["detail"] == Erasure.objects.get().pseudonym
+    assert (entry.data["reason"], entry.user) == ("asked by letter", editor)
+
+
+def test_the_audit_log_of_an_erasure_does_not_name_the_pseudonym(
+    populated: Membership, member: Any, editor: Any, client: Client
+) -> None:
+    client.force_login(editor)
+
+    client.post(reverse("paywall_members:privacy_erase", args=[member.pk]), {"reason": "letter"})
+
+    pseudonym = Erasure.objects.get().pseudonym
+    for entry in ModelLogEntry.objects.for_instance(member):
+        assert pseudonym not in json.dumps(entry.data)
+        assert pseudonym not in entry.label
 
 
 def test_staff_without_the_delete_permission_cannot_erase(

@@ -29,6 +29,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from membership_sdk.experiments import VariantResult, compare
 
+from ..exports import safe_cell
 from ..formats import money
 from ..models import Attribution, PaywallExposure, PaywallTest, PaywallVariant
 from ..models.experiments import setup_changed
@@ -182,9 +183,9 @@ class ABTestReportView(PaywallScreen):
                 vs = r.versus_control
                 writer.writerow(
                     [
-                        test.name,
-                        test.status,
-                        row.variant.name,
+                        safe_cell(test.name),
+                        safe_cell(test.status),
+                        safe_cell(row.variant.name),
                         r.exposures,
                         r.conversions,
                         "" if r.rate is None else f"{r.rate:.4f}",
@@ -298,7 +299,15 @@ class PageConversionsView(PaywallScreen):
         )
         for r in page_rows():
             writer.writerow(
-                [r.page_id or "", r.title, r.currency, r.started, r.conversions, r.revenue, r.mrr]
+                [
+                    r.page_id or "",
+                    safe_cell(r.title),
+                    safe_cell(r.currency),
+                    r.started,
+                    r.conversions,
+                    r.revenue,
+                    r.mrr,
+                ]
             )
         return response
 

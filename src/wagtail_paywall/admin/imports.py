@@ -1,8 +1,9 @@
 """The "Import members" admin screen and the members CSV download.
 
 Importing takes two steps: the upload runs a dry run and shows what would change (the
-file is kept, under a random name only this session knows, in the default storage);
-"Import" then runs it for real and shows the report. Both need
+file is kept, under a random name only this session knows, in a private directory on the
+server, never in the media storage, for at most :data:`KEEP_SECONDS`); "Import" then runs
+it for real, shows the report and deletes the file. Both need
 :data:`IMPORT_PERMISSION`; the download needs :data:`EXPORT_PERMISSION`. Files larger
 than ``PAYWALL["IMPORT_MAX_BYTES"]`` are refused. The logic is
 :mod:`wagtail_paywall.imports` and :mod:`wagtail_paywall.exports`. See
@@ -11,13 +12,17 @@ than ``PAYWALL["IMPORT_MAX_BYTES"]`` are refused. The logic is
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import tempfile
+import time as clock
 from datetime import UTC, datetime, time
+from pathlib import Path
 from typing import Any
 
 from django import forms
-from django.core.files.storage import default_storage
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
@@ -34,7 +39,9 @@ IMPORT_PERMISSION = "wagtail_paywall.add_grant"
 EXPORT_PERMISSION = "wagtail_paywall.view_grant"
 _SESSION_KEY = "paywall_member_imports"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
-_FOLDER = "paywall-imports"
+#: How long an upload is kept for its import after the dry run; older ones are deleted
+#: whenever the screen is used.
+KEEP_SECONDS = 3600
 
 FORMAT_LABELS = {
     Platform.CSV: _("Generic CSV"),
@@ -137,10 +144,13 @@ class ImportView(PaywallScreen):
                 form.add_error("file", _("Choose a CSV file to import."))
                 return self.render_to_response(self.get_context_data(form=form), status=400)
             token = secrets.token_hex(16)
-            default_storage.save(_path(token), upload)
-            request.session[_SESSION_KEY] = [*request.session.get(_SESSION_KEY, [])[-9:], token]
+            _save(_path(token), upload)
+            kept = request.session.get(_SESSION_KEY, [])
+            for old in kept[:-9]:
+                _path(old).unlink(missing_ok=True)
+            request.session[_SESSION_KEY] = [*kept[-9:], token]
         try:
-            with default_storage.open(_path(token), "rb") as stream:
+            with _path(token).open("rb") as stream:
                 report = import_members(
                     stream, form.cleaned_data["format"], dry_run=not confirm, **form.options()
                 )
@@ -156,15 +166,43 @@ class ImportView(PaywallScreen):
         )
 
 
-def _path(token: str) -> str:
-    return f"{_FOLDER}/{token}.csv"
+def _folder() -> Path:
+    """The private directory uploads are kept in (made, owner-only, when missing); the
+    uploads in it older than :data:`KEEP_SECONDS` are deleted on the way."""
+    configured = str(conf.get("IMPORT_UPLOAD_DIR") or "")
+    folder = Path(configured or tempfile.gettempdir()) / "wagtail-paywall-imports"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if hasattr(os, "getuid") and folder.stat().st_uid != os.getuid():
+        raise ImproperlyConfigured(
+            f"{str(folder)!r} belongs to another user: set PAYWALL['IMPORT_UPLOAD_DIR']"
+        )
+    stale = clock.time() - KEEP_SECONDS
+    for path in folder.glob("*.csv"):
+        try:
+            if path.stat().st_mtime < stale:
+                path.unlink()
+        except FileNotFoundError:  # another process deleted it meanwhile
+            pass
+    return folder
+
+
+def _path(token: str) -> Path:
+    return _folder() / f"{token}.csv"
+
+
+def _save(path: Path, upload: Any) -> None:
+    """Write ``upload`` to ``path``, readable by this user only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
 
 
 def _forget(request: HttpRequest, token: str) -> None:
     tokens = request.session.get(_SESSION_KEY, [])
     if token in tokens:
         request.session[_SESSION_KEY] = [t for t in tokens if t != token]
-        default_storage.delete(_path(token))
+        _path(token).unlink(missing_ok=True)
 
 
 @require_GET

@@ -58,7 +58,9 @@ def erase_member(request: HttpRequest, member_id: str) -> HttpResponse:
             % {"error": exc},
         )
         return action.back()
-    staff.record(request, action.member, "erase", erasure.pseudonym, reason=reason)
+    # Who erased and why, never the pseudonym: the log is on the user, and must not tie
+    # the pseudonymised records back to them.
+    staff.record(request, action.member, "erase", "", reason=reason)
     messages.success(
         request,
         _("Erased: subscriptions canceled, data deleted or anonymised (kept as %(pseudonym)s).")

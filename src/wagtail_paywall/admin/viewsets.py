@@ -22,6 +22,7 @@ from ..models import CancellationFeedback, Coupon, FeedToken, Price, Tier, Webho
 from . import privacy, segments, staff
 from . import views as admin_views
 from .at_risk import AtRiskViewSet
+from .declarations import CancellationDeclarationViewSet
 from .manual import BankTransferViewSet
 
 
@@ -267,6 +268,7 @@ class PaywallViewSetGroup(ViewSetGroup):
         WebhookEventViewSet,
         BankTransferViewSet,
         CancellationFeedbackViewSet,
+        CancellationDeclarationViewSet,
         FeedTokenViewSet,
         AtRiskViewSet,
     )

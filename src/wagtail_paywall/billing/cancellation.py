@@ -9,7 +9,10 @@
 - :func:`withdraw_membership` withdraws (Art. 11a): ended now, refunded where the
   provider can, confirmed by email. Without a login it needs the link the confirmation
   of a withdrawal declaration carries (:func:`withdrawal_token`).
-- :func:`allow_declaration` is the rate limit of the no-login page.
+- :func:`allow_declaration` and :func:`allow_mail` are the rate limits of the no-login
+  page.
+- :func:`retry_failed` tries again what a declaration failed to set to end
+  (``paywall_lifecycle``).
 - :func:`cancel_from_account` is the account page's cancellation, under the same rules.
 - The plugin hooks: a new trial is set to end by itself (Wet van Dam), a new yearly plan
   to renew monthly (§309 Nr. 9 BGB), and a declaration for a later date is applied at
@@ -77,24 +80,40 @@ def rules() -> CancellationRules:
 
 
 # -- the rate limit of the no-login page -----------------------------------------------------
+def _count(cache: Any, kind: str, value: str, seconds: int) -> int:
+    digest = hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:32]
+    key = f"paywall:cancel-rate:{digest}"
+    cache.add(key, 0, timeout=seconds)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=seconds)
+        return 1
+
+
 def allow_declaration(client: str, email: str) -> bool:
     """Count one declaration from ``client`` (an IP address) for ``email``; ``False`` once
-    either has sent more than ``CANCELLATION_RATE_LIMIT`` allows in its window. Keys are
-    digests: the cache never holds an address."""
+    the client has sent more than ``CANCELLATION_RATE_LIMIT`` allows in its window, in all
+    or for this address. Keys are digests: the cache never holds an address.
+
+    Nothing counted across clients refuses a declaration: a stranger elsewhere cannot
+    keep a member from cancelling (see :func:`allow_mail`)."""
     count, seconds = conf.get("CANCELLATION_RATE_LIMIT")
     cache = caches[conf.get("CACHE_ALIAS")]
-    allowed = True
-    for kind, value in (("ip", client), ("email", email.strip().casefold())):
-        digest = hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:32]
-        key = f"paywall:cancel-rate:{digest}"
-        cache.add(key, 0, timeout=seconds)
-        try:
-            used = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=seconds)
-            used = 1
-        allowed = allowed and used <= count
-    return allowed
+    address = email.strip().casefold()
+    per_client = _count(cache, "ip", client, seconds)
+    per_pair = _count(cache, "ip+email", f"{client} {address}", seconds)
+    return per_client <= count and per_pair <= count
+
+
+def allow_mail(email: str) -> bool:
+    """Count one confirmation to ``email`` from any client; ``False`` once more than
+    ``CANCELLATION_RATE_LIMIT`` allows were sent in its window. The declaration is then
+    still recorded and applied, but no further mail goes out (the earlier ones confirmed
+    it), so the page cannot be used to flood an address."""
+    count, seconds = conf.get("CANCELLATION_RATE_LIMIT")
+    cache = caches[conf.get("CACHE_ALIAS")]
+    return _count(cache, "email", email.strip().casefold(), seconds) <= count
 
 
 # -- declarations ----------------------------------------------------------------------------
@@ -161,6 +180,7 @@ def declare(
     contract: str = "",
     reason: str = "",
     wished_date: date | None = None,
+    mail: bool = True,
 ) -> CancellationDeclaration:
     """Record a declaration and act on it; the confirmation mail follows the commit.
 
@@ -170,7 +190,9 @@ def declare(
     cancellation too: the staff judges the reason), or at the renewal reaching
     ``wished_date`` when that is later; nothing ends at once. A withdrawal is set to end
     at the period's end too, and its confirmation carries the link that withdraws now
-    (:func:`withdraw_membership`, as the account page's button does).
+    (:func:`withdraw_membership`, as the account page's button does). With ``mail``
+    false (the address's mail limit is reached, :func:`allow_mail`) no confirmation goes
+    out.
     """
     program = get_program()
     now = program.clock()
@@ -197,35 +219,95 @@ def declare(
         if m.status in GRANTING and (not contract or m.tier == contract)
     ]
     done: list[Declared] = []
-    failed = False
+    failed: list[dict[str, Any]] = []
     for membership in live:
         try:
             done.append(_act(program, row, membership, now))
         except MembershipError as exc:
             logger.warning("declaration %s: %s was not set to end: %s", row.pk, membership.id, exc)
-            failed = True
+            failed.append(_failed_entry(membership, exc))
     if failed:
         row.outcome = Outcome.FAILED
     elif any(d.pending for d in done):
         row.outcome = Outcome.PENDING
     elif done:
         row.outcome = Outcome.APPLIED
-    row.memberships = [
-        {
-            "membership": d.membership.id,
-            "tier": d.membership.tier or "",
-            "ends_at": d.ends_at.isoformat() if d.ends_at else "",
-            "pending": d.pending,
-        }
-        for d in done
-    ]
+    row.memberships = [_entry(d) for d in done] + failed
     row.save(update_fields=["outcome", "memberships"])
     # Only an account's own address is written to: the page answers every declaration
     # alike, and nobody learns from it whether an address holds a membership.
-    if recipients:
+    if recipients and mail:
         for user in recipients:
             _mail_after_commit(user, "cancellation_received", row, done)
     return row
+
+
+def _entry(d: Declared) -> dict[str, Any]:
+    return {
+        "membership": d.membership.id,
+        "tier": d.membership.tier or "",
+        "ends_at": d.ends_at.isoformat() if d.ends_at else "",
+        "pending": d.pending,
+    }
+
+
+def _failed_entry(membership: Membership, exc: Exception) -> dict[str, Any]:
+    """A membership the declaration could not set to end: :func:`retry_failed` tries it
+    again until it is."""
+    return {
+        "membership": membership.id,
+        "tier": membership.tier or "",
+        "ends_at": "",
+        "pending": False,
+        "failed": True,
+        "error": str(exc)[:500],
+    }
+
+
+def retry_failed(now: datetime | None = None) -> list[CancellationDeclaration]:
+    """Try again every membership a declaration failed to set to end (outcome
+    ``failed``), as :func:`declare` would have; ``paywall_lifecycle`` runs it hourly.
+
+    A declaration is ``applied`` (or ``pending``) once none of its memberships is
+    failing any more; the member is mailed each membership now set to end. One that
+    ended meanwhile (the staff ended it by hand) needs nothing more. Returns the
+    declarations completed by this run.
+    """
+    program = get_program()
+    now = now or program.clock()
+    completed: list[CancellationDeclaration] = []
+    for row in CancellationDeclaration.objects.filter(outcome=Outcome.FAILED).order_by("pk"):
+        entries: list[dict[str, Any]] = []
+        done: list[Declared] = []
+        for entry in row.memberships:
+            if not entry.get("failed"):
+                entries.append(entry)
+                continue
+            membership = program.store.memberships.get(str(entry.get("membership", "")))
+            if membership is None or membership.status not in GRANTING:
+                entries.append({**entry, "failed": False, "error": ""})
+                continue
+            try:
+                declared = _act(program, row, membership, now)
+            except MembershipError as exc:
+                logger.warning(
+                    "declaration %s: %s still not set to end: %s", row.pk, membership.id, exc
+                )
+                entries.append({**entry, "error": str(exc)[:500]})
+                continue
+            done.append(declared)
+            entries.append(_entry(declared))
+        row.memberships = entries
+        if not any(e.get("failed") for e in entries):
+            pending = any(e.get("pending") for e in entries)
+            row.outcome = Outcome.PENDING if pending else Outcome.APPLIED
+            completed.append(row)
+        row.save(update_fields=["outcome", "memberships"])
+        if done:  # what now ends when; the mail says if the staff must still finish
+            member_ids = {d.membership.member_id for d in done}
+            for user in [u for m in sorted(member_ids) for u in _users_by_id(m)]:
+                _mail_after_commit(user, "cancellation_received", row, done)
+    return completed
 
 
 def _users_by_id(member_id: str) -> list[Any]:
@@ -240,7 +322,7 @@ def _act(
     program: Any, row: CancellationDeclaration, membership: Membership, now: datetime
 ) -> Declared:
     tier = _tier_name(membership.tier)
-    if row.kind == Kind.WITHDRAWAL and can_withdraw(membership, now):
+    if row.kind == Kind.WITHDRAWAL and can_withdraw(membership, row.received_at):
         # Without a login nothing ends at once: it ends at the period's end (harmless,
         # undone by resuming) until the link in the confirmation withdraws it.
         after = _end_lawfully(program, membership)
@@ -286,7 +368,10 @@ def withdraw_membership(
     :raises ProviderError: the provider failed to refund; nothing changed.
     """
     program = get_program()
-    withdrawn = withdraw(program, membership.id)
+    # Declared without a login: what counts is when the declaration was received, not
+    # when its link is followed (the link lasts the withdrawal period).
+    declared_at = declaration.received_at if declaration is not None else None
+    withdrawn = withdraw(program, membership.id, declared_at=declared_at)
     users = _users_by_id(membership.member_id)
     if declaration is None:
         user = users[0] if users else None

@@ -76,6 +76,10 @@ class Migration(migrations.Migration):
                     models.PositiveIntegerField(default=0, verbose_name="attempts"),
                 ),
                 ("last_error", models.TextField(blank=True, verbose_name="last error")),
+                (
+                    "emails",
+                    models.JSONField(blank=True, default=list, verbose_name="email addresses"),
+                ),
             ],
             options={
                 "verbose_name": "erasure",

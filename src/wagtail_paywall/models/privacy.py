@@ -30,8 +30,8 @@ def member_pseudonym(member_id: str) -> str:
 
 class Erasure(models.Model):
     """A member's erasure: ``pending`` while a provider could not cancel their
-    subscription yet (``member_id`` is kept so it can be retried), ``done`` once every
-    row of theirs was deleted or anonymised (``member_id`` is then cleared)."""
+    subscription yet (``member_id`` and ``emails`` are kept so it can be retried),
+    ``done`` once every row of theirs was deleted or anonymised (both are then cleared)."""
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending: a subscription is still to be canceled")
@@ -53,6 +53,9 @@ class Erasure(models.Model):
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
+    #: The member's email addresses, kept only while pending (a deleted user's can no
+    #: longer be read, and a retry must find the rows made under them); cleared once done.
+    emails = models.JSONField(_("email addresses"), default=list, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]

@@ -5,7 +5,9 @@ change of stored state, compared with the membership's last ledger entry (not wi
 hook's ``before``), so a change is recorded once however often it is reported: a
 duplicated webhook stores nothing, a late older snapshot is not stored, and a change that
 moves nothing the metrics read (a new period end, a renewal at the same price) writes no
-row. :func:`backfill` writes the history of memberships stored before the ledger existed.
+row. :func:`backfill` writes the history of memberships stored before the ledger existed;
+the first change recorded for such a membership writes that history first, so the ledger
+is the same whether the backfill runs before or after it.
 See ``docs/metrics.md`` (The ledger).
 """
 
@@ -171,7 +173,7 @@ def record(
     for attempt in range(3):
         try:
             with transaction.atomic():
-                rows = _record(before, after, new, at, catalog)
+                rows = _record(before, after, new, at, catalog, retry=attempt > 0)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -191,20 +193,21 @@ def _record(
     new: Point,
     at: datetime,
     catalog: Catalog,
+    *,
+    retry: bool = False,
 ) -> list[LedgerEntry]:
-    # A membership the program has just created has no entry yet (a racing writer of its
-    # first entry collides on seq 1 and is retried): no need to look.
+    # A membership the program has just created has no entry yet: no need to look, unless
+    # a racing writer of its first entry won (this is the retry after colliding on seq 1).
     last = (
         None
-        if before is None
+        if before is None and not retry
         else LedgerEntry.objects.filter(membership_id=after.id).order_by("-seq").first()
     )
     if last is not None:
         old, seq = _last_point(last), last.seq + 1
-    else:
-        old = point(before, catalog, at) if before is not None else Point.none()
-        seq = 1
-    if old == new:
+        if old == new:
+            return []
+    elif before is not None and point(before, catalog, at) == new:
         return []
     # The member's cohort (every entry of theirs carries the same one) and whether they
     # ever paid, in one read.
@@ -213,7 +216,18 @@ def _record(
     )
     cohort = member["cohort"]
     paid_before = (member["most"] or 0) > 0
-    rows = entries(
+    opening: list[LedgerEntry] = []
+    if last is None:
+        # A membership stored before the ledger existed: first its history up to
+        # ``before`` (the opening entries the backfill would write), then the change.
+        old, seq = Point.none(), 1
+        if before is not None:
+            opening, old = _history_entries(before, catalog, at, paid_before, cohort)
+            seq += len(opening)
+            for entry in opening:
+                cohort = cohort or entry.cohort
+                paid_before = paid_before or entry.mrr_after > 0
+    rows = opening + entries(
         after.id,
         after.member_id,
         seq,
@@ -261,6 +275,35 @@ def history(
     yield max(min(now, paid_from), start), point(m, catalog, now)
 
 
+def _history_entries(
+    m: core.Membership,
+    catalog: Catalog,
+    now: datetime,
+    paid_before: bool,
+    cohort: date | None,
+) -> tuple[list[LedgerEntry], Point]:
+    """The entries (from seq 1) writing ``m``'s :func:`history`, and the last point."""
+    rows: list[LedgerEntry] = []
+    prev = Point.none()
+    for at, new in history(m, catalog, now):
+        for entry in entries(
+            m.id,
+            m.member_id,
+            len(rows) + 1,
+            prev,
+            new,
+            at,
+            paid_before=paid_before,
+            cohort=cohort,
+            reason=m.cancel_reason,
+        ):
+            rows.append(entry)
+            cohort = cohort or entry.cohort
+            paid_before = paid_before or entry.mrr_after > 0
+        prev = new
+    return rows, prev
+
+
 def backfill(progress: Callable[[int, int], None] | None = None) -> int:
     """Write the ledger history of every membership that has no entry yet (in order of
     start, so each member's cohort is the month they first paid); returns the rows
@@ -274,31 +317,20 @@ def backfill(progress: Callable[[int, int], None] | None = None) -> int:
     cohorts: dict[str, date] = dict(
         LedgerEntry.objects.filter(cohort__isnull=False)
         .values("member_id")
-        .annotate(c=Max("cohort"))
+        .annotate(c=Min("cohort"))
         .values_list("member_id", "c")
     )
     written = done = 0
     batch: list[LedgerEntry] = []
     for row in todo.iterator(chunk_size=BATCH):
         m = row.to_core()
-        prev, seq = Point.none(), 1
-        for at, new in history(m, catalog, now):
-            for entry in entries(
-                m.id,
-                m.member_id,
-                seq,
-                prev,
-                new,
-                at,
-                paid_before=m.member_id in cohorts,
-                cohort=cohorts.get(m.member_id),
-                reason=m.cancel_reason,
-            ):
-                batch.append(entry)
-                seq += 1
-                if entry.cohort is not None:
-                    cohorts.setdefault(m.member_id, entry.cohort)
-            prev = new
+        rows, _ = _history_entries(
+            m, catalog, now, m.member_id in cohorts, cohorts.get(m.member_id)
+        )
+        for entry in rows:
+            if entry.cohort is not None:
+                cohorts.setdefault(m.member_id, entry.cohort)
+        batch += rows
         done += 1
         if len(batch) >= BATCH:
             LedgerEntry.objects.bulk_create(batch, ignore_conflicts=True)

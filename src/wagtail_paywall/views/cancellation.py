@@ -34,6 +34,7 @@ from .. import conf
 from ..billing.cancellation import (
     Kind,
     allow_declaration,
+    allow_mail,
     declare,
     read_withdrawal_token,
     withdraw_membership,
@@ -182,6 +183,7 @@ def cancel_contract(request: HttpRequest) -> HttpResponseBase:
         contract=data["contract"] or "",
         reason=data["reason"],
         wished_date=data["wished_date"],
+        mail=allow_mail(data["email"]),
     )
     return render(request, RECEIVED_TEMPLATE, _receipt(declaration, form))
 
@@ -260,7 +262,8 @@ def withdraw_confirm(request: HttpRequest, token: str) -> HttpResponseBase:
         "membership": membership,
         "tier_name": _tier_name(membership.tier),
         "declaration": declaration,
-        "can_withdraw": can_withdraw(membership, get_program().clock()),
+        # Declared in time is in time, however late the link is followed.
+        "can_withdraw": can_withdraw(membership, declaration.received_at),
     }
     if request.method == "GET":
         return render(request, WITHDRAW_TEMPLATE, context)

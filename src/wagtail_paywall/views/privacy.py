@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
@@ -23,6 +24,10 @@ from ..privacy import erase, export
 from .base import account_redirect, member_required
 
 TEMPLATE = "wagtail_paywall/privacy_erase.html"
+#: Wrong passwords a member may enter on the erase form per :data:`FAILURE_WINDOW`
+#: seconds (counted in the cache from the first one) before it answers 429.
+MAX_PASSWORD_FAILURES = 5
+FAILURE_WINDOW = 3600
 
 
 @never_cache
@@ -77,8 +82,18 @@ def erase_data(request: HttpRequest) -> HttpResponseBase:
         return render(request, TEMPLATE, {"form": form})
     if request.POST.get("member") != member_id:
         raise Http404(_("This page was shown for another account."))
+    failures = f"wagtail_paywall:erase-failures:{member_id}"
+    if cache.get(failures, 0) >= MAX_PASSWORD_FAILURES:
+        form = EraseForm(initial={"member": member_id}, user=request.user)
+        return render(request, TEMPLATE, {"form": form, "too_many": True}, status=429)
     form = EraseForm(request.POST, user=request.user)
     if not form.is_valid():
+        if "password" in form.errors:
+            cache.add(failures, 0, timeout=FAILURE_WINDOW)
+            try:
+                cache.incr(failures)
+            except ValueError:  # expired between the two calls
+                cache.set(failures, 1, timeout=FAILURE_WINDOW)
         return render(request, TEMPLATE, {"form": form}, status=400)
     try:
         erase(member_id, source=Erasure.Source.MEMBER)

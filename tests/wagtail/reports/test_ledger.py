@@ -157,6 +157,52 @@ def test_the_backfill_run_again_writes_nothing(apply: Any) -> None:
     assert LedgerEntry.objects.count() == 1
 
 
+def test_changes_before_the_backfill_keep_the_mrr_right(apply: Any) -> None:
+    apply("m1", "sub_1", 1, Status.ACTIVE, months_ago(5))
+    apply("m2", "sub_2", 1, Status.ACTIVE, months_ago(5))
+    LedgerEntry.objects.all().delete()  # stored before the ledger existed
+    ended = months_ago(0, 1)
+    apply("m1", "sub_1", 2, Status.CANCELED, ended, canceled_at=ended, current_period_end=ended)
+    apply("m2", "sub_2", 2, Status.ACTIVE, ended, price="supporter-monthly")
+
+    call_command("paywall_backfill_ledger", verbosity=0)
+
+    assert kinds("sub_1") == ["new", "churned"]
+    assert kinds("sub_2") == ["new", "contraction"]
+    assert reports.movements(now=months_ago(0, 28)).mrr == {"EUR": 500}
+
+
+def test_the_first_change_of_a_membership_without_entries_opens_its_history(
+    apply: Any,
+) -> None:
+    apply("m1", "sub_1", 1, Status.ACTIVE, months_ago(5))
+    LedgerEntry.objects.all().delete()
+    apply("m1", "sub_1", 2, Status.ACTIVE, months_ago(0, 1), price="supporter-monthly")
+
+    opening, change = LedgerEntry.objects.order_by("seq")
+    assert (opening.kind, opening.mrr_before, opening.mrr_after) == ("new", 0, 1200)
+    assert opening.cohort == months_ago(5).date().replace(day=1)
+    assert (change.kind, change.mrr_before, change.mrr_after) == ("contraction", 1200, 500)
+    assert change.cohort == opening.cohort
+
+
+def test_the_backfill_gives_a_member_the_first_month_they_paid_as_cohort(apply: Any) -> None:
+    def rows(sub: str) -> Any:
+        return LedgerEntry.objects.filter(
+            membership_id__in=Membership.objects.filter(provider_subscription_id=sub).values("id")
+        )
+
+    apply("m1", "sub_1", 1, Status.ACTIVE, months_ago(5))
+    rows("sub_1").delete()  # stored before the ledger existed
+    apply("m1", "sub_2", 1, Status.ACTIVE, months_ago(1))
+    apply("m1", "sub_3", 1, Status.ACTIVE, months_ago(2))
+    rows("sub_3").update(cohort=months_ago(2).date().replace(day=1))
+
+    call_command("paywall_backfill_ledger", verbosity=0)
+
+    assert rows("sub_1").get().cohort == months_ago(2).date().replace(day=1)
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel transactions")
 def test_two_processes_recording_the_same_change_write_one_entry(program: Any) -> None:

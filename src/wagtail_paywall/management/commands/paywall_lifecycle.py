@@ -1,10 +1,15 @@
-"""``manage.py paywall_lifecycle``: pauses that end by themselves.
+"""``manage.py paywall_lifecycle``: pauses that end by themselves, and cancellations to
+retry.
 
 Run it hourly (at least daily). It resumes every pause whose ``paused_until`` has come
 at the providers that leave that to the site (the ``fake`` provider; Stripe resumes by
 itself, and ``paywall_bank_transfers`` resumes the ``manual`` provider's). Each resume
 goes through the webhook inbox; a second run resumes nothing more. The logic is
 :func:`wagtail_paywall.billing.pauses.resume_due_pauses`.
+
+It then tries again every cancellation declaration (§312k BGB) a provider failed to
+carry out, until it is applied
+(:func:`wagtail_paywall.billing.cancellation.retry_failed`; ``docs/cancellation.md``).
 
 See ``docs/lifecycle.md`` (Pauses).
 """
@@ -17,6 +22,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from ...billing.cancellation import retry_failed
 from ...billing.pauses import resume_due_pauses
 from ...tasks import deliver
 
@@ -29,7 +35,10 @@ def _moment(value: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Resume the pauses that are due (run hourly, at least daily)."
+    help = (
+        "Resume the pauses that are due and retry failed cancellations "
+        "(run hourly, at least daily)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -48,3 +57,5 @@ class Command(BaseCommand):
             if verbosity >= 2:
                 self.stdout.write(f"  {provider} {row.event_id}: {row.event_type} ({row.status})")
         self.stdout.write(f"Pauses: {len(sent)} resumed.")
+        completed = retry_failed(now)
+        self.stdout.write(f"Cancellations: {len(completed)} failed ones completed.")
