@@ -97,9 +97,16 @@ def test_the_pricing_page_shows_amounts_in_the_readers_language(
 
 
 @pytest.mark.django_db
-def test_an_email_writes_its_dates_in_the_members_language(make_user: Any, program: Any) -> None:
+def test_an_email_writes_its_dates_in_the_members_language(
+    make_user: Any, program: Any, settings: Any
+) -> None:
     """The welcome email of a trial, to a member who reads Polish, dates its end in Polish
-    whatever language the sender runs in."""
+    whatever language the sender runs in, on a site that speaks the visitor's language
+    (``LocaleMiddleware``; docs/i18n.md)."""
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "django.middleware.locale.LocaleMiddleware",
+    ]
     user = make_user("ania")
     UserProfile.objects.create(user=user, preferred_language="pl")
     trial_end = datetime.datetime(2026, 11, 30, 12, tzinfo=datetime.UTC)
