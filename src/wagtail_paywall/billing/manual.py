@@ -14,10 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from membership_sdk.providers.base import Webhook
-from membership_sdk.providers.manual import ManualProvider
+from membership_sdk.providers.base import CheckoutSession, Webhook
+from membership_sdk.providers.manual import Invoice, ManualProvider, UnknownInvoice
 
+from ..formats import local_date, money
 from ..models import WebhookEvent
 from ..program import get_program
 from . import inbox
@@ -41,6 +43,37 @@ def provider() -> ManualProvider:
             "PAYWALL['PROVIDERS']['manual'] to the settings"
         )
     return found
+
+
+def bank_instructions(manual: ManualProvider, invoice: Invoice) -> str:
+    """What the reader is told to do to pay ``invoice`` by bank transfer, in the active
+    language, the amount and the due date as that language writes them (the core's
+    :meth:`~membership_sdk.providers.manual.ManualProvider.instructions` is the plain
+    English default for sites without Django)."""
+    return _(
+        "Transfer %(amount)s to %(holder)s, IBAN %(iban)s, BIC %(bic)s, quoting "
+        "%(reference)s by %(due)s. Access starts when the payment is confirmed."
+    ) % {
+        "amount": money(invoice.amount, invoice.currency),
+        "holder": manual.account_holder,
+        "iban": manual.iban,
+        "bic": manual.bic,
+        "reference": invoice.reference,
+        "due": local_date(invoice.due_at),
+    }
+
+
+def session_instructions(session: CheckoutSession) -> str:
+    """What the checkout page tells the reader to do for ``session``: translated bank
+    transfer instructions when the manual provider opened it (its id is the invoice
+    reference), otherwise what the provider said."""
+    found = get_program().providers.get(session.provider)
+    if isinstance(found, ManualProvider):
+        try:
+            return bank_instructions(found, found.invoice(session.id))
+        except UnknownInvoice:  # not an invoice reference after all
+            pass
+    return session.instructions
 
 
 def _store(webhook: Webhook) -> WebhookEvent:

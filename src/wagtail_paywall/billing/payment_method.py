@@ -31,6 +31,7 @@ from membership_sdk.providers.manual import OPEN, Invoice, ManualProvider
 
 from .. import conf
 from ..program import get_program
+from .manual import bank_instructions
 
 
 def _absolute(path: str) -> str:
@@ -63,7 +64,7 @@ def payment_context(membership: Membership) -> dict[str, Any]:
         invoice = open_invoice(provider, membership)
         if invoice is not None:
             context["invoice_reference"] = invoice.reference
-            context["bank_instructions"] = provider.instructions(invoice)
+            context["bank_instructions"] = bank_instructions(provider, invoice)
         return context
     with suppress(NoReverseMatch):  # a site that does not route the member pages
         context["update_url"] = _absolute(reverse("paywall:payment_method"))

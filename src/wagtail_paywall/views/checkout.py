@@ -24,6 +24,7 @@ from membership_sdk.membership import GRANTING
 from .. import conf
 from ..billing import attribution
 from ..billing.language import remember_language
+from ..billing.manual import session_instructions
 from ..formats import money
 from ..forms import CheckoutForm
 from ..models import MemberCountry
@@ -139,6 +140,7 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
         "wagtail_paywall/checkout_instructions.html",
         {
             "session": session,
+            "instructions": session_instructions(session),
             "price": price,
             # What the invoice asks, after a coupon or an intro offer.
             "amount": amount(price)

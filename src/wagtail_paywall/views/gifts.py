@@ -25,6 +25,7 @@ from membership_sdk import GrantKind, Price, UnknownPrice
 from membership_sdk import gifts as core
 
 from .. import conf
+from ..billing.manual import session_instructions
 from ..program import get_program
 from .base import ErrorPage, amount, member_required, provider_errors
 
@@ -163,6 +164,7 @@ def give(request: HttpRequest) -> HttpResponseBase:
         "wagtail_paywall/checkout_instructions.html",
         {
             "session": session,
+            "instructions": session_instructions(session),
             "price": price,
             "amount": amount(price),
             "next": reverse("paywall:account"),

@@ -35,6 +35,7 @@ from membership_sdk.lifecycle import (
 from membership_sdk.providers import Pausing, PlanChanges
 from membership_sdk.providers.manual import ManualProvider
 
+from ..billing.manual import bank_instructions
 from ..formats import money
 from ..forms import ChangePlanForm, MembershipForm
 from ..program import get_program
@@ -104,7 +105,7 @@ def lifecycle_row(program: MembershipProgram, membership: core.Membership) -> di
     if isinstance(provider, ManualProvider) and membership.provider_subscription_id:
         invoice = provider.plan_change_invoice(membership.provider_subscription_id)
         if invoice is not None:
-            pending = {"invoice": invoice, "instructions": provider.instructions(invoice)}
+            pending = {"invoice": invoice, "instructions": bank_instructions(provider, invoice)}
     renews = membership.status is core.Status.ACTIVE and not membership.cancel_at_period_end
     return {
         "plans": other_plans(program.catalog, membership) if changes and running else [],
