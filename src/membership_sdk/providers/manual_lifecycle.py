@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import Price
@@ -35,6 +35,7 @@ from .simulated_lifecycle import (
     moved_discount,
     pending,
     plan_terms,
+    prorated_at,
     resumed,
 )
 
@@ -63,11 +64,6 @@ class ManualPlans:
         def _void_invoices(self, subscription_id: str) -> None: ...
         def _issue_renewal(self, sub: SimulatedSubscription, now: datetime) -> Invoice: ...
 
-    def _at(self, proration_date: int | None) -> datetime:
-        if proration_date is None:
-            return self.now()
-        return datetime.fromtimestamp(proration_date, UTC)
-
     def preview_plan_change(
         self,
         subscription_id: str,
@@ -81,7 +77,7 @@ class ManualPlans:
         self._call("preview_plan_change")
         with self.store.atomic():
             sub = self._live(subscription_id, "change the plan of")
-            at = self._at(proration_date)
+            at = prorated_at(proration_date, self.now())
             terms, _ = plan_terms(self.name, sub, price, prices, at, self._period_rate(sub))
         if terms.immediate and terms.preview.amount_due > 0:
             return dataclasses.replace(terms.preview, effective_at=None)
@@ -102,7 +98,7 @@ class ManualPlans:
         self._call("change_plan")
         with self.store.atomic():
             sub = self._live(subscription_id, "change the plan of")
-            at = self._at(proration_date)
+            at = prorated_at(proration_date, self.now())
             terms, new = plan_terms(self.name, sub, price, prices, at, self._period_rate(sub))
             due = terms.preview.amount_due
             self._void_invoices(sub.id)  # what was asked at the old price is not owed

@@ -263,6 +263,14 @@ def resumed(sub: SimulatedSubscription, now: datetime) -> tuple[EventType, dict[
     return EventType.PAYMENT_SUCCEEDED, changes
 
 
+def prorated_at(proration_date: int | None, now: datetime) -> datetime:
+    """The moment a plan change is prorated from: the preview's ``proration_date`` (Unix
+    seconds), or ``now`` without one."""
+    if proration_date is None:
+        return now
+    return datetime.fromtimestamp(proration_date, UTC)
+
+
 class SimulatedPlans(SimulatedService):
     """Plan changes (:class:`~membership_sdk.providers.PlanChanges`) and pauses
     (:class:`~membership_sdk.providers.Pausing`) for a service that charges a card by
@@ -301,11 +309,6 @@ class SimulatedPlans(SimulatedService):
     def _terms(self, sub: SimulatedSubscription) -> DiscountTerms | None:
         return getattr(self, "discount_terms", {}).get(sub.id)
 
-    def _at(self, proration_date: int | None) -> datetime:
-        if proration_date is None:
-            return self.now()
-        return datetime.fromtimestamp(proration_date, UTC)
-
     def preview_plan_change(
         self,
         subscription_id: str,
@@ -317,7 +320,7 @@ class SimulatedPlans(SimulatedService):
         """What moving to ``price`` costs (see :mod:`membership_sdk.lifecycle`)."""
         self.call("preview_plan_change")
         sub = self._live(subscription_id, "change the plan of")
-        at = self._at(proration_date)
+        at = prorated_at(proration_date, self.now())
         terms, _ = plan_terms(self.name, sub, price, prices, at, self._rate(sub), self._terms(sub))
         return terms.preview
 
@@ -335,7 +338,7 @@ class SimulatedPlans(SimulatedService):
         renewal bills the new price)."""
         self.call("change_plan")
         sub = self._live(subscription_id, "change the plan of")
-        at = self._at(proration_date)
+        at = prorated_at(proration_date, self.now())
         terms, new = plan_terms(
             self.name, sub, price, prices, at, self._rate(sub), self._terms(sub)
         )
