@@ -14,6 +14,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Max, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
@@ -132,7 +133,7 @@ def _user_pk(member_id: str) -> Any:
     """The user primary key a member id stands for, or ``None`` when it cannot be one."""
     try:
         return get_user_model()._meta.pk.to_python(member_id)  # type: ignore[union-attr]
-    except Exception:
+    except ValidationError:  # an imported or pseudonymised id that is no user's key
         return None
 
 
