@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from wagtail.models import Collection, Page, Site
 
-from demo import content
+from demo import content, seeds
 from demo.models import (
     ArticleIndexPage,
     ArticlePage,
@@ -51,6 +51,8 @@ class Command(BaseCommand):
             self.seed_articles(home, tiers)
             self.seed_course(home, tiers)
             self.seed_downloads(home, tiers)
+            for kind in seeds.KINDS:
+                kind.seed(self)
             password = self.seed_admin()
         if self.created:
             self.stdout.write(f"Created {len(self.created)} objects:")
