@@ -1,0 +1,433 @@
+"""Loyalty rewards on the site: set in the admin, given by ``manage.py paywall_loyalty``
+once per member and reward (also twice at once, on PostgreSQL), shown on the account page
+with the member's standing, and a personal code no one else can see or use."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from membership_sdk import CouponError, MembershipProgram, Status
+from membership_sdk.membership import Membership
+from membership_sdk.providers.simulated import add_interval
+from wagtail_paywall import program as program_module
+from wagtail_paywall.billing.loyalty import give_due_rewards
+from wagtail_paywall.models import Coupon, Grant, LoyaltyAward, LoyaltyReward, Tier
+
+pytestmark = pytest.mark.django_db
+pytest_plugins = ["tests.wagtail.journey_fixtures"]
+
+ACCOUNT = "/paywall/account/"
+
+
+def months_ago(n: int) -> datetime:
+    return add_interval(timezone.now(), "month", -n) if n else timezone.now()
+
+
+@pytest.fixture
+def rewards(catalog: dict[str, Tier]) -> None:
+    """After 12 paid months 20% off a year (a personal code); after 24 the archive."""
+    LoyaltyReward.objects.create(
+        key="year-one",
+        name="20% off a year",
+        after_months=12,
+        coupon_prefix="LOYAL",
+        percent_off=20,
+    )
+    LoyaltyReward.objects.create(
+        key="archive", name="The archive", after_months=24, entitlement="downloads.archive"
+    )
+
+
+def paid_for(
+    program: MembershipProgram,
+    user: Any,
+    months: int,
+    *,
+    provider: str = "fake",
+    status: Status = Status.ACTIVE,
+) -> Membership:
+    """Store a membership of ``user`` through ``provider`` that has paid ``months``
+    months up to now (and the month running)."""
+    membership = Membership(
+        id=f"{provider}-{user.pk}-{months}",
+        member_id=str(user.pk),
+        tier="premium",
+        status=status,
+        provider=provider,
+        price_id="premium-monthly",
+        provider_subscription_id=f"sub_{provider}_{user.pk}",
+        started_at=months_ago(months) - timedelta(hours=1),
+        current_period_end=months_ago(-1),
+        paid_through=months_ago(-1),
+    )
+    program.store.memberships.save(membership)
+    return membership
+
+
+def run_job() -> str:
+    out = StringIO()
+    call_command("paywall_loyalty", stdout=out)
+    return out.getvalue()
+
+
+# -- the admin --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client: Client, editor: Any) -> Client:
+    client.force_login(editor)
+    return client
+
+
+def reward_form(**changes: Any) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "key": "year-one",
+        "name": "20% off a year",
+        "after_months": 12,
+        "entitlement": "",
+        "days": "",
+        "coupon_prefix": "LOYAL",
+        "percent_off": 20,
+        "amount_off": "",
+        "currency": "",
+        "duration": "once",
+        "months": "",
+        "active": "on",
+    }
+    form.update(changes)
+    return form
+
+
+def test_a_publisher_adds_a_reward_in_the_admin(admin_client: Client) -> None:
+    response = admin_client.post(reverse("paywall_loyalty:add"), reward_form())
+
+    assert response.status_code == 302
+    [reward] = LoyaltyReward.objects.all()
+    assert reward.to_core().coupon is not None
+    assert reward.to_core().coupon.percent_off == 20  # type: ignore[union-attr]
+
+
+def test_the_admin_refuses_a_reward_with_an_entitlement_and_a_coupon(
+    admin_client: Client,
+) -> None:
+    response = admin_client.post(
+        reverse("paywall_loyalty:add"), reward_form(entitlement="downloads.archive")
+    )
+
+    assert response.status_code == 200
+    assert "Give either an entitlement or a coupon, not both." in response.content.decode()
+    assert not LoyaltyReward.objects.exists()
+
+
+def test_the_admin_refuses_coupon_terms_the_core_would_refuse(admin_client: Client) -> None:
+    response = admin_client.post(reverse("paywall_loyalty:add"), reward_form(months=3))
+
+    assert response.status_code == 200
+    assert "months is only for a repeating coupon" in response.content.decode()
+    assert not LoyaltyReward.objects.exists()
+
+
+def test_the_admin_refuses_a_reward_after_zero_months(admin_client: Client) -> None:
+    response = admin_client.post(reverse("paywall_loyalty:add"), reward_form(after_months=0))
+
+    assert response.status_code == 200
+    assert not LoyaltyReward.objects.exists()
+
+
+def test_a_member_cannot_open_the_rewards_admin(client: Client, reader: Any) -> None:
+    client.force_login(reader)
+
+    response = client.get(reverse("paywall_loyalty:index"))
+
+    assert response.status_code in (302, 403)
+
+
+# -- the job ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["fake", "manual", "stripe"])
+def test_a_member_with_a_year_paid_gets_a_personal_code(
+    rewards: None, program: MembershipProgram, reader: Any, provider: str
+) -> None:
+    paid_for(program, reader, 13, provider=provider)
+
+    output = run_job()
+
+    [award] = LoyaltyAward.objects.filter(member_id=str(reader.pk))
+    assert award.reward == "year-one"
+    coupon = Coupon.objects.get(code=award.coupon_code)
+    assert (coupon.member_id, coupon.max_redemptions, coupon.percent_off) == (
+        str(reader.pk),
+        1,
+        20,
+    )
+    assert "Gave 1 loyalty reward(s): 0 entitlement(s), 1 personal coupon code(s)." in output
+
+
+def test_two_years_paid_grant_the_archive(
+    rewards: None, program: MembershipProgram, reader: Any
+) -> None:
+    paid_for(program, reader, 25)
+
+    run_job()
+
+    grant = Grant.objects.get(source=f"loyalty:archive:{reader.pk}")
+    assert grant.ends_at is None
+    assert "downloads.archive" in program_module.get_program().context(str(reader.pk)).entitlements
+
+
+def test_running_the_job_twice_gives_one_reward(
+    rewards: None, program: MembershipProgram, reader: Any
+) -> None:
+    paid_for(program, reader, 25)
+    run_job()
+
+    output = run_job()
+
+    assert "Gave 0 loyalty reward(s)" in output
+    assert LoyaltyAward.objects.count() == 2
+    assert Grant.objects.filter(source__startswith="loyalty:").count() == 1
+    assert Coupon.objects.filter(member_id=str(reader.pk)).count() == 1
+
+
+def test_trial_and_unpaid_months_do_not_count(
+    rewards: None, program: MembershipProgram, reader: Any
+) -> None:
+    membership = paid_for(program, reader, 13)
+    program.store.memberships.save(
+        membership.replace(trial_end=months_ago(12), status=Status.PAST_DUE, paid_through=None)
+    )
+    program.store.memberships.save(
+        membership.replace(
+            trial_end=months_ago(12),
+            status=Status.PAST_DUE,
+            paid_through=months_ago(1),
+            current_period_end=months_ago(0),
+        )
+    )
+
+    run_job()
+
+    assert not LoyaltyAward.objects.exists()
+
+
+def test_an_inactive_reward_is_not_given(
+    rewards: None, program: MembershipProgram, reader: Any
+) -> None:
+    LoyaltyReward.objects.update(active=False)
+    paid_for(program, reader, 30)
+
+    assert give_due_rewards() == []
+
+
+def test_a_reward_given_stays_when_the_membership_ends(
+    rewards: None, program: MembershipProgram, reader: Any
+) -> None:
+    membership = paid_for(program, reader, 25)
+    run_job()
+
+    program.store.memberships.save(
+        membership.replace(status=Status.CANCELED, current_period_end=timezone.now())
+    )
+    run_job()
+
+    grant = Grant.objects.get(source=f"loyalty:archive:{reader.pk}")
+    assert grant.revoked_at is None
+    assert LoyaltyAward.objects.filter(member_id=str(reader.pk)).count() == 2
+
+
+def test_the_job_reads_memberships_in_bulk(
+    rewards: None,
+    program: MembershipProgram,
+    make_user: Callable[..., Any],
+    django_assert_max_num_queries: Any,
+) -> None:
+    for i in range(10):
+        paid_for(program, make_user(f"short{i}"), 5)
+
+    with django_assert_max_num_queries(5):
+        assert give_due_rewards() == []
+
+
+# -- the account page -------------------------------------------------------------------------
+
+
+def test_the_account_page_shows_the_standing_the_code_and_the_next_reward(
+    rewards: None, program: MembershipProgram, reader: Any, login: Callable[[Any], Client]
+) -> None:
+    membership = paid_for(program, reader, 13)
+    run_job()
+    code = LoyaltyAward.objects.get(member_id=str(reader.pk)).coupon_code
+
+    page = login(reader).get(ACCOUNT).content.decode()
+
+    since = membership.started_at
+    assert since is not None
+    assert f"Member since {since:%B %Y} · 13 paid months" in page
+    assert "20% off a year" in page
+    assert code in page
+    assert "In 11 paid months: The archive" in page
+
+
+def test_the_account_page_shows_the_entitlement_until_when(
+    catalog: dict[str, Tier],
+    program: MembershipProgram,
+    reader: Any,
+    login: Callable[[Any], Client],
+) -> None:
+    LoyaltyReward.objects.create(
+        key="month",
+        name="A month of the archive",
+        after_months=6,
+        entitlement="downloads.archive",
+        days=30,
+    )
+    paid_for(program, reader, 7)
+    run_job()
+    grant = Grant.objects.get(source=f"loyalty:month:{reader.pk}")
+    assert grant.ends_at is not None
+
+    page = login(reader).get(ACCOUNT).content.decode()
+
+    assert f"A month of the archive \N{EN DASH} until {date_format(grant.ends_at)}" in page
+    # Listed once: in the loyalty section, not again under "Other access".
+    assert "Other access" not in page
+
+
+def test_someone_who_never_paid_sees_no_standing(
+    rewards: None, reader: Any, login: Callable[[Any], Client]
+) -> None:
+    page = login(reader).get(ACCOUNT).content.decode()
+
+    assert "Your standing" not in page
+    assert "Member since" not in page
+
+
+def test_another_member_sees_neither_your_code_nor_your_standing(
+    rewards: None,
+    program: MembershipProgram,
+    reader: Any,
+    make_user: Callable[..., Any],
+    login: Callable[[Any], Client],
+) -> None:
+    paid_for(program, reader, 13)
+    run_job()
+    code = LoyaltyAward.objects.get(member_id=str(reader.pk)).coupon_code
+    other = make_user("other")
+
+    page = login(other).get(ACCOUNT).content.decode()
+
+    assert code not in page
+    assert "Member since" not in page
+
+
+def test_only_its_member_may_use_a_personal_code_at_checkout(
+    rewards: None, program: MembershipProgram, reader: Any, make_user: Callable[..., Any]
+) -> None:
+    paid_for(program, reader, 13)
+    run_job()
+    code = LoyaltyAward.objects.get(member_id=str(reader.pk)).coupon_code
+    other = str(make_user("other").pk)
+    site = program_module.get_program()
+
+    with pytest.raises(CouponError) as refused:
+        site.start_checkout(
+            other,
+            "premium-yearly",
+            provider="fake",
+            success_url="/",
+            cancel_url="/",
+            coupon=code,
+        )
+    session = site.start_checkout(
+        str(reader.pk),
+        "premium-yearly",
+        provider="fake",
+        success_url="/",
+        cancel_url="/",
+        coupon=code.lower(),
+    )
+
+    assert refused.value.reason == "unknown"
+    assert session.id
+
+
+# -- once, on PostgreSQL with real concurrency ------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL"), reason="parallel transactions need PostgreSQL"
+)
+def test_two_jobs_at_once_give_each_reward_once(
+    rewards: None, program: MembershipProgram, make_user: Callable[..., Any]
+) -> None:
+    members = [make_user(f"loyal{i}") for i in range(5)]
+    for member in members:
+        paid_for(program, member, 25)
+    start = threading.Barrier(4)
+
+    def job(_: int) -> int:
+        start.wait()
+        try:
+            return len(give_due_rewards())
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(4) as pool:
+        given = sum(pool.map(job, range(4)))
+
+    assert given == 10
+    assert LoyaltyAward.objects.count() == 10
+    assert Grant.objects.filter(source__startswith="loyalty:").count() == 5
+    assert Coupon.objects.exclude(member_id="").count() == 5
+
+
+# -- system checks -------------------------------------------------------------------------------
+
+
+def _loyalty_errors() -> list[str]:
+    from wagtail_paywall.checks import check_loyalty_rewards
+
+    return [e.id for e in check_loyalty_rewards(databases=["default"]) if e.id]
+
+
+def test_a_reward_saved_outside_the_admin_that_the_core_refuses_stops_the_site(
+    catalog: dict[str, Tier],
+) -> None:
+    LoyaltyReward.objects.create(key="broken", name="Broken", after_months=6)
+
+    assert _loyalty_errors() == ["wagtail_paywall.E033"]
+
+
+def test_a_coupon_reward_in_a_currency_nothing_is_sold_in_stops_the_site(
+    catalog: dict[str, Tier],
+) -> None:
+    LoyaltyReward.objects.create(
+        key="usd",
+        name="$5 off",
+        after_months=6,
+        coupon_prefix="USD",
+        amount_off=500,
+        currency="USD",
+    )
+
+    assert _loyalty_errors() == ["wagtail_paywall.E034"]
+
+
+def test_valid_rewards_pass_the_checks(rewards: None) -> None:
+    assert _loyalty_errors() == []
