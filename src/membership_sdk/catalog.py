@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .currency import normalize_currency
 from .entitlements import Entitlement
 from .errors import CatalogError, DuplicateSlug, InvalidAmount, UnknownPrice, UnknownTier
+
+if TYPE_CHECKING:
+    from .usage import UsageRate
 
 _SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -86,6 +90,10 @@ class Price:
     #: A gift price: a one-off sale of this many months of ``tier`` for someone else to
     #: redeem (see :mod:`membership_sdk.gifts`); ``None`` for every other price.
     gift_months: int | None = None
+    #: Member prices of a one-off item: tier slug -> what members of that tier (or of a
+    #: tier ranked as high or higher) pay instead of ``amount`` ("€9, members €5"); see
+    #: :mod:`membership_sdk.member_prices`.
+    member_amounts: Mapping[str, int] = field(default_factory=dict, hash=False, compare=True)
 
     def __post_init__(self) -> None:
         _check_slug("price", self.id)
@@ -114,6 +122,8 @@ class Price:
             raise CatalogError(f"price {self.id!r}: a one-off price cannot have a trial")
         object.__setattr__(self, "provider_ids", dict(self.provider_ids))
         self._check_intro()
+        if self.member_amounts:
+            self._check_member_amounts()
 
     def _check_gift(self) -> None:
         months = self.gift_months
@@ -161,6 +171,31 @@ class Price:
                 f"(trial_days={self.trial_days}, intro_periods={periods})"
             )
 
+    def _check_member_amounts(self) -> None:
+        amounts = self.member_amounts
+        if not isinstance(amounts, Mapping):
+            raise CatalogError(
+                f"price {self.id!r}: member_amounts must map tier slugs to amounts, got {amounts!r}"
+            )
+        if self.item is None:
+            raise CatalogError(
+                f"price {self.id!r}: member prices are for one-off item prices (item=); "
+                f"this price sells tier {self.tier!r}"
+            )
+        for slug, amount in amounts.items():
+            _check_slug("tier", slug)
+            if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+                raise InvalidAmount(
+                    f"price {self.id!r}: the member price for tier {slug!r} must be a "
+                    f"positive integer in minor units, got {amount!r}"
+                )
+            if amount >= self.amount:
+                raise InvalidAmount(
+                    f"price {self.id!r}: the member price for tier {slug!r} ({amount}) must "
+                    f"be below the price's amount {self.amount}"
+                )
+        object.__setattr__(self, "member_amounts", dict(amounts))
+
     @property
     def recurring(self) -> bool:
         return self.interval is not Interval.ONE_OFF
@@ -200,7 +235,8 @@ class Coupon:
     (``repeating``), or ``forever``. ``tiers`` and ``prices`` limit it to those (empty:
     any recurring price). ``max_redemptions`` caps how many members may use it (counted
     through :class:`~membership_sdk.ports.RedemptionStore`), ``expires_at`` ends it,
-    ``first_time_only`` keeps it for members who never had a membership.
+    ``first_time_only`` keeps it for members who never had a membership, ``member_id``
+    (``""``: anyone) for one member (a personal code, see :mod:`membership_sdk.loyalty`).
     ``provider_ids`` maps a provider to its own id for the discount (Stripe: a
     promotion code ``promo_...`` or a coupon id); codes are matched case-insensitively.
     """
@@ -218,6 +254,7 @@ class Coupon:
     first_time_only: bool = False
     provider_ids: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
     name: str = ""
+    member_id: str = ""
 
     def __post_init__(self) -> None:
         code = self.code
@@ -308,7 +345,13 @@ class Catalog:
         coupons: Iterable[Coupon] = (),
         *,
         items: Mapping[str, str] | None = None,
+        usage: Iterable[UsageRate] = (),
     ) -> None:
+        self._usage: dict[str, UsageRate] = {}
+        for rate in usage:  # usage-based add-ons (membership_sdk.usage)
+            if rate.meter in self._usage:
+                raise DuplicateSlug(f"two usage rates for meter {rate.meter!r}")
+            self._usage[rate.meter] = rate
         self._tiers: dict[str, Tier] = {}
         for tier in tiers:
             if tier.slug in self._tiers:
@@ -331,6 +374,12 @@ class Catalog:
                         f"{self._by_provider[provider, external_id].id!r} and {price.id!r}"
                     )
                 self._by_provider[provider, external_id] = price
+            for slug in price.member_amounts:
+                if slug not in self._tiers:
+                    raise UnknownTier(
+                        f"price {price.id!r} has a member price for tier {slug!r}, which is "
+                        f"not in the catalog; known tiers: {sorted(self._tiers)}"
+                    )
             self._prices[price.id] = price
         self._coupons: dict[str, Coupon] = {}
         for coupon in coupons:
@@ -422,6 +471,29 @@ class Catalog:
 
     def prices_for_item(self, item: str) -> tuple[Price, ...]:
         return tuple(p for p in self._prices.values() if p.item == item and not p.archived)
+
+    @property
+    def usage_rates(self) -> tuple[UsageRate, ...]:
+        """The usage-based add-ons (see :mod:`membership_sdk.usage`), by meter key."""
+        rates = self._rates()
+        return tuple(rates[k] for k in sorted(rates))
+
+    def _rates(self) -> dict[str, UsageRate]:
+        # A catalog pickled before usage rates existed has none.
+        rates: dict[str, UsageRate] = self.__dict__.get("_usage", {})
+        return rates
+
+    def usage_rate(self, meter: str) -> UsageRate | None:
+        """The usage rate of ``meter`` (an entitlement key), or ``None``."""
+        return self._rates().get(meter)
+
+    def usage_rates_for_tier(self, slug: str) -> tuple[UsageRate, ...]:
+        """The usage rates of the metered entitlements tier ``slug`` includes."""
+        tier = self._tiers.get(slug)
+        if tier is None:
+            return ()
+        rates = self._rates()
+        return tuple(rates[e.key] for e in tier.entitlements if e.key in rates)
 
     @cached_property
     def free_tier(self) -> Tier | None:

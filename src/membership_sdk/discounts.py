@@ -48,11 +48,14 @@ class Discount:
     duration: Duration = Duration.ONCE
     months: int | None = None
     provider_ids: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
+    #: The tier whose member price this is (see :mod:`membership_sdk.member_prices`);
+    #: ``""`` for a coupon or an intro offer.
+    member_tier: str = ""
 
     @property
     def intro(self) -> bool:
-        """Whether this is the price's intro offer rather than a coupon."""
-        return not self.code
+        """Whether this is the price's intro offer rather than a coupon or a member price."""
+        return not self.code and not self.member_tier
 
     @property
     def off(self) -> int:
@@ -172,7 +175,13 @@ def intro_discount(price: Price) -> Discount | None:
 
 
 def check_coupon(
-    catalog: Catalog, code: str, price: Price, *, now: datetime, first_time: bool
+    catalog: Catalog,
+    code: str,
+    price: Price,
+    *,
+    now: datetime,
+    first_time: bool,
+    member_id: str | None = None,
 ) -> Coupon:
     """The catalog's coupon for ``code`` if it may discount a checkout of ``price`` at
     ``now`` by a member who never had a membership (``first_time``) or did.
@@ -181,10 +190,11 @@ def check_coupon(
     say, atomically, when the checkout reserves it.
 
     :raises CouponError: ``reason`` ``unknown``, ``expired``, ``not_for_this_plan``,
-        ``wrong_currency`` or ``not_first_time``.
+        ``wrong_currency`` or ``not_first_time``; a personal code (``member_id``) used
+        by anyone but ``member_id`` is ``unknown``, as if it did not exist.
     """
     coupon = catalog.coupon(code)
-    if coupon is None:
+    if coupon is None or (coupon.member_id and coupon.member_id != member_id):
         raise CouponError(f"unknown coupon code {code!r}", code=code, reason="unknown")
     if coupon.expired(now):
         assert coupon.expires_at is not None
@@ -226,7 +236,13 @@ def better(coupon: Discount | None, intro: Discount | None) -> Discount | None:
 
 
 def checkout_discount(
-    catalog: Catalog, price: Price, code: str | None, *, now: datetime, first_time: bool
+    catalog: Catalog,
+    price: Price,
+    code: str | None,
+    *,
+    now: datetime,
+    first_time: bool,
+    member_id: str | None = None,
 ) -> Discount | None:
     """The discount a checkout of ``price`` with ``code`` (``None``: none entered) gets:
     the coupon's or the price's intro offer (see :func:`better`), or ``None``.
@@ -236,5 +252,5 @@ def checkout_discount(
     intro = intro_discount(price)
     if not code:
         return intro
-    coupon = check_coupon(catalog, code, price, now=now, first_time=first_time)
+    coupon = check_coupon(catalog, code, price, now=now, first_time=first_time, member_id=member_id)
     return better(coupon_discount(coupon, price), intro)

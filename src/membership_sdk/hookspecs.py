@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 
     from .events import ApplyResult, BillingEvent
     from .gifts import Gift
+    from .loyalty import Award, LoyaltyReward, Tenure
     from .membership import Grant, Membership
     from .providers.base import Provider
+    from .referrals import Referral
+    from .services import ServiceRequest
 
 hookspec = pluggy.HookspecMarker("membership_sdk")
 hookimpl = pluggy.HookimplMarker("membership_sdk")
@@ -209,6 +212,51 @@ def membership_gift_purchased(gift: Gift) -> None:
 
 
 @hookspec
+def membership_service_requested(request: ServiceRequest) -> None:
+    """A member requested a service and it took a slot of their quota (see
+    :mod:`membership_sdk.services`): a plugin tells staff (an email, a ticket).
+
+    Called once per request, after it was stored.
+
+    :param request: the request as stored (``requested``), with the member's note.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_service_closed(request: ServiceRequest) -> None:
+    """A service request was redeemed (delivered) or declined by staff, or canceled by
+    its member: a plugin tells the member, or staff of a cancellation.
+
+    Called once per request, after the change was stored.
+
+    :param request: the request as stored; its ``status`` says what happened
+        (``redeemed``, ``declined`` or ``canceled``), ``staff_note`` what staff wrote.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_loyalty_rewarded(
+    member_id: str, reward: LoyaltyReward, award: Award, tenure: Tenure
+) -> None:
+    """A member received a loyalty reward for the months they paid (see
+    :mod:`membership_sdk.loyalty`): a plugin congratulates them (an email with the
+    coupon code or the access given) or tells a CRM.
+
+    Called once per member and reward, after the award and its grant or personal coupon
+    were stored (a job run twice, or two at once, fires it once).
+
+    :param member_id: who received it.
+    :param reward: the publisher's reward as it stood then.
+    :param award: what was given: its ``grant_id`` (an entitlement) or ``coupon_code``
+        (a personal single-use code), and ``paid_months`` at that moment.
+    :param tenure: the member's standing (``member_since``, ``paid_months``).
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
 def membership_at_risk(membership: Membership, reason: str, detected_at: datetime) -> None:
     """A membership was newly found at risk of churning, for ``reason``: a mail or CRM
     plugin reaches out to the member.
@@ -225,6 +273,21 @@ def membership_at_risk(membership: Membership, reason: str, detected_at: datetim
         reading), ``"downgrade"`` (moved to a lower-ranked tier) or ``"below_cohort"``
         (reads far below the median of members who joined the same month).
     :param detected_at: when the job found it.
+    :returns: nothing; results are ignored. All implementations are called.
+    """
+
+
+@hookspec
+def membership_referral_rewarded(referral: Referral, membership: Membership) -> None:
+    """A referrer was rewarded for a friend who paid and stayed past the window (once per
+    referral; see :mod:`membership_sdk.referrals`): a mail plugin thanks them.
+
+    Fired by :func:`~membership_sdk.referrals.run_referrals` (``wagtail_paywall``:
+    ``manage.py paywall_referrals``, see its ``docs/referrals.md``) after the discount
+    was put on the referrer's subscription and the referral stored as rewarded.
+
+    :param referral: the referral as stored, ``rewarded``, naming the referrer and friend.
+    :param membership: the referrer's membership that got the discount, as stored after.
     :returns: nothing; results are ignored. All implementations are called.
     """
 

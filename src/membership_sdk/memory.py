@@ -14,6 +14,7 @@ from .errors import MembershipError
 from .events import ApplyResult
 from .gifts import Gift, GiftOrder, refusal
 from .membership import TERMINAL, Grant, Membership, Status
+from .services import MemoryServices
 
 if TYPE_CHECKING:
     from .providers.manual import Invoice
@@ -280,6 +281,7 @@ class MemoryStore:
         self.inbox = MemoryInbox()
         self.meters = MemoryMeters()
         self.gifts = MemoryGifts()
+        self.services = MemoryServices()  # service requests (membership_sdk.services)
         self._lock = threading.RLock()
 
     @contextmanager

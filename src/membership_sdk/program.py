@@ -16,7 +16,7 @@ from typing import Any
 
 import pluggy
 
-from . import lifecycle
+from . import lifecycle, member_prices
 from .access import AccessContext, Decision, Resource, decide, resolve_context, settle
 from .catalog import Catalog, Price
 from .discounts import Discount, check_discount_terms, checkout_discount, intro_discount
@@ -53,6 +53,7 @@ from .providers.base import (
     SubscriptionDiscounts,
     SubscriptionRefunds,
 )
+from .usage import usage_prices
 
 logger = logging.getLogger("membership_sdk.program")
 
@@ -247,7 +248,8 @@ class MembershipProgram:
             for the member (given back if the provider fails) and the provider is passed
             the resolved discount; a code the catalog does not know is passed on as it
             is, for providers with codes of their own. The price's intro offer applies
-            by itself.
+            by itself, and so does a member price of a one-off item, decided here from
+            the member's memberships and grants (see :mod:`membership_sdk.member_prices`).
         :raises UnknownPrice: the price is unknown, archived, or not sold by ``provider``.
         :raises CouponError: the code cannot be used (``reason`` says why); nothing was
             stored or reserved.
@@ -263,11 +265,18 @@ class MembershipProgram:
             )
         code = (coupon or "").strip() or None
         discount = self._checkout_discount(member_id, price, code)
+        if member_prices.amounts_of(price):
+            # What the member holds now decides it, never the request (no meter query).
+            discount = member_prices.checkout_discount(
+                price, self.context(member_id, usage={}), discount, code
+            )
         if discount is not None and discount.intro and code and self.catalog.coupon(code):
             code = None  # the intro offer is the better deal: the code is not used
         scope = f"{member_id}|{price_id}|{provider}|{attempt}"
         if code is not None:
             scope += f"|{code.casefold()}"
+        if discount is not None and discount.member_tier:
+            scope += f"|member:{discount.member_tier}"  # a new member price: a new session
         key = hashlib.sha256(scope.encode()).hexdigest()
         request = CheckoutRequest(
             member_id=member_id,
@@ -282,8 +291,9 @@ class MembershipProgram:
             discount=discount,
             trial_days=price.trial_days,
             metadata={**(metadata or {}), "member_id": member_id, "price_id": price_id},
+            usage_prices=usage_prices(self.catalog, price, provider),
         )
-        held = discount is not None and not discount.intro
+        held = discount is not None and bool(discount.code)
         if held:
             assert discount is not None
             self._hold_redemption(member_id, discount.code)
@@ -304,7 +314,9 @@ class MembershipProgram:
         first_time = code is None or not any(
             m.status not in UNCOUNTED for m in self.store.memberships.for_member(member_id)
         )
-        return checkout_discount(self.catalog, price, code, now=self.clock(), first_time=first_time)
+        return checkout_discount(
+            self.catalog, price, code, now=self.clock(), first_time=first_time, member_id=member_id
+        )
 
     def _hold_redemption(self, member_id: str, code: str) -> None:
         coupon = self.catalog.coupon(code)

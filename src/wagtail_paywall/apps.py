@@ -46,6 +46,10 @@ class WagtailPaywallConfig(AppConfig):
 
         if attribution not in adapter_plugins:
             adapter_plugins.append(attribution)
+        from .billing import referrals
+
+        if referrals not in adapter_plugins:
+            adapter_plugins.append(referrals)
         from .reports import ledger
 
         if ledger not in adapter_plugins:

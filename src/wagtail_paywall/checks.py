@@ -1,8 +1,9 @@
 """Django system checks for settings that would let content or money slip through.
 
 Ids ``wagtail_paywall.E001`` to ``E016``, ``E020`` to ``E024`` (lawful cancellation,
-``docs/cancellation.md``), ``E025`` to ``E028`` (the visitor's currency), ``W001`` and
-``W002``, each described in the docs page below.
+``docs/cancellation.md``), ``E025`` to ``E028`` (the visitor's currency), ``E030`` to
+``E032`` (member prices, ``docs/member-prices.md``), ``W001`` and ``W002``, each described
+in the docs page below.
 Provider checks read what each provider declares about its own settings
 (:class:`membership_sdk.providers.SettingsSpec`), so a third-party provider is checked exactly
 like a built-in one.
@@ -366,9 +367,84 @@ def check_pause_access(**kwargs: Any) -> list[checks.CheckMessage]:
 
 
 @checks.register()
+def check_delivery_settings(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E040 and E041: the deliveries' settings (docs/deliveries.md)."""
+    from membership_sdk.deliveries import COUNTRY_CODES
+
+    found = []
+    countries = conf.get("DELIVERY_COUNTRIES")
+    codes = list(countries) if isinstance(countries, list | tuple | set | frozenset) else None
+    wrong = None if codes is None else [c for c in codes if c not in COUNTRY_CODES]
+    if codes is None or wrong:
+        found.append(
+            checks.Error(
+                _("PAYWALL['DELIVERY_COUNTRIES'] must list ISO 3166 country codes; got %(value)r.")
+                % {"value": wrong if wrong else countries},
+                hint=_("Give upper-case codes such as ['DE', 'NL'], or () for any country."),
+                id="wagtail_paywall.E040",
+            )
+        )
+    days = conf.get("DELIVERY_CUTOFF_DAYS")
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        found.append(
+            checks.Error(
+                _("PAYWALL['DELIVERY_CUTOFF_DAYS'] is %(value)r; expected whole days, 1 or more.")
+                % {"value": days},
+                hint=_("An issue's cut-off must come before its ship day, e.g. 7."),
+                id="wagtail_paywall.E041",
+            )
+        )
+    return found
+
+
+@checks.register()
+def check_service_names(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E043: ``SERVICES`` names services by their entitlement keys (docs/services.md)."""
+    from django.utils.functional import Promise
+
+    from membership_sdk.entitlements import Entitlement
+    from membership_sdk.services import is_service
+
+    names = conf.get("SERVICES")
+    if not isinstance(names, dict):
+        wrong = [f"{type(names).__name__}, not a dict"]
+    else:
+        wrong = []
+        for key, name in names.items():
+            try:
+                ok = is_service(Entitlement(key).key)
+            except MembershipError:
+                ok = False
+            if not ok:
+                wrong.append(f"{key!r} is no service key")
+            elif not name or not isinstance(name, str | Promise):
+                wrong.append(f"{key!r} has no name ({name!r})")
+    if not wrong:
+        return []
+    return [
+        checks.Error(
+            _("PAYWALL['SERVICES'] is wrong: %(error)s.") % {"error": "; ".join(wrong)},
+            hint=_(
+                "Map each service's entitlement key to the name members read, e.g. "
+                "{'service.consultation': _('Consultations')}; see docs/services.md."
+            ),
+            id="wagtail_paywall.E043",
+        )
+    ]
+
+
+@checks.register()
 def check_currency_choice(**kwargs: Any) -> list[checks.CheckMessage]:
     """E025 to E028: the currency a visitor is offered (``currency.check_settings``)."""
     return currency.check_settings()
+
+
+@checks.register()
+def check_usage_rates(databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E046 to E049: usage-based add-ons every provider can bill (docs/usage.md)."""
+    from .usage import check_settings
+
+    return check_settings(databases)
 
 
 # -- E020 to E024: lawful cancellation (docs/cancellation.md) --------------------------------
@@ -746,3 +822,184 @@ def check_search_backend(**kwargs: Any) -> list[checks.CheckMessage]:
         for alias, path in _search_backends().items()
         if _searches_columns(path, kwargs.get("databases"))
     ]
+
+
+# -- E030 to E032: member prices the catalog leaves out (docs/member-prices.md) ---------------
+@checks.register(checks.Tags.database)
+def check_member_prices(databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E030 to E032: member prices saved outside the admin (a shell, a migration, a tier
+    renamed or deleted since) that the catalog leaves out; run with ``check --database
+    default`` and by ``migrate``."""
+    if not databases or DEFAULT_DB_ALIAS not in databases:
+        return []
+    from django.db import DatabaseError
+
+    from .models import Price, Tier
+
+    try:
+        tiers = set(Tier.objects.values_list("slug", flat=True))
+        rows = [p for p in Price.objects.order_by("key") if p.member_amounts]
+    except DatabaseError:
+        return []  # not migrated yet
+    errors: list[checks.CheckMessage] = []
+    hint = _("Correct the price's member prices in the admin (Paywall > Prices).")
+    for row in rows:
+        amounts = row.member_amounts
+        if not row.item or row.tier_id is not None:
+            errors.append(
+                checks.Error(
+                    _("Price %(price)r has member prices, but it is no one-off item price.")
+                    % {"price": row.key},
+                    hint=hint,
+                    obj=row,
+                    id="wagtail_paywall.E032",
+                )
+            )
+            continue
+        if not isinstance(amounts, dict):
+            amounts = {"?": amounts}
+        unknown = sorted(str(slug) for slug in amounts if slug not in tiers)
+        if unknown:
+            errors.append(
+                checks.Error(
+                    _("Price %(price)r has member prices for unknown tiers: %(tiers)s.")
+                    % {"price": row.key, "tiers": ", ".join(unknown)},
+                    hint=hint,
+                    obj=row,
+                    id="wagtail_paywall.E030",
+                )
+            )
+        wrong = sorted(
+            str(slug)
+            for slug, amount in amounts.items()
+            if not isinstance(amount, int)
+            or isinstance(amount, bool)
+            or not 0 < amount < row.amount
+        )
+        if wrong:
+            errors.append(
+                checks.Error(
+                    _(
+                        "Price %(price)r has member prices that are not a whole amount "
+                        "above 0 and below its amount %(amount)s: %(tiers)s."
+                    )
+                    % {"price": row.key, "amount": row.amount, "tiers": ", ".join(wrong)},
+                    hint=hint,
+                    obj=row,
+                    id="wagtail_paywall.E031",
+                )
+            )
+    return errors
+
+
+@checks.register()
+def check_referrals(**kwargs: Any) -> list[checks.CheckMessage]:
+    """E036: ``REFERRALS`` is a dict of known keys; E037: its values are in range; E038:
+    with the withdrawal button on, ``QUALIFY_DAYS`` is not shorter than the withdrawal
+    period; E039: every configured provider can give the reward (a discount on a running
+    subscription). See docs/referrals.md."""
+    from membership_sdk.cancellation import WITHDRAWAL_DAYS
+    from membership_sdk.providers import SubscriptionDiscounts
+
+    from .billing import referrals
+
+    hint = _("See docs/referrals.md.")
+    given = conf.get("REFERRALS")
+    try:
+        rules = referrals.policy()
+    except ImproperlyConfigured as exc:
+        shape = not isinstance(given, dict) or bool(set(given) - set(referrals.KEYS) - {"ENABLED"})
+        return [
+            checks.Error(
+                str(exc), hint=hint, id="wagtail_paywall.E036" if shape else "wagtail_paywall.E037"
+            )
+        ]
+    if rules is None:
+        return []
+    errors: list[checks.CheckMessage] = []
+    if conf.get("WITHDRAWAL_BUTTON") is True and rules.qualify_days < WITHDRAWAL_DAYS:
+        errors.append(
+            checks.Error(
+                _(
+                    "PAYWALL['REFERRALS']['QUALIFY_DAYS'] is %(days)s, shorter than the "
+                    "%(withdrawal)s-day withdrawal period: referrers would be rewarded for "
+                    "friends who may still withdraw and be refunded."
+                )
+                % {"days": rules.qualify_days, "withdrawal": WITHDRAWAL_DAYS},
+                hint=_("Set QUALIFY_DAYS to %(days)s or more.") % {"days": WITHDRAWAL_DAYS},
+                id="wagtail_paywall.E038",
+            )
+        )
+    for name, provider in _lawful_providers():
+        if not isinstance(provider, SubscriptionDiscounts):
+            errors.append(
+                checks.Error(
+                    _(
+                        "Payment provider %(provider)r cannot discount a running "
+                        "subscription, so referrers paying through it can never get their "
+                        "referral reward."
+                    )
+                    % {"provider": name},
+                    hint=_(
+                        "Use a provider with the SubscriptionDiscounts capability, or turn "
+                        "referrals off (PAYWALL['REFERRALS'] = {})."
+                    ),
+                    id="wagtail_paywall.E039",
+                )
+            )
+    return errors
+
+
+# -- E033 and E034: loyalty rewards that cannot be given or used (docs/loyalty.md) -------------
+@checks.register(checks.Tags.database)
+def check_loyalty_rewards(databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E033: an active loyalty reward the core refuses (saved outside the admin: a
+    shell, a fixture); the job would stop at it. E034: a coupon reward taking an amount
+    off in a currency no recurring price is sold in, so no member could use its code.
+    Run with ``check --database default`` and by ``migrate``."""
+    if not databases or DEFAULT_DB_ALIAS not in databases:
+        return []
+    from django.db import DatabaseError
+
+    from .models import LoyaltyReward, Price
+
+    try:
+        rows = list(LoyaltyReward.objects.filter(active=True).order_by("key"))
+        currencies = set(
+            Price.objects.filter(archived=False)
+            .exclude(interval=Price.Interval.ONE_OFF)
+            .values_list("currency", flat=True)
+        )
+    except DatabaseError:
+        return []  # not migrated yet
+    hint = _("Correct the reward in the admin (Paywall > Loyalty rewards), or make it inactive.")
+    errors: list[checks.CheckMessage] = []
+    for row in rows:
+        try:
+            reward = row.to_core()
+        except MembershipError as exc:
+            errors.append(
+                checks.Error(
+                    _("Loyalty reward %(reward)r is not valid: %(error)s")
+                    % {"reward": row.key, "error": exc},
+                    hint=hint,
+                    obj=row,
+                    id="wagtail_paywall.E033",
+                )
+            )
+            continue
+        coupon = reward.coupon
+        if coupon is not None and coupon.currency and coupon.currency not in currencies:
+            errors.append(
+                checks.Error(
+                    _(
+                        "Loyalty reward %(reward)r takes %(currency)s off, but no recurring "
+                        "price is sold in %(currency)s: no member could use its codes."
+                    )
+                    % {"reward": row.key, "currency": coupon.currency},
+                    hint=hint,
+                    obj=row,
+                    id="wagtail_paywall.E034",
+                )
+            )
+    return errors

@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
     "CANCELLATION_RATE_LIMIT": (5, 3600),
     # The at-risk job's thresholds (docs/at-risk.md); a partial dict overrides those keys.
     "AT_RISK": {},
+    # Referrals (docs/referrals.md): {} = off; a dict (each key optional) turns them on.
+    "REFERRALS": {},
     # The largest members CSV the "Import members" admin screen accepts, in bytes.
     "IMPORT_MAX_BYTES": 20 * 1024 * 1024,
     # A private directory (never under MEDIA_ROOT) where the admin keeps an upload between
@@ -94,6 +96,13 @@ DEFAULTS: dict[str, Any] = {
     # The request.META key of a country header a CDN sets (Cloudflare: "HTTP_CF_IPCOUNTRY");
     # None reads the country from Accept-Language's region (de-AT -> AT) only.
     "COUNTRY_HEADER": None,
+    # Deliveries (docs/deliveries.md): the ISO 3166 countries shipped to (empty: any), and
+    # how many days before its ship day an issue's cut-off falls when none is given.
+    "DELIVERY_COUNTRIES": (),
+    "DELIVERY_CUTOFF_DAYS": 7,
+    # Services (docs/services.md): entitlement key -> the name members read, e.g.
+    # {"service.consultation": _("Consultations")}; unnamed ones get one from the key.
+    "SERVICES": {},
 }
 
 

@@ -53,6 +53,7 @@ from .models import (
     WebhookEvent,
 )
 from .models.privacy import member_pseudonym
+from .models.referrals import erase_referrals
 from .program import get_program
 
 logger = logging.getLogger("wagtail_paywall.privacy")
@@ -292,12 +293,44 @@ declare(
     rows=_webhook_rows,
     exclude=("body", "headers"),
 )
+# Usage billing (issue 17, docs/usage.md): what was used and billed stays, anonymised.
+declare(P + "UsagePeriod", "usage_periods", anonymise(member_id=ANON))
+declare(P + "UsageRecord", "usage_records", anonymise(member_id=ANON))
 # Know-your-members tables (issue 15): statistics keep anonymised rows.
 declare(P + "ReadingActivity", "reading_activity", anonymise(member_id=ANON))
 declare(P + "AtRisk", "at_risk", delete)
 declare(P + "Attribution", "attributions", anonymise(member_id=ANON, checkout_id=""))
 declare(P + "LedgerEntry", "ledger", anonymise(member_id=ANON, cancel_reason=""))
 declare(P + "MemberCountry", "country", delete)
+# Referrals (issue 17): the code and a pending claim go; a referral stays for the
+# publisher's report with the erased member (referrer or friend) replaced.
+declare(P + "ReferralCode", "referral_code", delete)
+declare(P + "ReferralClaim", "referral_claims", delete, rows=lambda s: Q(friend_id=s.member_id))
+declare(
+    P + "Referral",
+    "referrals",
+    erase_referrals,
+    rows=lambda s: Q(referrer_id=s.member_id) | Q(friend_id=s.member_id),
+)
+# Deliveries (issue 17): the address history goes; manifests keep their lines for the
+# publisher's counts, without the address.
+declare(P + "ShippingAddress", "shipping_addresses", delete)
+# Loyalty (issue 17): the member's awards and their personal coupon codes go (a personal
+# code is only the member's; other coupons have no member_id and are not theirs).
+declare(P + "LoyaltyAward", "loyalty_awards", delete)
+declare(P + "Coupon", "personal_coupons", delete, exclude=("provider_ids",))
+# Services (issue 17, docs/services.md): requests stay counted for the publisher, without
+# who asked or what they wrote.
+declare(
+    P + "ServiceRequest",
+    "service_requests",
+    anonymise(member_id=ANON, note="", staff_note="", closed_by=""),
+)
+declare(
+    P + "DeliveryRecipient",
+    "deliveries",
+    anonymise(member_id=ANON, name="", line1="", line2="", postcode="", city=""),
+)
 declare(
     P + "CancellationDeclaration",
     "cancellation_declarations",

@@ -30,6 +30,7 @@ from . import conf, experiments
 from .caching import cache, invalidate_member
 from .manual_store import DjangoManualBilling
 from .models import Coupon, Price, Tier
+from .models.usage import rates as usage_rates
 from .store import DjangoRedemptions, DjangoStore
 
 CATALOG_GEN_KEY = "paywall:catalog:gen"
@@ -65,9 +66,13 @@ def load_catalog() -> Catalog:
     coupons = _coupons(slugs, keys)
     return Catalog(
         [t.to_core() for t in tiers],
-        [p.to_core(slugs.get(p.tier_id) if p.tier_id else None) for p in prices],
+        [
+            p.to_core(slugs.get(p.tier_id) if p.tier_id else None, tiers=set(slugs.values()))
+            for p in prices
+        ],
         coupons,
         items=items,
+        usage=usage_rates(),  # usage-based add-ons (docs/usage.md)
     )
 
 

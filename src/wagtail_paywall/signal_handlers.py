@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from .access import merge_cookie_reads
 from .billing.language import remember_language
 from .caching import invalidate_member
-from .models import Coupon, Erasure, Grant, Membership, Price, Tier
+from .models import Coupon, Erasure, Grant, Membership, Price, Tier, UsageRate
 from .privacy import erase_quietly
 from .program import catalog_changed
 from .rules import rule_memo
@@ -46,6 +46,8 @@ def access_row_changed(sender: type, instance: Grant | Membership, **kwargs: Any
 @receiver(m2m_changed, sender=Coupon.prices.through, dispatch_uid="paywall_coupon_prices")
 @receiver(post_save, sender=Price, dispatch_uid="paywall_price_saved")
 @receiver(post_delete, sender=Price, dispatch_uid="paywall_price_deleted")
+@receiver(post_save, sender=UsageRate, dispatch_uid="paywall_usage_rate_saved")
+@receiver(post_delete, sender=UsageRate, dispatch_uid="paywall_usage_rate_deleted")
 def catalog_row_changed(sender: type, **kwargs: Any) -> None:
     catalog_changed()
     transaction.on_commit(catalog_changed)

@@ -415,6 +415,7 @@ class DjangoStore:
         self.inbox = DjangoInbox()
         self.meters = DjangoMeters()
         self.gifts = models.DjangoGifts()
+        self.services = models.DjangoServices()  # service requests (docs/services.md)
         # Erased members' customers: their later webhooks are ignored (docs/privacy.md).
         self.erasures = models.DjangoErasures()
 

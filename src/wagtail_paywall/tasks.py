@@ -137,3 +137,15 @@ def mark_members_at_risk() -> dict[str, int]:
 
     run = find_members_at_risk()
     return {**run.marked, "saved": run.saved, "churned": run.churned, "notified": run.notified}
+
+
+@task()
+def give_loyalty_rewards() -> int:
+    """The daily loyalty job (``manage.py paywall_loyalty`` does the same), for a
+    django-tasks scheduler; returns how many rewards it gave.
+
+    See :func:`wagtail_paywall.billing.loyalty.give_due_rewards`.
+    """
+    from .billing.loyalty import give_due_rewards
+
+    return len(give_due_rewards())

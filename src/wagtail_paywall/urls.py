@@ -14,8 +14,11 @@ from django.urls import path
 from .channels import feeds, search
 from .views import account, checkout, fake_checkout, gifts, plans, pricing, retention, webhooks
 from .views import cancellation as lawful
+from .views import deliveries as delivery_views
+from .views import services as service_views
 from .views.payment_method import payment_method
 from .views.privacy import erase_data, export_data
+from .views.referrals import referral_link
 
 app_name = "paywall"
 
@@ -37,8 +40,12 @@ urlpatterns = [
     path("account/unpause/", plans.unpause, name="unpause"),
     path("gifts/give/", gifts.give, name="gift_give"),
     path("gifts/redeem/", gifts.redeem, name="gift_redeem"),
+    path("r/<str:code>/", referral_link, name="referral_link"),
+    path("services/", service_views.services, name="services"),
+    path("services/<str:request_id>/cancel/", service_views.cancel_request, name="service_cancel"),
     path("account/portal/", account.portal, name="portal"),
     path("account/payment-method/", payment_method, name="payment_method"),
+    path("account/address/", delivery_views.address, name="delivery_address"),
     path("account/feed/", account.issue_feed_token, name="feed_token_issue"),
     path("account/feed/revoke/", account.revoke_feed_token, name="feed_token_revoke"),
     path("account/data/", export_data, name="privacy_export"),

@@ -26,6 +26,7 @@ from wagtail.snippets.models import register_snippet
 
 from .admin import dunning as admin_dunning
 from .admin import experiments as admin_experiments
+from .admin import referrals as admin_referrals
 from .admin import report_panel as admin_report_panel
 from .admin import retention as admin_retention
 from .admin import staff as admin_staff
@@ -122,6 +123,17 @@ def register_at_risk_permission() -> Any:
     )
 
 
+@hooks.register("register_permissions")
+def register_service_permissions() -> Any:
+    # "Service requests" (:mod:`.admin.services`, in the Paywall menu) has no model viewset.
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(
+        content_type__app_label="wagtail_paywall",
+        codename__in=["view_servicerequest", "change_servicerequest"],
+    )
+
+
 @hooks.register("register_admin_urls")
 def register_recovery_url() -> list[Any]:
     return [
@@ -137,6 +149,35 @@ def register_recovery_url() -> list[Any]:
 def register_recovery_menu_item() -> MenuItem:
     return admin_dunning.RecoveryMenuItem(
         _("Payment recovery"), reverse("paywall_recovery"), icon_name="warning", order=920
+    )
+
+
+# The "Referrals" report (:mod:`.admin.referrals`).
+@hooks.register("register_admin_urls")
+def register_referrals_url() -> list[Any]:
+    return [
+        path(
+            "paywall-referrals/",
+            admin_referrals.ReferralReportView.as_view(),
+            name="paywall_referrals",
+        )
+    ]
+
+
+@hooks.register("register_reports_menu_item")
+def register_referrals_menu_item() -> MenuItem:
+    return admin_referrals.ReferralMenuItem(
+        _("Referrals"), reverse("paywall_referrals"), icon_name="group", order=925
+    )
+
+
+@hooks.register("register_permissions")
+def register_referrals_permission() -> Any:
+    # The report has no model viewset to list its permission in the group editor.
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(
+        content_type__app_label="wagtail_paywall", codename="view_referral"
     )
 
 

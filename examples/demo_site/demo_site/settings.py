@@ -238,6 +238,10 @@ PAYWALL = {
     # The "Cancel contracts here" button and its no-login page (§312k BGB; see
     # docs/cancellation.md, which is not legal advice).
     "CANCELLATION_BUTTON": True,
+    # Referrals (docs/referrals.md): a friend who subscribes through a member's link gets
+    # 50% off the first month (the FRIEND coupon, seeded); the member a free month once the
+    # friend has paid past the 14-day window, three a month at most.
+    "REFERRALS": {"FRIEND_COUPON": "FRIEND", "MONTHLY_CAP": 3},
 }
 
 LOGGING = {

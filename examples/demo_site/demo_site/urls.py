@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from demo import datasets
 from django.conf import settings
 from django.urls import include, path
 from wagtail import urls as wagtail_urls
@@ -23,6 +24,8 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     # Pricing, checkout, the fake payment page, account, webhooks, search and feeds.
     path("paywall/", include("wagtail_paywall.urls")),
+    # Dataset downloads: a usage-based add-on (docs/usage.md).
+    path("datasets/", datasets.datasets, name="datasets"),
     # The API and the sitemap, each page as the paywall lets the visitor see it.
     path("api/v2/", api_router.urls),
     path("sitemap.xml", sitemap),

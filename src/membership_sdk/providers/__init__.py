@@ -27,6 +27,10 @@ from .base import (
     SubscriptionListing,
     SubscriptionPage,
     SubscriptionRefunds,
+    UsageInvoiceRequest,
+    UsageInvoicing,
+    UsageReport,
+    UsageReporting,
     Webhook,
 )
 from .settings import Setting, SettingsSpec
@@ -52,5 +56,9 @@ __all__ = [
     "SubscriptionListing",
     "SubscriptionPage",
     "SubscriptionRefunds",
+    "UsageInvoiceRequest",
+    "UsageInvoicing",
+    "UsageReport",
+    "UsageReporting",
     "Webhook",
 ]

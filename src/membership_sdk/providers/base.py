@@ -38,6 +38,10 @@ class CheckoutRequest:
     #: code is one the catalog does not know: a provider that keeps codes of its own
     #: (Stripe's promotion codes) looks it up, others raise ``CouponError`` (``unknown``).
     discount: Discount | None = None
+    #: The provider's ids of the metered prices of the usage-based add-ons ``price``'s
+    #: tier includes (see :mod:`membership_sdk.usage`): a provider that bills reported
+    #: use through its own prices (Stripe) adds each to the subscription; others ignore it.
+    usage_prices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,4 +364,80 @@ class RenewalPrices(Protocol):
     ) -> SubscriptionSnapshot:
         """Bill the periods after the current one at provider price ``price``; the
         current period is not touched. ``prices`` as for ``change_plan``."""
+        ...
+
+
+# -- usage-based add-ons (membership_sdk.usage) -------------------------------------------
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """Use beyond a membership's included quota, for the provider to bill.
+
+    ``quantity`` units of the site's meter ``meter`` (the provider's own id for it:
+    ``provider_meter``, Stripe's meter event name) at ``unit_amount`` minor units of
+    ``currency`` each, used at ``when`` in the period ending ``period_end``.
+    ``identifier`` is unique per use: a report sent twice is billed once.
+    """
+
+    subscription_id: str
+    customer_id: str
+    meter: str
+    provider_meter: str
+    quantity: int
+    unit_amount: int
+    currency: str
+    identifier: str
+    when: datetime
+    period_end: datetime
+    description: str = ""
+
+
+@runtime_checkable
+class UsageReporting(Protocol):
+    """An optional capability: billing reported use with the subscription's next invoice
+    (Stripe's billing meters, the ``fake`` provider's next renewal). The site reports
+    each record's units beyond the included quota once, as it is recorded."""
+
+    def report_usage(self, report: UsageReport) -> None:
+        """Bill ``report`` with the subscription's next invoice; a report whose
+        ``identifier`` was reported before changes nothing.
+
+        :raises ProviderError: the provider failed (``retryable`` when worth retrying);
+            the site keeps the report and sends it again later.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class UsageInvoiceRequest:
+    """A closed period's use beyond the included quota, to invoice on its own.
+
+    ``quantity`` units of ``meter`` at ``unit_amount`` (``amount`` in all, minor units
+    of ``currency``) in the period of ``subscription_id`` that ended at ``period_end``.
+    ``identifier`` is the same for every attempt to invoice this period: the provider
+    issues one invoice for it, however often it is asked.
+    """
+
+    subscription_id: str
+    member_id: str
+    meter: str
+    quantity: int
+    unit_amount: int
+    amount: int
+    currency: str
+    period_end: datetime
+    identifier: str
+    description: str = ""
+
+
+@runtime_checkable
+class UsageInvoicing(Protocol):
+    """An optional capability: invoicing a closed period's extra use as an invoice of
+    its own (the ``manual`` provider: a bank-transfer invoice at the period's end)."""
+
+    def invoice_usage(self, request: UsageInvoiceRequest) -> str:
+        """Issue the invoice (or find the one issued for ``request.identifier``);
+        returns its reference.
+
+        :raises ProviderError: the provider failed; nothing was invoiced.
+        """
         ...

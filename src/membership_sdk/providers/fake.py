@@ -51,7 +51,7 @@ from ..errors import ProviderError
 from ..events import EventType, PurchaseState, SubscriptionSnapshot
 from ..hookspecs import hookimpl
 from ..membership import Status
-from .base import CheckoutRequest, CheckoutSession, Provider, Refund, Webhook
+from .base import CheckoutRequest, CheckoutSession, Provider, Refund, UsageReport, Webhook
 from .settings import Setting, SettingsSpec
 from .simulated import (
     SimulatedPurchase,
@@ -99,6 +99,17 @@ class FakeCheckout:
     discount: Discount | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FakeUsageInvoice:
+    """Use billed with a renewal of ``subscription``: the renewal of the period that
+    ended at ``period_end`` was charged ``amount`` more for ``lines``."""
+
+    subscription: str
+    period_end: datetime
+    lines: tuple[UsageReport, ...]
+    amount: int
+
+
 class FakeProvider(SimulatedPlans):
     """A payment provider that simulates a card payment service in memory."""
 
@@ -120,6 +131,9 @@ class FakeProvider(SimulatedPlans):
         "latest_payment",
         "period_rate",
         "discount_terms",
+        "usage_due",
+        "usage_reported",
+        "usage_invoices",
     )
 
     def __init__(
@@ -155,6 +169,13 @@ class FakeProvider(SimulatedPlans):
         self.period_rate: dict[str, int] = {}
         #: The terms of each subscription's coupon (a plan change applies them anew).
         self.discount_terms: dict[str, DiscountTerms] = {}
+        #: Reported use beyond the included quota, by subscription id, billed with its
+        #: next renewal (:meth:`report_usage`), and the identifiers reported so far.
+        self.usage_due: dict[str, list[UsageReport]] = {}
+        self.usage_reported: set[str] = set()
+        #: The renewals that billed usage: subscription id, the period end the renewal
+        #: paid from, the usage lines and what they added to the charge.
+        self.usage_invoices: list[FakeUsageInvoice] = []
         self.restore()
 
     @classmethod
@@ -190,7 +211,10 @@ class FakeProvider(SimulatedPlans):
                 customer_id=self.customer_for(request.member_id, request.customer_id),
                 price=request.provider_price,
                 interval=request.price.interval,
-                amount=request.price.amount,
+                # A one-off purchase is charged once: at its discount (a member price).
+                amount=request.discount.amount
+                if request.discount is not None and not request.price.recurring
+                else request.price.amount,
                 currency=request.price.currency,
                 trial_days=request.trial_days,
                 idempotency_key=request.idempotency_key,
@@ -364,7 +388,9 @@ class FakeProvider(SimulatedPlans):
         # A downgrade waiting for this renewal applies now.
         moved = renew_into_pending(sub, base, self._terms(sub))
         charged = moved.get("amount", sub.amount)  # what this renewal is charged
-        self._paid(sub, moved.get("list_amount", sub.list_amount) if charged is None else charged)
+        rate = moved.get("list_amount", sub.list_amount) if charged is None else charged
+        usage = self._bill_usage(sub, base)
+        self._paid(sub, None if rate is None else rate + usage, rate)
         return self.change(
             sub,
             EventType.PAYMENT_SUCCEEDED,
@@ -372,6 +398,34 @@ class FakeProvider(SimulatedPlans):
             current_period_end=add_interval(base, moved.get("interval", sub.interval)),
             **moved,
         )
+
+    # -- usage-based add-ons (membership_sdk.usage) --------------------------------------
+    def report_usage(self, report: UsageReport) -> None:
+        """The :class:`~membership_sdk.providers.UsageReporting` capability: the use is
+        billed with the subscription's next renewal (:meth:`renew`), once per
+        ``identifier``."""
+        self.call("report_usage")
+        self.subscription(report.subscription_id)
+        if report.identifier in self.usage_reported:
+            return
+        self.usage_reported.add(report.identifier)
+        self.usage_due.setdefault(report.subscription_id, []).append(report)
+        self.persist()
+
+    def _bill_usage(self, sub: SimulatedSubscription, period_end: datetime) -> int:
+        """Add the use reported for periods ending by ``period_end`` to this renewal:
+        returns what it adds to the charge, and keeps the lines in ``usage_invoices``."""
+        due = self.usage_due.get(sub.id, [])
+        lines = [r for r in due if r.period_end <= period_end]
+        if not lines:
+            return 0
+        self.usage_due[sub.id] = [r for r in due if r.period_end > period_end]
+        amount = sum(r.quantity * r.unit_amount for r in lines)
+        self.usage_invoices.append(FakeUsageInvoice(sub.id, period_end, tuple(lines), amount))
+        # Use priced in another currency than the subscription is charged separately.
+        checkout = self._checkout_of(sub.id)
+        same = checkout is None or all(r.currency == checkout.currency for r in lines)
+        return amount if same else 0
 
     # -- refunds ---------------------------------------------------------------------------
     def purchase_amount(self, purchase_id: str) -> tuple[int, str]:

@@ -41,6 +41,7 @@ Configuration (``provider_config["manual"]``), every key optional:
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -62,6 +63,7 @@ from .base import (
     Provider,
     Refund,
     SubscriptionPage,
+    UsageInvoiceRequest,
     Webhook,
 )
 from .manual_lifecycle import ManualPlans
@@ -91,6 +93,9 @@ PLACEHOLDER_IBAN = "XX00 0000 0000 0000 0000 00"
 OPEN, PAID, VOID = "open", "paid", "void"
 #: A paid invoice whose transfer the staff paid back.
 REFUNDED = "refunded"
+#: The ``price`` of an invoice for a period's extra use starts with this, then the
+#: meter (``usage:api.calls``; see :meth:`ManualProvider.invoice_usage`).
+USAGE_PRICE_PREFIX = "usage:"
 _STORE_METHODS = ("atomic", "next_invoice_number", "invoice", "save_invoice", "subscription")
 
 
@@ -138,6 +143,12 @@ class Invoice:
     list_amount: int | None = None
     coupon: str = ""
     discount_periods: int | None = None
+
+    @property
+    def usage(self) -> bool:
+        """Whether it bills a period's use beyond the included quota (no subscription
+        or purchase changes when it is paid)."""
+        return self.price.startswith(USAGE_PRICE_PREFIX)
 
     def overdue(self, now: datetime) -> bool:
         """Whether it is open and its due date has passed."""
@@ -321,6 +332,20 @@ class ManualProvider(ManualPlans):
             record.snapshot(),
             member_id=record.member_id,
         )
+        return self.signer.sign(body)
+
+    def _emit_other(self, type: str, invoice: Invoice) -> Webhook:
+        """A signed webhook of a type sites ignore, about ``invoice`` (a usage
+        invoice's payment changes no membership)."""
+        body = json.dumps(
+            {
+                "id": f"evt_{self.name}_{uuid.uuid4().hex}",
+                "type": type,
+                "created": int(self.now().timestamp()),
+                "data": {"object": "invoice", "id": invoice.reference},
+            },
+            sort_keys=True,
+        ).encode()
         return self.signer.sign(body)
 
     def _change(self, sub: SimulatedSubscription, type: EventType, **changes: Any) -> Webhook:
@@ -532,6 +557,10 @@ class ManualProvider(ManualPlans):
                     f"arrived on {paid:%Y-%m-%d %H:%M}",
                     code="paid_before_issued",
                 )
+            if invoice.usage:
+                invoice.state, invoice.paid_at = PAID, paid
+                self.store.save_invoice(invoice)
+                return self._emit_other("invoice.paid", invoice)
             if invoice.subscription is not None:
                 return self._pay_renewal(invoice, paid)
             invoice.state, invoice.paid_at = PAID, paid
@@ -627,6 +656,44 @@ class ManualProvider(ManualPlans):
             currency=first.currency,
             subscription=sub.id,
             renewal=True,
+        )
+
+    def invoice_usage(self, request: UsageInvoiceRequest) -> str:
+        """The :class:`~membership_sdk.providers.UsageInvoicing` capability: an invoice of
+        its own for a closed period's extra use, due in ``due_days``; its ``price`` is
+        ``usage:`` and the meter, and paying it changes no subscription. The same
+        ``request.identifier`` returns the same invoice, also when two run at once (it
+        is the invoice's idempotency key). Returns the invoice's reference.
+
+        :raises ProviderError: code ``no_such_subscription``.
+        """
+        self._call("invoice_usage")
+        invoice = self.store.invoice_for_key(request.identifier)
+        if invoice is None:
+            try:
+                with self.store.atomic():
+                    invoice = self._issue_usage(request)
+            except _Existing as existing:
+                invoice = existing.invoice
+        return invoice.reference
+
+    def _issue_usage(self, request: UsageInvoiceRequest) -> Invoice:
+        now = self.now()
+        number = self.store.next_invoice_number(now.year)  # queues parallel calls up
+        existing = self.store.invoice_for_key(request.identifier)
+        if existing is not None:
+            raise _Existing(existing)
+        sub = self.subscription(request.subscription_id)
+        return self._new_invoice(
+            now,
+            number,
+            member_id=sub.member_id or request.member_id,
+            customer_id=sub.customer_id,
+            price=f"{USAGE_PRICE_PREFIX}{request.meter}",
+            interval=Interval.ONE_OFF,
+            amount=request.amount,
+            currency=request.currency,
+            idempotency_key=request.identifier,
         )
 
     def mark_overdue(self, subscription_id: str) -> Webhook:

@@ -23,7 +23,11 @@ from . import privacy, segments, staff
 from . import views as admin_views
 from .at_risk import AtRiskViewSet
 from .declarations import CancellationDeclarationViewSet
+from .deliveries import DeliveryIssueViewSet, DeliveryProductViewSet
+from .loyalty import LoyaltyRewardViewSet
 from .manual import BankTransferViewSet
+from .services import ServiceRequestViewSet
+from .usage import UsagePeriodViewSet, UsageRateViewSet
 
 
 class TierViewSet(ModelViewSet):
@@ -55,6 +59,7 @@ class PriceViewSet(ModelViewSet):
         "intro_amount",
         "intro_periods",
         "gift_months",
+        "member_amounts",
         "provider_ids",
         "archived",
     ]
@@ -264,6 +269,7 @@ class PaywallViewSetGroup(ViewSetGroup):
         TierViewSet,
         PriceViewSet,
         CouponViewSet,
+        LoyaltyRewardViewSet,
         MemberViewSet,
         WebhookEventViewSet,
         BankTransferViewSet,
@@ -271,6 +277,11 @@ class PaywallViewSetGroup(ViewSetGroup):
         CancellationDeclarationViewSet,
         FeedTokenViewSet,
         AtRiskViewSet,
+        DeliveryProductViewSet,
+        DeliveryIssueViewSet,
+        ServiceRequestViewSet,
+        UsageRateViewSet,
+        UsagePeriodViewSet,
     )
 
 

@@ -10,11 +10,15 @@
 - :mod:`.attribution` and :mod:`.experiments`: the page a checkout started from, and A/B
   tests of the paywall;
 - :mod:`.feeds`: members' private feed tokens;
+- :mod:`.loyalty`: loyalty rewards for paid months, and the awards members received;
 - :mod:`.gifts`: gift memberships, their codes and the orders they come from;
 - :mod:`.retention`: retention offers shown in the cancel flow, and the answers;
 - :mod:`.dunning`: failed-payment episodes and their recovery;
 - :mod:`.manual`: the bank-transfer provider's invoices and subscriptions;
 - :mod:`.segments`: members' billing countries and saved segments (the Members screen).
+- :mod:`.referrals`: members' referral codes, friends' claims and referrals.
+- :mod:`.deliveries`: delivery products, their issues, shipping addresses and manifests.
+- :mod:`.services`: members' requests of services with a quota (consultations).
 
 See ``docs/wagtail.md`` (Storage and migrations).
 """
@@ -27,6 +31,7 @@ from .attribution import Attribution
 from .cancellation import CancellationDeclaration
 from .catalog import Price, Tier
 from .coupons import Coupon, CouponRedemption
+from .deliveries import DeliveryIssue, DeliveryProduct, DeliveryRecipient, ShippingAddress
 from .dunning import PaymentRecovery
 from .experiments import PaywallExposure, PaywallTest, PaywallVariant
 from .feeds import FeedToken
@@ -35,6 +40,7 @@ from .gifts import DjangoGifts, Gift, GiftOrder
 from .inbox import WebhookEvent
 from .journey import CancellationFeedback, TrialReminder
 from .ledger import LedgerEntry
+from .loyalty import DjangoLoyalty, LoyaltyAward, LoyaltyReward
 from .manual import (
     ManualCustomer,
     ManualInvoice,
@@ -44,8 +50,11 @@ from .manual import (
 )
 from .members import CustomerLink, Grant, Membership, MeterUsage
 from .privacy import DjangoErasures, ErasedCustomer, Erasure
+from .referrals import DjangoReferrals, Referral, ReferralClaim, ReferralCode
 from .retention import RetentionAttempt, configured_offers
 from .segments import MemberCountry, SavedSegment
+from .services import DjangoServices, ServiceRequest
+from .usage import DjangoUsage, UsagePeriod, UsageRate, UsageRecord
 
 __all__ = [
     "MEMBER_ID_LENGTH",
@@ -56,8 +65,15 @@ __all__ = [
     "Coupon",
     "CouponRedemption",
     "CustomerLink",
+    "DeliveryIssue",
+    "DeliveryProduct",
+    "DeliveryRecipient",
     "DjangoErasures",
     "DjangoGifts",
+    "DjangoLoyalty",
+    "DjangoReferrals",
+    "DjangoServices",
+    "DjangoUsage",
     "ErasedCustomer",
     "Erasure",
     "FeedToken",
@@ -65,6 +81,8 @@ __all__ = [
     "GiftOrder",
     "Grant",
     "LedgerEntry",
+    "LoyaltyAward",
+    "LoyaltyReward",
     "ManualCustomer",
     "ManualInvoice",
     "ManualInvoiceCounter",
@@ -79,10 +97,18 @@ __all__ = [
     "PaywallVariant",
     "Price",
     "ReadingActivity",
+    "Referral",
+    "ReferralClaim",
+    "ReferralCode",
     "RetentionAttempt",
     "SavedSegment",
+    "ServiceRequest",
+    "ShippingAddress",
     "Tier",
     "TrialReminder",
+    "UsagePeriod",
+    "UsageRate",
+    "UsageRecord",
     "WebhookEvent",
     "configured_offers",
 ]

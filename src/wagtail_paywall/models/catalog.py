@@ -6,6 +6,8 @@ See ``docs/wagtail.md`` (The admin) for how they are set up.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -116,6 +118,15 @@ class Price(models.Model):
     archived = models.BooleanField(
         _("archived"), default=False, help_text=_("Archived prices are no longer sold.")
     )
+    member_amounts = models.JSONField(
+        _("member prices"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "For a one-off item: what members pay instead, by tier slug, in minor units, "
+            'e.g. {"basic": 500}. Members of that tier or a higher-ranked one pay it.'
+        ),
+    )
 
     class Meta:
         ordering = ["tier__rank", "amount", "key"]
@@ -129,6 +140,7 @@ class Price(models.Model):
         """Refuse an intro offer the core would refuse (see ``docs/offers.md``)."""
         if self.intro_periods is None:
             self.intro_periods = 0  # left empty in a form: no intro offer
+        self._clean_member_amounts()
         if self.intro_amount is None and not self.intro_periods:
             return
         try:
@@ -136,7 +148,63 @@ class Price(models.Model):
         except core_catalog.CatalogError as exc:
             raise ValidationError(str(exc)) from exc
 
-    def to_core(self, tier_slug: str | None) -> core_catalog.Price:
+    def _clean_member_amounts(self) -> None:
+        """Refuse member prices the catalog would refuse (docs/member-prices.md), naming
+        the tier; empty means none."""
+        amounts = self.member_amounts
+        if not amounts:
+            self.member_amounts = {}
+            return
+        shape = _('Enter the member prices as {"tier slug": amount in minor units}.')
+        if not isinstance(amounts, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+            for k, v in amounts.items()
+        ):
+            raise ValidationError({"member_amounts": shape})
+        if not self.item or self.tier_id is not None:
+            raise ValidationError(
+                {"member_amounts": _("Member prices are for one-off items: set the item.")}
+            )
+        known = set(Tier.objects.filter(slug__in=list(amounts)).values_list("slug", flat=True))
+        unknown = sorted(set(amounts) - known)
+        if unknown:
+            raise ValidationError(
+                {"member_amounts": _("There is no tier %(slugs)s.") % {"slugs": ", ".join(unknown)}}
+            )
+        for slug, amount in amounts.items():
+            if self.amount is not None and not 0 < amount < self.amount:
+                raise ValidationError(
+                    {
+                        "member_amounts": _(
+                            "The member price for %(tier)s (%(amount)s) must be above 0 and "
+                            "below the price's amount (%(list)s)."
+                        )
+                        % {"tier": slug, "amount": amount, "list": self.amount}
+                    }
+                )
+
+    def core_member_amounts(self, tiers: Collection[str] | None = None) -> dict[str, int]:
+        """The member prices the core can take: a row changed outside the admin (a tier
+        renamed or deleted since, a list price lowered below one) keeps the catalog
+        loading without the member prices it would refuse; the check
+        ``wagtail_paywall.E030``-``E032`` reports them."""
+        amounts = self.member_amounts
+        if not amounts or not isinstance(amounts, dict) or not self.item or self.tier_id:
+            return {}
+        return {
+            slug: amount
+            for slug, amount in amounts.items()
+            if isinstance(amount, int)
+            and not isinstance(amount, bool)
+            and 0 < amount < self.amount
+            and (tiers is None or slug in tiers)
+        }
+
+    def to_core(
+        self, tier_slug: str | None, *, tiers: Collection[str] | None = None
+    ) -> core_catalog.Price:
+        """The core's price; ``tiers`` (the catalog's tier slugs) leaves out member prices
+        of tiers the catalog does not hold."""
         return core_catalog.Price(
             id=self.key,
             amount=self.amount,
@@ -151,4 +219,5 @@ class Price(models.Model):
             intro_amount=self.intro_amount,
             intro_periods=self.intro_periods,
             gift_months=self.gift_months,
+            member_amounts=self.core_member_amounts(tiers),
         )

@@ -69,6 +69,9 @@ class Coupon(models.Model):
         blank=True,
         help_text=_('Each provider\'s id for it, e.g. {"stripe": "promo_123"}.'),
     )
+    # A personal code (a loyalty reward, see models/loyalty.py): only this member may
+    # use it; for anyone else it does not exist.
+    member_id = member_id_field(blank=True, default="")
 
     class Meta:
         ordering = ["code"]
@@ -131,6 +134,7 @@ class Coupon(models.Model):
             first_time_only=self.first_time_only,
             provider_ids=dict(self.provider_ids or {}),
             name=self.name,
+            member_id=self.member_id,
         )
 
 

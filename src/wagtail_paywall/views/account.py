@@ -96,6 +96,7 @@ def account_data(member_id: str) -> dict[str, Any]:
         if g.kind is not core.GrantKind.PURCHASE
         and g.active(now)
         and g.source not in gifts["held_sources"]
+        and not g.source.startswith("loyalty:")  # in the loyalty section
     ]
     return {
         "current": current,

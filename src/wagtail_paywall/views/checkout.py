@@ -22,7 +22,7 @@ from membership_sdk import CouponError, UnknownPrice
 from membership_sdk.membership import GRANTING
 
 from .. import conf
-from ..billing import attribution
+from ..billing import attribution, referrals
 from ..billing.language import remember_language
 from ..billing.manual import session_instructions
 from ..formats import money
@@ -95,9 +95,13 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
                     f"{reverse('paywall:checkout_cancel')}?{back}"
                 ),
                 email=getattr(user, "email", None) or None,
-                coupon=data["coupon"] or None,
+                # A referred friend who entered no code gets the referral offer.
+                coupon=data["coupon"] or referrals.checkout_coupon(request, price) or None,
                 attempt=data["attempt"],
-                metadata=attribution.checkout_metadata(request),
+                metadata={
+                    **attribution.checkout_metadata(request),
+                    **referrals.checkout_metadata(request),
+                },
             )
         except CouponError as exc:
             return coupon_refused(request, data["price"], exc)
@@ -131,6 +135,8 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
         MemberCountry.record(str(user.pk), data["country"], provider)
     # The page (and paywall variant) this checkout started from, if it came from one.
     attribution.record_checkout(request, str(user.pk), price.id, provider, session.id)
+    # The referral link this member followed, for when their membership arrives.
+    referrals.record_checkout(request, str(user.pk))
     # The language the lifecycle emails will use (docs/i18n.md).
     remember_language(request, user)
     if session.url:

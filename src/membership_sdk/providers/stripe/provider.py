@@ -47,6 +47,7 @@ from ..base import (
     ProrationLine,
     Refund,
     SubscriptionPage,
+    UsageReport,
 )
 from ..settings import Setting, SettingsSpec
 from . import translate as tr
@@ -408,6 +409,9 @@ class StripeProvider:
             "metadata": meta,
         }
         if recurring:
+            # Usage-based add-ons (membership_sdk.usage): their metered prices, which
+            # take no quantity; Stripe bills the meter events reported against them.
+            params["line_items"] += [{"price": p} for p in request.usage_prices]
             sub_data: dict[str, Any] = {"metadata": meta}
             if request.trial_days:
                 sub_data["trial_period_days"] = request.trial_days
@@ -486,7 +490,9 @@ class StripeProvider:
             terms["amount_off"] = discount.off if discount.intro else discount.amount_off
             terms["currency"] = discount.currency.lower()
         digest = hashlib.sha256(json.dumps(terms, sort_keys=True).encode()).hexdigest()[:12]
-        label = discount.code or f"intro-{discount.price}"
+        kind = f"member-{discount.member_tier}" if discount.member_tier else "intro"
+        label = discount.code or f"{kind}-{discount.price}"
+        plain = "Member price" if discount.member_tier else "Intro offer"
         coupon_id = f"paywall-{label}-{digest}"[:200]
         try:
             self._call(
@@ -494,7 +500,7 @@ class StripeProvider:
                 "post",
                 "/v1/coupons",
                 id=coupon_id,
-                name=(discount.code or "Intro offer")[:40],
+                name=(discount.code or plain)[:40],
                 idempotency_key=f"coupon-{coupon_id}",
                 **terms,
             )
@@ -556,6 +562,40 @@ class StripeProvider:
                 f"no active Stripe promotion code {code!r}", code=code, reason="unknown"
             )
         return str(data[0]["id"])
+
+    # -- usage-based add-ons (membership_sdk.usage) -----------------------------------------
+    def report_usage(self, report: UsageReport) -> None:
+        """The :class:`~membership_sdk.providers.UsageReporting` capability: one billing
+        meter event (``report.provider_meter`` is the meter's event name) for the
+        customer, valued ``report.quantity``, at ``report.when``. Its ``identifier`` is
+        the report's, and so is the request's idempotency key: a report sent again is
+        counted once. Stripe bills it through the subscription's metered price (added
+        at checkout from ``CheckoutRequest.usage_prices``) with the period's invoice.
+
+        :raises ProviderError: Stripe failed; the site retries the report later.
+        """
+        if not report.customer_id:
+            raise ProviderError(
+                f"Stripe needs the customer of subscription {report.subscription_id!r} to "
+                "report usage, and the membership names none",
+                code="no_customer",
+            )
+        try:
+            self._call(
+                "report usage",
+                "post",
+                "/v1/billing/meter_events",
+                idempotency_key=report.identifier,
+                event_name=report.provider_meter,
+                identifier=report.identifier,
+                timestamp=int(report.when.timestamp()),
+                payload={"stripe_customer_id": report.customer_id, "value": str(report.quantity)},
+            )
+        except ProviderError as exc:
+            said = (exc.provider_message or "").lower()
+            if "identifier" in said and ("already" in said or "duplicate" in said):
+                return  # reported before (outside the idempotency key's 24 hours)
+            raise
 
     def portal_url(self, customer_id: str, return_url: str) -> str | None:
         """A Billing Portal session for the customer, where they update cards, see
