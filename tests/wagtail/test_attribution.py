@@ -192,6 +192,23 @@ def test_a_purchase_converts_the_checkout(member: Client, article: Any, fake: Fa
     assert (row.amount, row.mrr) == (900, 0)
 
 
+def test_a_purchase_at_a_member_price_converts_with_what_the_member_paid(
+    client: Client, make_article: Any, supporter: Any
+) -> None:
+    report = Price.objects.get(key="report-2026")
+    report.member_amounts = {"supporter": 500}
+    report.save()
+    reset_program()
+    sold = make_article("purchase", paywall_purchase_item="doc:annual-report", title="Report")
+    client.force_login(supporter)
+    source = source_on(client.get(sold.url).content.decode())
+
+    fake = get_program().providers["fake"]
+    complete(fake, client.post(CHECKOUT, {"price": "report-2026", "source": source}))
+
+    assert Attribution.objects.values_list("amount", flat=True).get() == 500
+
+
 def test_a_replayed_webhook_converts_once(member: Client, article: Any, fake: FakeProvider) -> None:
     source = source_on(member.get(article.url).content.decode())
     response = member.post(CHECKOUT, {"price": "premium-yearly", "source": source})

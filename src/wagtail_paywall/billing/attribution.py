@@ -28,6 +28,7 @@ from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest
 
 from membership_sdk import Grant, GrantKind, Membership, Status, hookimpl
+from membership_sdk.member_prices import price_for
 from membership_sdk.metrics import monthly_recurring
 
 from .. import experiments
@@ -207,9 +208,10 @@ def membership_grant_changed(grant: Grant, action: str) -> None:
     attribution = Attribution.objects.get(pk=linked)
     price = prices.get(attribution.price_id) or next(iter(prices.values()), None)
     if price is not None:
-        Attribution.objects.filter(pk=linked).update(
-            currency=price.currency, amount=price.amount, mrr=0
-        )
+        # A member price was charged when the buyer held its tier (it still does now, at
+        # the payment's event): the amount they paid, not the list price.
+        paid = price_for(price, program.context(grant.member_id, usage={})).amount
+        Attribution.objects.filter(pk=linked).update(currency=price.currency, amount=paid, mrr=0)
 
 
 def paywall_extras(request: HttpRequest | None, offers: list[dict[str, Any]]) -> dict[str, Any]:
