@@ -2,8 +2,10 @@
 
 Ids ``wagtail_paywall.E001`` to ``E016``, ``E020`` to ``E024`` (lawful cancellation,
 ``docs/cancellation.md``), ``E025`` to ``E028`` (the visitor's currency), ``E030`` to
-``E032`` (member prices, ``docs/member-prices.md``), ``W001`` and ``W002``, each described
-in the docs page below.
+``E032`` (member prices, ``docs/member-prices.md``), ``E033`` and ``E034`` (loyalty),
+``E036`` to ``E039`` (referrals), ``E040`` and ``E041`` (deliveries), ``E043`` (services),
+``E046`` to ``E049`` (usage), ``W001`` and ``W002``, each described in the docs page below
+or the feature's own page.
 Provider checks read what each provider declares about its own settings
 (:class:`membership_sdk.providers.SettingsSpec`), so a third-party provider is checked exactly
 like a built-in one.

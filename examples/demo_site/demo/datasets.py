@@ -13,6 +13,8 @@ import secrets
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from wagtail_paywall.usage import NotEntitled, UsageError, record_usage, usage_summaries
@@ -21,10 +23,13 @@ METER = "datasets.download"
 #: The datasets on offer: slug -> (title, CSV rows).
 DATASETS = {
     "members-by-country": (
-        "Members by country, 2026",
+        gettext_lazy("Members by country, 2026"),
         "country,members\nDE,1204\nNL,877\nPL,512\n",
     ),
-    "churn-by-month": ("Churn by month, 2026", "month,churn\n2026-01,2.1%\n2026-02,1.8%\n"),
+    "churn-by-month": (
+        gettext_lazy("Churn by month, 2026"),
+        "month,churn\n2026-01,2.1%\n2026-02,1.8%\n",
+    ),
 }
 
 
@@ -36,12 +41,12 @@ def datasets(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         slug = request.POST.get("dataset", "")
         if slug not in DATASETS:
-            return HttpResponse("No such dataset.", status=404, content_type="text/plain")
+            return HttpResponse(_("No such dataset."), status=404, content_type="text/plain")
         try:
             # The form's nonce names this download: a double submit is counted once.
             record_usage(request.user, METER, idempotency_key=request.POST.get("nonce", ""))
         except NotEntitled:
-            error = "Dataset downloads come with Premium."
+            error = _("Dataset downloads come with Premium.")
         except UsageError as exc:
             error = str(exc)
         else:
