@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .catalog import Catalog, Interval, Price
 from .errors import MembershipError, ProviderError, UnknownPrice
-from .lifecycle import CapabilityDeclined
+from .lifecycle import CapabilityDeclined, usage_price_args
 from .membership import GRANTING, TERMINAL, Membership, Status
 from .providers.base import Refund, RenewalPrices, ScheduledCancellation, SubscriptionRefunds
 
@@ -276,7 +276,12 @@ def renew_monthly(program: MembershipProgram, membership_id: str) -> Membership 
     own = price.provider_ids.get(membership.provider)
     if own is not None:
         prices[own] = price
-    snap = backend.renew_on_price(membership.provider_subscription_id, external, prices=prices)
+    snap = backend.renew_on_price(
+        membership.provider_subscription_id,
+        external,
+        prices=prices,
+        **usage_price_args(program.catalog, monthly, membership.provider),
+    )
     return program._store_local(membership, snap)
 
 

@@ -33,11 +33,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from .catalog import Interval, Price
+from .catalog import Catalog, Interval, Price
 from .errors import MembershipError, UnknownPrice
 from .events import SubscriptionSnapshot
 from .membership import Grant, GrantKind, Membership, Status
 from .providers.base import Pausing, PlanChangePreview, PlanChanges, ProrationLine, Provider
+from .usage import usage_prices
 
 if TYPE_CHECKING:
     from .program import MembershipProgram
@@ -255,6 +256,19 @@ def _plan_target(
     return membership, price, backend, prices
 
 
+def usage_price_args(catalog: Catalog, price: Price, provider: str) -> dict[str, tuple[str, ...]]:
+    """``usage_prices=`` for a plan change of ``provider`` onto ``price``: the metered
+    prices of the new tier's add-ons (see :func:`~membership_sdk.usage.usage_prices`), or
+    nothing at all when no usage rate of the catalog is sold through ``provider``, so a
+    provider written before usage billing is called as it always was."""
+    sold = any(
+        key.split(":", 1)[0] == provider
+        for rate in catalog.usage_rates
+        for key in rate.provider_ids
+    )
+    return {"usage_prices": usage_prices(catalog, price, provider)} if sold else {}
+
+
 def preview_plan_change(
     program: MembershipProgram, membership_id: str, price_id: str
 ) -> PlanChangePreview:
@@ -265,6 +279,7 @@ def preview_plan_change(
         price.provider_ids[membership.provider],
         proration_date=int(program.clock().timestamp()),
         prices=prices,
+        **usage_price_args(program.catalog, price, membership.provider),
     )
 
 
@@ -289,6 +304,7 @@ def change_plan(
         proration_date=proration_date,
         idempotency_key=f"plan-{membership.id}-{price.id}-{membership.version[0]}",
         prices=prices,
+        **usage_price_args(program.catalog, price, membership.provider),
     )
     after = program._store_local(membership, snap)
     if before is not None:

@@ -491,3 +491,43 @@ def test_a_refund_after_a_discounted_renewal_pays_back_what_it_charged(
     deliver(program, "fake", fake(program).renew(membership.provider_subscription_id or ""))
     refund, _ = program.refund(membership.id)
     assert refund.amount == 250
+
+
+def test_a_provider_written_before_usage_billing_still_changes_plans(
+    program: MembershipProgram, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catalog with no usage rate for a provider calls its plan changes without the
+    ``usage_prices`` keyword, which a third-party provider may not take."""
+    provider = fake(program)
+    preview_of, change_of = provider.preview_plan_change, provider.change_plan
+
+    def preview(subscription_id: str, price: str, *, proration_date: int, prices: object) -> object:
+        return preview_of(subscription_id, price, proration_date=proration_date, prices=prices)  # type: ignore[arg-type]
+
+    def change(
+        subscription_id: str,
+        price: str,
+        *,
+        proration_date: int,
+        idempotency_key: str,
+        prices: object,
+    ) -> object:
+        return change_of(
+            subscription_id,
+            price,
+            proration_date=proration_date,
+            idempotency_key=idempotency_key,
+            prices=prices,  # type: ignore[arg-type]
+        )
+
+    monkeypatch.setattr(provider, "preview_plan_change", preview)
+    monkeypatch.setattr(provider, "change_plan", change)
+    membership = subscribe(program, "fake")
+    clock.now = NOW + timedelta(days=10)
+    preview_result = program.preview_plan_change(membership.id, "premium-monthly")
+
+    changed = program.change_plan(
+        membership.id, "premium-monthly", proration_date=preview_result.proration_date
+    )
+
+    assert changed.price_id == "premium-monthly"

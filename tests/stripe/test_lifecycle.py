@@ -1,11 +1,15 @@
 """Plan changes and pauses through Stripe: the item replaced so ``price_since`` dates the
 change, the proration invoiced at once (``always_invoice``, previewed alike) and applied
-only once paid, ``pause_collection`` set and cleared, and paused subscriptions read back."""
+only once paid, ``pause_collection`` set and cleared, and paused subscriptions read back.
+With a usage add-on's metered item on the subscription, only the plan's (licensed) item is
+replaced and the metered items follow the new tier."""
 
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -226,3 +230,161 @@ def test_the_program_pauses_through_stripe_and_keeps_the_reason(replay: ReplayCl
     )
     assert after.status is Status.PAUSED
     assert after.pause_reason == "travelling"
+
+
+# -- subscriptions with a usage add-on (membership_sdk.usage): a checkout of a tier with a
+# meter adds the add-on's metered price as a second item, in no promised order.
+def with_add_on(
+    sub: dict[str, Any], price: str = "price_ApiCallsMetered", *, first: bool = True
+) -> dict[str, Any]:
+    """``sub`` carrying a usage add-on's metered item, listed first unless ``first`` is
+    false (Stripe promises no order for the items one Checkout makes)."""
+    sub = copy.deepcopy(sub)
+    base = sub["items"]["data"][0]
+    metered = copy.deepcopy(base)
+    metered["id"] = "si_RecMetered"
+    metered["created"] = base["created"] - 3600
+    metered["price"] = {
+        **base["price"],
+        "id": price,
+        "unit_amount": 10,
+        "recurring": {**base["price"]["recurring"], "meter": "mtr_Api", "usage_type": "metered"},
+    }
+    metered.pop("quantity", None)
+    sub["items"]["data"].insert(0 if first else 1, metered)
+    return sub
+
+
+def items_sent(sent: Any) -> list[dict[str, str]]:
+    """The ``items[n][...]`` parameters of a request (or of its ``subscription_details``),
+    one mapping per item, in order."""
+    found: dict[int, dict[str, str]] = {}
+    for key, value in sent.params.items():
+        item = re.fullmatch(r"(?:subscription_details\[items\]|items)\[(\d+)\]\[(\w+)\]", key)
+        if item:
+            found.setdefault(int(item[1]), {})[item[2]] = value
+    return [found[i] for i in sorted(found)]
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["add-on listed first", "listed last"])
+def test_a_plan_change_with_a_usage_add_on_replaces_only_the_plan_item(
+    stripe_provider, replay: ReplayClient, first: bool
+) -> None:
+    replay.on("GET /v1/subscriptions/sub_RecGold", with_add_on(OBJ["subscription"], first=first))
+    replay.on("POST /v1/invoices/create_preview", OBJ["invoice.preview"])
+    replay.on("POST /v1/subscriptions/sub_RecGold", OBJ["subscription_yearly"])
+    preview = stripe_provider.preview_plan_change("sub_RecGold", "price_RecGoldYearly")
+    stripe_provider.change_plan(
+        "sub_RecGold", "price_RecGoldYearly", proration_date=preview.proration_date
+    )
+    expected = [{"id": "si_RecGold", "deleted": "true"}, {"price": "price_RecGoldYearly"}]
+    [previewed] = replay.sent("POST /v1/invoices/create_preview")
+    [changed] = replay.sent("POST /v1/subscriptions/sub_RecGold")
+    assert items_sent(previewed) == expected
+    assert items_sent(changed) == expected
+
+
+def test_a_plan_change_onto_a_tier_without_the_add_on_deletes_its_metered_item(
+    stripe_provider, replay: ReplayClient
+) -> None:
+    replay.on("GET /v1/subscriptions/sub_RecGold", with_add_on(OBJ["subscription"]))
+    replay.on("POST /v1/subscriptions/sub_RecGold", OBJ["subscription_yearly"])
+    stripe_provider.change_plan("sub_RecGold", "price_RecBasicMonthly", usage_prices=())
+    [sent] = replay.sent("POST /v1/subscriptions/sub_RecGold")
+    assert items_sent(sent) == [
+        {"id": "si_RecGold", "deleted": "true"},
+        {"price": "price_RecBasicMonthly"},
+        {"id": "si_RecMetered", "deleted": "true"},
+    ]
+
+
+def test_a_plan_change_onto_a_tier_with_an_add_on_adds_its_metered_price(
+    stripe_provider, replay: ReplayClient
+) -> None:
+    replay.on("GET /v1/subscriptions/sub_RecGold", OBJ["subscription"])
+    replay.on("POST /v1/subscriptions/sub_RecGold", OBJ["subscription_yearly"])
+    stripe_provider.change_plan(
+        "sub_RecGold", "price_RecPlatinumMonthly", usage_prices=["price_ApiCallsMetered"]
+    )
+    [sent] = replay.sent("POST /v1/subscriptions/sub_RecGold")
+    assert items_sent(sent) == [
+        {"id": "si_RecGold", "deleted": "true"},
+        {"price": "price_RecPlatinumMonthly"},
+        {"price": "price_ApiCallsMetered"},  # metered prices take no quantity
+    ]
+
+
+def test_a_plan_change_keeps_the_metered_item_the_new_tier_also_has(
+    stripe_provider, replay: ReplayClient
+) -> None:
+    replay.on("GET /v1/subscriptions/sub_RecGold", with_add_on(OBJ["subscription"]))
+    replay.on("POST /v1/invoices/create_preview", same_interval_upgrade_preview())
+    stripe_provider.preview_plan_change(
+        "sub_RecGold", "price_RecPlatinumMonthly", usage_prices=["price_ApiCallsMetered"]
+    )
+    [sent] = replay.sent("POST /v1/invoices/create_preview")
+    assert items_sent(sent) == [
+        {"id": "si_RecGold", "deleted": "true"},
+        {"price": "price_RecPlatinumMonthly"},
+    ]
+
+
+def test_a_plan_change_to_yearly_swaps_the_add_on_for_its_yearly_metered_price(
+    stripe_provider, replay: ReplayClient
+) -> None:
+    replay.on("GET /v1/subscriptions/sub_RecGold", with_add_on(OBJ["subscription"]))
+    replay.on("POST /v1/subscriptions/sub_RecGold", OBJ["subscription_yearly"])
+    stripe_provider.change_plan(
+        "sub_RecGold", "price_RecGoldYearly", usage_prices=["price_ApiCallsYearly"]
+    )
+    [sent] = replay.sent("POST /v1/subscriptions/sub_RecGold")
+    assert items_sent(sent) == [
+        {"id": "si_RecGold", "deleted": "true"},
+        {"price": "price_RecGoldYearly"},
+        {"id": "si_RecMetered", "deleted": "true"},
+        {"price": "price_ApiCallsYearly"},
+    ]
+
+
+def test_a_subscription_with_two_plan_items_is_refused_a_plan_change(
+    stripe_provider, replay: ReplayClient
+) -> None:
+    sub = copy.deepcopy(OBJ["subscription"])
+    sub["items"]["data"].append({**sub["items"]["data"][0], "id": "si_RecSeat"})
+    replay.on("GET /v1/subscriptions/sub_RecGold", sub)
+    with pytest.raises(ProviderError, match="has 2 licensed items") as raised:
+        stripe_provider.change_plan("sub_RecGold", "price_RecGoldYearly")
+    assert raised.value.code == "unsupported"
+    assert replay.sent("POST /v1/subscriptions/sub_RecGold") == []
+
+
+def test_a_renewal_price_keeps_the_usage_add_on_in_both_phases(
+    stripe_provider, replay: ReplayClient
+) -> None:
+    sub = with_add_on(OBJ["subscription_yearly"], "price_ApiCallsYearly")
+    replay.on("GET /v1/subscriptions/sub_RecGold", sub)
+    replay.on("POST /v1/subscription_schedules", {"id": "sub_sched_1", "object": "x"})
+    replay.on("POST /v1/subscription_schedules/sub_sched_1", {"id": "sub_sched_1"})
+    snap = stripe_provider.renew_on_price(
+        "sub_RecGold", "price_RecGoldMonthly", usage_prices=["price_ApiCallsMetered"]
+    )
+    [phases] = replay.sent("POST /v1/subscription_schedules/sub_sched_1")
+    assert phases.params["phases[0][items][0][price]"] == "price_RecGoldYearly"
+    assert phases.params["phases[0][items][1][price]"] == "price_ApiCallsYearly"
+    assert "phases[0][items][1][quantity]" not in phases.params
+    assert phases.params["phases[1][items][0][price]"] == "price_RecGoldMonthly"
+    assert phases.params["phases[1][items][1][price]"] == "price_ApiCallsMetered"
+    assert snap.price == "price_RecGoldYearly"
+
+
+def test_a_renewal_price_without_usage_prices_keeps_the_current_add_on(
+    stripe_provider, replay: ReplayClient
+) -> None:
+    sub = with_add_on(OBJ["subscription_yearly"], "price_ApiCallsYearly", first=False)
+    replay.on("GET /v1/subscriptions/sub_RecGold", sub)
+    replay.on("POST /v1/subscription_schedules", {"id": "sub_sched_1", "object": "x"})
+    replay.on("POST /v1/subscription_schedules/sub_sched_1", {"id": "sub_sched_1"})
+    stripe_provider.renew_on_price("sub_RecGold", "price_RecGoldMonthly")
+    [phases] = replay.sent("POST /v1/subscription_schedules/sub_sched_1")
+    assert phases.params["phases[1][items][0][price]"] == "price_RecGoldMonthly"
+    assert phases.params["phases[1][items][1][price]"] == "price_ApiCallsYearly"

@@ -10,6 +10,8 @@ meters. The meter event below is written by hand in the shape of Stripe's API re
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 from datetime import UTC, datetime
 from typing import Any
@@ -17,15 +19,18 @@ from typing import Any
 import pytest
 
 from membership_sdk import Catalog, MembershipProgram, MemoryStore, ProviderError, Status, Tier
+from membership_sdk.cancellation import renew_monthly
 from membership_sdk.catalog import Interval, Price
 from membership_sdk.membership import Membership
 from membership_sdk.plugins import get_plugin_manager
 from membership_sdk.providers import UsageReport, UsageReporting
 from membership_sdk.providers.stripe import StripeProvider
+from membership_sdk.providers.stripe import translate as tr
 from membership_sdk.usage import MemoryUsage, UsageBilling, UsageRate
 
 from .conftest import WEBHOOK_SECRET
 from .replay import ReplayClient, Request, error, load_objects
+from .test_lifecycle import items_sent, with_add_on
 
 pytestmark = pytest.mark.stripe_replay
 
@@ -68,9 +73,9 @@ def catalog() -> Catalog:
     )  # fmt: skip
 
 
-def program_with(replay: ReplayClient) -> MembershipProgram:
+def program_with(replay: ReplayClient, sold: Catalog | None = None) -> MembershipProgram:
     program = MembershipProgram(
-        catalog(),
+        sold or catalog(),
         MemoryStore(),
         pm=get_plugin_manager(load_entrypoints=False),
         provider_config={
@@ -222,3 +227,121 @@ def report(**fields: Any) -> UsageReport:
     }
     values.update(fields)
     return UsageReport(**values)
+
+
+# -- the tier's price and plan changes, with the add-on's metered item on the subscription
+def test_the_snapshot_names_the_tier_price_whichever_item_stripe_lists_first(
+    stripe_provider: StripeProvider, replay: ReplayClient
+) -> None:
+    sub = with_add_on(OBJ["subscription"], first=True)
+    replay.on("GET /v1/subscriptions/sub_RecGold", sub)
+    snap = stripe_provider.fetch_subscription("sub_RecGold")
+    assert snap is not None
+    assert snap.price == "price_RecGoldMonthly"
+    plan_item = sub["items"]["data"][1]
+    assert snap.price_since == datetime.fromtimestamp(plan_item["created"], UTC)
+
+
+def test_a_discounted_snapshot_takes_off_the_tier_price_not_the_metered_one() -> None:
+    sub = with_add_on(OBJ["subscription"])
+    sub["discounts"] = [{"coupon": {"id": "HALF", "percent_off": 50, "duration": "forever"}}]
+    snap = tr.subscription_snapshot(sub, int(NOW.timestamp()) * 1000)
+    assert (snap.coupon, snap.amount) == ("HALF", 450)
+
+
+def test_an_invoice_whose_first_line_is_the_add_on_is_still_the_plans() -> None:
+    invoice = copy.deepcopy(OBJ["invoice.preview"])
+    usage_line = copy.deepcopy(invoice["lines"]["data"][0])
+    usage_line["pricing"]["price_details"]["price"] = "price_ApiCallsMetered"
+    invoice["lines"]["data"].insert(0, usage_line)
+    assert tr.invoice_price(invoice, frozenset({"price_RecGoldMonthly"})) == (
+        "price_RecGoldMonthly"
+    )
+    expanded = copy.deepcopy(usage_line)  # older API versions expand the line's price
+    expanded["price"] = with_add_on(OBJ["subscription"])["items"]["data"][0]["price"]
+    invoice["lines"]["data"][0] = expanded
+    assert tr.invoice_price(invoice) == "price_RecGoldMonthly"
+
+
+def plans() -> Catalog:
+    """Pro (with the API-calls add-on, monthly and yearly) and Basic (without it)."""
+    return Catalog(
+        tiers=[Tier("free", "Free"),
+               Tier("basic", "Basic", rank=1),
+               Tier("pro", "Pro", rank=2, entitlements=(f"{METER}: 50 per month",))],
+        prices=[
+            Price("basic-monthly", 900, "EUR", Interval.MONTH, tier="basic",
+                  provider_ids={"stripe": "price_RecBasicMonthly"}),
+            Price("pro-monthly", 2900, "EUR", Interval.MONTH, tier="pro",
+                  provider_ids={"stripe": "price_RecGoldMonthly"}),
+            Price("pro-yearly", 29000, "EUR", Interval.YEAR, tier="pro",
+                  provider_ids={"stripe": "price_RecGoldYearly"}),
+        ],
+        usage=[
+            UsageRate(METER, 10, "EUR", name="API calls",
+                      provider_ids={"stripe": "price_ApiCallsMetered",
+                                    "stripe:year": "price_ApiCallsYearly"},
+                      provider_meters={"stripe": EVENT_NAME}),
+        ],
+    )  # fmt: skip
+
+
+def test_moving_to_yearly_swaps_the_add_on_for_its_yearly_metered_price(
+    replay: ReplayClient,
+) -> None:
+    program = program_with(replay, plans())
+    replay.on("GET /v1/subscriptions/sub_RecGold", with_add_on(OBJ["subscription"]))
+    replay.on("POST /v1/invoices/create_preview", OBJ["invoice.preview"])
+    replay.on("POST /v1/subscriptions/sub_RecGold", OBJ["subscription_yearly"])
+
+    preview = program.preview_plan_change("m1", "pro-yearly")
+    after = program.change_plan("m1", "pro-yearly", proration_date=preview.proration_date)
+
+    expected = [
+        {"id": "si_RecGold", "deleted": "true"},
+        {"price": "price_RecGoldYearly"},
+        {"id": "si_RecMetered", "deleted": "true"},
+        {"price": "price_ApiCallsYearly"},
+    ]
+    [previewed] = replay.sent("POST /v1/invoices/create_preview")
+    [changed] = replay.sent("POST /v1/subscriptions/sub_RecGold")
+    assert items_sent(previewed) == expected
+    assert items_sent(changed) == expected
+    assert after.price_id == "pro-yearly"
+
+
+def test_moving_to_a_tier_without_the_add_on_removes_its_metered_item(
+    replay: ReplayClient,
+) -> None:
+    program = program_with(replay, plans())
+    replay.on("GET /v1/subscriptions/sub_RecGold", with_add_on(OBJ["subscription"]))
+    replay.on("POST /v1/subscriptions/sub_RecGold", OBJ["subscription"])
+
+    program.change_plan("m1", "basic-monthly")
+
+    [changed] = replay.sent("POST /v1/subscriptions/sub_RecGold")
+    assert items_sent(changed) == [
+        {"id": "si_RecGold", "deleted": "true"},
+        {"price": "price_RecBasicMonthly"},
+        {"id": "si_RecMetered", "deleted": "true"},
+    ]
+
+
+def test_a_yearly_plan_renewing_monthly_renews_with_the_monthly_metered_price(
+    replay: ReplayClient,
+) -> None:
+    program = program_with(replay, plans())
+    yearly = program.store.memberships.get("m1")
+    assert yearly is not None
+    program.store.memberships.save(dataclasses.replace(yearly, price_id="pro-yearly"))
+    sub = with_add_on(OBJ["subscription_yearly"], "price_ApiCallsYearly")
+    replay.on("GET /v1/subscriptions/sub_RecGold", sub)
+    replay.on("POST /v1/subscription_schedules", {"id": "sub_sched_1", "object": "x"})
+    replay.on("POST /v1/subscription_schedules/sub_sched_1", {"id": "sub_sched_1"})
+
+    renew_monthly(program, "m1")
+
+    [phases] = replay.sent("POST /v1/subscription_schedules/sub_sched_1")
+    assert phases.params["phases[0][items][1][price]"] == "price_ApiCallsYearly"
+    assert phases.params["phases[1][items][0][price]"] == "price_RecGoldMonthly"
+    assert phases.params["phases[1][items][1][price]"] == "price_ApiCallsMetered"

@@ -233,12 +233,18 @@ class PlanChanges(Protocol):
         *,
         proration_date: int | None = None,
         prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> PlanChangePreview:
         """What moving ``subscription_id`` to the provider price ``price`` would charge.
 
         ``prices`` maps this provider's price ids (the subscription's and ``price``) to
         the catalog's prices, for providers that keep no price list of their own (the
         built-in ``fake`` and ``manual`` ones bill from it); others may ignore it.
+        ``usage_prices`` are this provider's metered prices of the usage add-ons of
+        ``price``'s tier (:func:`membership_sdk.usage.usage_prices`), for providers
+        whose subscriptions carry them (Stripe); ``None``: keep those it has. The program
+        passes it only when the catalog sells a usage rate through this provider, so a
+        provider without usage billing need not take it.
 
         :raises ProviderError: the provider failed or cannot make this change.
         """
@@ -252,6 +258,7 @@ class PlanChanges(Protocol):
         proration_date: int | None = None,
         idempotency_key: str | None = None,
         prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> SubscriptionSnapshot:
         """Move the subscription to ``price``, billed as the preview at
         ``proration_date`` showed. The snapshot's ``price_since`` says when the new
@@ -360,10 +367,16 @@ class RenewalPrices(Protocol):
     another price (a yearly plan renewing as monthly, §309 Nr. 9 BGB)."""
 
     def renew_on_price(
-        self, subscription_id: str, price: str, *, prices: Mapping[str, Price] | None = None
+        self,
+        subscription_id: str,
+        price: str,
+        *,
+        prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> SubscriptionSnapshot:
         """Bill the periods after the current one at provider price ``price``; the
-        current period is not touched. ``prices`` as for ``change_plan``."""
+        current period is not touched. ``prices`` and ``usage_prices`` as for
+        ``change_plan``."""
         ...
 
 

@@ -18,7 +18,7 @@ A transfer cannot be taken, only asked for, so:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,7 @@ class ManualPlans:
         *,
         proration_date: int | None = None,
         prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> PlanChangePreview:
         """What moving to ``price`` costs; an upgrade's ``effective_at`` is ``None``: it
         applies when its invoice is paid."""
@@ -91,6 +92,7 @@ class ManualPlans:
         proration_date: int | None = None,
         idempotency_key: str | None = None,
         prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> SubscriptionSnapshot:
         """Ask for the change: an invoice for an upgrade's difference, or a change at the
         period's end. A change asked for before replaces one still waiting (its invoice
@@ -178,7 +180,12 @@ class ManualPlans:
         return self._change(sub, EventType.PAYMENT_SUCCEEDED, **changes)
 
     def renew_on_price(
-        self, subscription_id: str, price: str, *, prices: Mapping[str, Price] | None = None
+        self,
+        subscription_id: str,
+        price: str,
+        *,
+        prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> SubscriptionSnapshot:
         """The :class:`~membership_sdk.providers.RenewalPrices` capability: the next
         renewal invoice (an open one is re-priced) is for ``price``, which applies once

@@ -10,7 +10,7 @@ that ended meanwhile is followed by a new one, charged then (``fake``) or invoic
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -316,6 +316,7 @@ class SimulatedPlans(SimulatedService):
         *,
         proration_date: int | None = None,
         prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> PlanChangePreview:
         """What moving to ``price`` costs (see :mod:`membership_sdk.lifecycle`)."""
         self.call("preview_plan_change")
@@ -332,6 +333,7 @@ class SimulatedPlans(SimulatedService):
         proration_date: int | None = None,
         idempotency_key: str | None = None,
         prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> SubscriptionSnapshot:
         """Move to ``price``: an upgrade now, charged as previewed at ``proration_date``
         (a ``payment.succeeded`` webhook); a downgrade at the period's end (the next
@@ -360,7 +362,12 @@ class SimulatedPlans(SimulatedService):
         return sub.snapshot()
 
     def renew_on_price(
-        self, subscription_id: str, price: str, *, prices: Mapping[str, Price] | None = None
+        self,
+        subscription_id: str,
+        price: str,
+        *,
+        prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> SubscriptionSnapshot:
         """The :class:`~membership_sdk.providers.RenewalPrices` capability: the next
         renewal moves onto ``price`` (see :func:`~membership_sdk.cancellation.renewing_on`)."""

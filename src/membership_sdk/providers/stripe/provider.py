@@ -130,10 +130,30 @@ def livemode_of(api_key: str) -> bool:
     )
 
 
-def _replace_item(item: Mapping[str, Any], price: str) -> list[dict[str, Any]]:
-    """Subscription items that delete ``item`` and add one for ``price``: the new item's
-    ``created`` dates the change (a drip reads it as ``price_since``)."""
-    return [{"id": item["id"], "deleted": True}, {"price": price}]
+def _replace_item(
+    subscription: Mapping[str, Any],
+    item: Mapping[str, Any],
+    price: str,
+    usage_prices: Sequence[str] | None,
+) -> list[dict[str, Any]]:
+    """Subscription items that delete the plan's ``item`` and add one for ``price``: the
+    new item's ``created`` dates the change (a drip reads it as ``price_since``).
+
+    The usage add-ons' metered items follow ``usage_prices`` (the new tier's, see
+    :func:`membership_sdk.usage.usage_prices`): an item whose price is among them is
+    kept as it is, any other is deleted, and a price no item has yet is added (metered
+    prices take no quantity). ``None`` keeps them all as they are."""
+    changes: list[dict[str, Any]] = [{"id": item["id"], "deleted": True}, {"price": price}]
+    if usage_prices is None:
+        return changes
+    wanted = list(dict.fromkeys(usage_prices))
+    for metered in tr.metered_items(subscription):
+        held = tr.item_price(metered)
+        if held in wanted:
+            wanted.remove(held)
+        else:
+            changes.append({"id": metered["id"], "deleted": True})
+    return changes + [{"price": p} for p in wanted]
 
 
 def _malformed(field: str, expected: str, value: object) -> MalformedEvent:
@@ -738,14 +758,16 @@ class StripeProvider:
         return self._snapshot(found)
 
     def _item(self, subscription_id: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        """The subscription and the item that sells its plan: its one licensed item,
+        wherever Stripe lists it; the metered items of usage add-ons are not counted."""
         subscription = self._call(
             "fetch the subscription", "get", f"/v1/subscriptions/{subscription_id}"
         )
-        items = subscription.get("items", {}).get("data") or []
+        items = tr.plan_items(subscription)
         if len(items) != 1:
             raise ProviderError(
-                f"Stripe subscription {subscription_id!r} has {len(items)} items; "
-                "a plan change needs exactly one",
+                f"Stripe subscription {subscription_id!r} has {len(items)} licensed items "
+                "(besides the metered items of usage add-ons); a plan change needs exactly one",
                 code="unsupported",
             )
         return subscription, items[0]
@@ -757,6 +779,7 @@ class StripeProvider:
         *,
         proration_date: int | None = None,
         prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> PlanChangePreview:
         """What moving the subscription to ``price`` now would charge, prorated (the
         :class:`~membership_sdk.providers.PlanChanges` capability). The change is
@@ -768,6 +791,8 @@ class StripeProvider:
         :param price: the Stripe price id to move to.
         :param proration_date: the moment (Unix seconds) to prorate from; now by default.
         :param prices: not read: Stripe knows its prices.
+        :param usage_prices: the metered prices of the new tier's usage add-ons: the
+            subscription's metered items are made to match (see :meth:`change_plan`).
         """
         subscription, item = self._item(subscription_id)
         when = proration_date if proration_date is not None else self.clock_ms() // 1000
@@ -778,7 +803,7 @@ class StripeProvider:
             customer=tr.object_id(subscription.get("customer")),
             subscription=subscription_id,
             subscription_details={
-                "items": _replace_item(item, price),
+                "items": _replace_item(subscription, item, price, usage_prices),
                 "proration_behavior": PLAN_CHANGE_PRORATION,
                 "proration_date": when,
             },
@@ -811,6 +836,7 @@ class StripeProvider:
         proration_date: int | None = None,
         idempotency_key: str | None = None,
         prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> SubscriptionSnapshot:
         """Move the subscription to ``price``, prorating from ``proration_date`` (pass the
         preview's to bill exactly what was shown).
@@ -822,14 +848,20 @@ class StripeProvider:
         if that payment succeeds (``payment_behavior=pending_if_incomplete``): a new tier
         is always a paid one.
 
+        Only the plan's (licensed) item is replaced. The metered items of usage add-ons
+        follow ``usage_prices``, the new tier's metered prices
+        (:func:`membership_sdk.usage.usage_prices`): one the new tier still has is kept,
+        one it lacks is deleted (``deleted``), one it adds is added; ``None`` leaves them
+        as they are.
+
         :raises ProviderError: code ``card_declined`` when the payment failed; the
             subscription stays on its price (Stripe keeps the change as a
             ``pending_update`` that applies only if the open invoice is paid before it
             expires).
         """
-        _, item = self._item(subscription_id)
+        subscription, item = self._item(subscription_id)
         params: dict[str, Any] = {
-            "items": _replace_item(item, price),
+            "items": _replace_item(subscription, item, price, usage_prices),
             "proration_behavior": PLAN_CHANGE_PRORATION,
             "payment_behavior": "pending_if_incomplete",
         }
@@ -891,13 +923,23 @@ class StripeProvider:
         return self._snapshot(found)
 
     def renew_on_price(
-        self, subscription_id: str, price: str, *, prices: Mapping[str, Price] | None = None
+        self,
+        subscription_id: str,
+        price: str,
+        *,
+        prices: Mapping[str, Price] | None = None,
+        usage_prices: Sequence[str] | None = None,
     ) -> SubscriptionSnapshot:
         """Renew on ``price`` after the current period (the
         :class:`~membership_sdk.providers.RenewalPrices` capability): a subscription
         schedule whose first phase is the current period on the current price and whose
         second is ``price``; the schedule then releases the subscription, which goes on
-        at ``price``."""
+        at ``price``.
+
+        A phase lists every item of the subscription: the first keeps the metered items
+        of usage add-ons as they are; the second carries ``usage_prices`` (the metered
+        prices for ``price``'s tier and interval, see
+        :func:`membership_sdk.usage.usage_prices`), or the current ones when ``None``."""
         subscription, item = self._item(subscription_id)
         schedule = tr.object_id(subscription.get("schedule"))
         if schedule is None:
@@ -909,6 +951,8 @@ class StripeProvider:
             )
             schedule = str(created.get("id") or "")
         current = tr.item_price(item) or ""
+        metered = [p for p in map(tr.item_price, tr.metered_items(subscription)) if p]
+        later = metered if usage_prices is None else list(dict.fromkeys(usage_prices))
         start = tr.period_start(subscription)
         end = tr.period_end(subscription)
         if not schedule or start is None or end is None:
@@ -924,11 +968,14 @@ class StripeProvider:
             proration_behavior="none",
             phases=[
                 {
-                    "items": [{"price": current, "quantity": 1}],
+                    "items": [{"price": current, "quantity": 1}, *({"price": p} for p in metered)],
                     "start_date": int(start.timestamp()),
                     "end_date": int(end.timestamp()),
                 },
-                {"items": [{"price": price, "quantity": 1}], "iterations": 1},
+                {
+                    "items": [{"price": price, "quantity": 1}, *({"price": p} for p in later)],
+                    "iterations": 1,
+                },
             ],
         )
         return self._snapshot(subscription)
@@ -1202,7 +1249,7 @@ class StripeProvider:
         customer = tr.object_id(invoice.get("customer"))
         if not subscription or not customer:
             return None  # a one-off invoice; purchases come from Checkout
-        price = tr.invoice_price(invoice)
+        price = tr.invoice_price(invoice, self.prices)
         if not self._ours(str(event["id"]), kind, price, None):
             return None
         snap = tr.placeholder_subscription(subscription, customer, price, version)

@@ -36,7 +36,7 @@ a plan change replaces the item, so it dates the change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,6 +126,31 @@ def _items(subscription: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [i for i in data if isinstance(i, Mapping)] if isinstance(data, list) else []
 
 
+def is_metered(item: Mapping[str, Any]) -> bool:
+    """Whether a subscription item bills a metered price (a usage-based add-on, see
+    :mod:`membership_sdk.usage`): its price's ``recurring.usage_type`` (its plan's
+    ``usage_type`` in older API versions) is ``metered``. An item whose price is not
+    expanded counts as licensed."""
+    for key in ("price", "plan"):
+        price = item.get(key)
+        if isinstance(price, Mapping):
+            recurring = price.get("recurring")
+            held = recurring if isinstance(recurring, Mapping) else price
+            return held.get("usage_type") == "metered"
+    return False
+
+
+def plan_items(subscription: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The items that sell the subscription's plan: every licensed one, whatever order
+    Stripe lists them in (a checkout with usage add-ons adds their metered prices)."""
+    return [item for item in _items(subscription) if not is_metered(item)]
+
+
+def metered_items(subscription: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The items of the subscription's usage add-ons (metered prices)."""
+    return [item for item in _items(subscription) if is_metered(item)]
+
+
 def item_price(item: Mapping[str, Any]) -> str | None:
     """The price id of a subscription item or line item (``price`` now, ``plan`` before)."""
     for key in ("price", "plan"):
@@ -149,8 +174,9 @@ def item_product(item: Mapping[str, Any]) -> str | None:
 
 
 def subscription_price(subscription: Mapping[str, Any]) -> str:
-    """The price the subscription sells (its first item's); ``""`` when there is none."""
-    for item in _items(subscription):
+    """The price the subscription sells (its licensed item's, not a usage add-on's
+    metered one); ``""`` when there is none."""
+    for item in plan_items(subscription):
         found = item_price(item)
         if found:
             return found
@@ -158,7 +184,7 @@ def subscription_price(subscription: Mapping[str, Any]) -> str:
 
 
 def subscription_product(subscription: Mapping[str, Any]) -> str | None:
-    for item in _items(subscription):
+    for item in plan_items(subscription):
         found = item_product(item)
         if found:
             return found
@@ -167,9 +193,9 @@ def subscription_product(subscription: Mapping[str, Any]) -> str | None:
 
 
 def item_created(subscription: Mapping[str, Any]) -> datetime | None:
-    """When the subscription's (first) item was created: when it moved to its current
-    price, as a plan change replaces the item; ``None`` when no item says."""
-    for item in _items(subscription):
+    """When the subscription's (licensed) item was created: when it moved to its
+    current price, as a plan change replaces the item; ``None`` when no item says."""
+    for item in plan_items(subscription):
         return timestamp(item.get("created"), "items.data[].created")
     return None
 
@@ -327,10 +353,11 @@ def _coupon_of(discount: Mapping[str, Any]) -> Mapping[str, Any] | str | None:
 
 
 def list_amount(subscription: Mapping[str, Any]) -> int | None:
-    """What one period of the subscription costs before discounts: the sum of its items'
-    ``price.unit_amount`` times ``quantity``; ``None`` when an item does not say."""
+    """What one period of the subscription costs before discounts: the sum of its
+    licensed items' ``price.unit_amount`` times ``quantity`` (a usage add-on's metered
+    price is billed per use, not per period); ``None`` when an item does not say."""
     total = 0
-    items = _items(subscription)
+    items = plan_items(subscription)
     for item in items:
         price = item.get("price") or item.get("plan")
         unit = price.get("unit_amount", price.get("amount")) if isinstance(price, Mapping) else None
@@ -408,15 +435,24 @@ def invoice_subscription(invoice: Mapping[str, Any]) -> str | None:
     return object_id(invoice.get("subscription"))
 
 
-def invoice_price(invoice: Mapping[str, Any]) -> str:
+def invoice_price(invoice: Mapping[str, Any], ours: Collection[str] | None = None) -> str:
+    """The price an invoice bills: its first line's, skipping lines of a usage add-on's
+    metered price where the line says so (older API versions expand the line's price;
+    current ones name it by id only). With ``ours``, the first line price among them:
+    an invoice whose first line is an add-on's is still the plan's. ``""`` when no line
+    names a price."""
     lines = invoice.get("lines")
     data = lines.get("data") if isinstance(lines, Mapping) else None
-    for line in data if isinstance(data, list) else []:
-        if isinstance(line, Mapping):
-            found = item_price(line)
-            if found:
-                return found
-    return ""
+    found = [
+        price
+        for line in (data if isinstance(data, list) else [])
+        if isinstance(line, Mapping) and not is_metered(line)
+        for price in (item_price(line),)
+        if price
+    ]
+    if ours is not None:
+        return next((price for price in found if price in ours), found[0] if found else "")
+    return found[0] if found else ""
 
 
 def invoice_paid_through(invoice: Mapping[str, Any]) -> datetime:
