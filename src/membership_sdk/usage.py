@@ -21,6 +21,14 @@ period its provider bills, so the extra use lands on the invoice of that period:
 Recording is a reservation (DESIGN invariant 8): a :class:`UsageStore` counts a
 record against its period atomically, so parallel records never lose one nor pass
 ``max_extra``; a retried record with the same ``idempotency_key`` is counted once.
+A period whose count :meth:`UsageBilling.close_periods` has frozen (to bill it) takes
+no more use: a record into it is refused (:class:`PeriodClosed`), never counted unbilled.
+A record takes at most :data:`MAX_QUANTITY` units, a period at most
+:data:`MAX_PERIOD_UNITS`.
+
+Each record is billed at the terms of its period (``unit_amount``, ``currency``), fixed
+when the period's first use was recorded: what the member was shown, even when the rate
+changes before a failed report is sent again.
 
 Errors::
 
@@ -28,7 +36,9 @@ Errors::
     └── UsageError              bad input: the quantity, the key, the time
         ├── UnknownMeter        no usage rate has this meter key
         ├── NotEntitled         the member has no membership whose tier includes it
-        └── UsageLimitReached   the period's ``max_extra`` would be passed
+        ├── PeriodClosed        the period of ``when`` was closed (billed) already
+        └── UsageLimitReached   the period's ``max_extra`` (or MAX_PERIOD_UNITS) would
+                                be passed
 """
 
 from __future__ import annotations
@@ -56,6 +66,11 @@ logger = logging.getLogger("membership_sdk.usage")
 
 #: The longest idempotency key a record takes.
 MAX_KEY_LENGTH = 200
+#: The most units one record takes (more is refused with :class:`UsageError`).
+MAX_QUANTITY = 10**9
+#: The most units a period counts, whatever its cap (more is refused with
+#: :class:`UsageLimitReached`): the counters stay far inside 64-bit integers.
+MAX_PERIOD_UNITS = 10**12
 
 
 class UsageError(MembershipError, ValueError):
@@ -73,6 +88,11 @@ class NotEntitled(UsageError):
 
 class UsageLimitReached(UsageError):
     """The use would pass the period's ``max_extra`` units beyond the included quota."""
+
+
+class PeriodClosed(UsageError):
+    """The billing period the use falls in was closed: its count was frozen to bill it,
+    so it takes no more use (record use as it happens, not into a period that ended)."""
 
 
 def _check_key(value: object) -> None:
@@ -188,9 +208,10 @@ class UsageTerms:
 class UsagePeriod:
     """One meter's use in one billing period of a membership.
 
-    ``closed_at`` is when :meth:`UsageBilling.close_periods` closed it after it ended, and
-    ``invoice`` the reference of the invoice of its extra use, if it was invoiced on its
-    own (``manual``)."""
+    ``frozen_at`` is when :meth:`UsageBilling.close_periods` froze its count to bill it
+    (from then on it takes no more use), ``closed_at`` when it was closed once billed,
+    and ``invoice`` the reference of the invoice of its extra use, if it was invoiced on
+    its own (``manual``)."""
 
     id: str
     membership_id: str
@@ -205,6 +226,12 @@ class UsagePeriod:
     max_extra: int | None = None
     closed_at: datetime | None = None
     invoice: str = ""
+    frozen_at: datetime | None = None
+
+    @property
+    def takes_use(self) -> bool:
+        """Whether use may still be counted in it (its count is not frozen)."""
+        return self.frozen_at is None and self.closed_at is None
 
     @property
     def extra(self) -> int:
@@ -227,7 +254,8 @@ class UsagePeriod:
 @dataclass(frozen=True, slots=True)
 class UsageRecord:
     """One recorded use: ``quantity`` units, of which ``extra`` were beyond the included
-    quota when it was counted (what is reported to the provider)."""
+    quota when it was counted (what is reported to the provider), each billed at
+    ``unit_amount`` minor units of ``currency``: its period's terms."""
 
     id: str
     member_id: str
@@ -239,6 +267,8 @@ class UsageRecord:
     period_end: datetime
     extra: int
     provider: str
+    unit_amount: int
+    currency: str
     reported_at: datetime | None = None
     report_error: str = ""
 
@@ -283,9 +313,21 @@ class UsageStore(Protocol):
         MUST be atomic with respect to other calls for the same period, in every
         process: parallel records are all counted, and never pass ``max_extra``.
 
+        The record carries the period's stored ``unit_amount`` and ``currency`` (those
+        of its first use), not ``terms``' when they differ.
+
+        :raises PeriodClosed: the period's count is frozen (:meth:`freeze_period`) or
+            it is closed; nothing was recorded.
         :raises UsageLimitReached: the period would pass ``terms.max_extra`` extra
-            units; nothing was recorded.
+            units (or :data:`MAX_PERIOD_UNITS` units); nothing was recorded.
         """
+        ...
+
+    def freeze_period(self, period_id: str, when: datetime) -> UsagePeriod | None:
+        """Freeze the period's count at ``when`` (if not frozen yet) and return it with
+        its final count; ``None`` when it is closed already. MUST be exclusive with
+        :meth:`record`: a record either is counted before the freeze (and in what it
+        returns) or is refused with :class:`PeriodClosed`, in every process."""
         ...
 
     def open_periods(self, member_id: str) -> Sequence[UsagePeriod]:
@@ -297,8 +339,9 @@ class UsageStore(Protocol):
         ...
 
     def close_period(self, period_id: str, when: datetime, invoice: str = "") -> bool:
-        """Close the period (with the reference of its usage invoice, if any); ``True``
-        only for the call that closed it (atomic: parallel calls close it once)."""
+        """Close the period (with the reference of its usage invoice, if any), freezing
+        its count if not yet; ``True`` only for the call that closed it (atomic:
+        parallel calls close it once)."""
         ...
 
     def unreported(self, providers: Iterable[str], limit: int = 500) -> Sequence[UsageRecord]:
@@ -340,6 +383,7 @@ class MemoryUsage:
                 provider=terms.provider,
                 max_extra=terms.max_extra,
             )
+            refuse_closed(period, when)
             refuse_past_cap(period, quantity)
             counted = replace(period, used=period.used + quantity)
             self.periods[where] = counted
@@ -354,6 +398,8 @@ class MemoryUsage:
                 period_end=terms.period_end,
                 extra=extra_of(period.used, counted.used, period.included),
                 provider=terms.provider,
+                unit_amount=period.unit_amount,
+                currency=period.currency,
             )
             self.records[record.id] = record
             self._keys[terms.member_id, terms.meter, idempotency_key] = record.id
@@ -366,11 +412,22 @@ class MemoryUsage:
         ended = [p for p in self.periods.values() if p.closed_at is None and p.period_end <= now]
         return sorted(ended, key=lambda p: (p.period_end, p.id))[:limit]
 
+    def freeze_period(self, period_id: str, when: datetime) -> UsagePeriod | None:
+        with self._lock:
+            for where, period in self.periods.items():
+                if period.id == period_id and period.closed_at is None:
+                    if period.frozen_at is None:
+                        period = self.periods[where] = replace(period, frozen_at=when)
+                    return period
+            return None
+
     def close_period(self, period_id: str, when: datetime, invoice: str = "") -> bool:
         with self._lock:
             for where, period in self.periods.items():
                 if period.id == period_id and period.closed_at is None:
-                    self.periods[where] = replace(period, closed_at=when, invoice=invoice)
+                    self.periods[where] = replace(
+                        period, closed_at=when, invoice=invoice, frozen_at=period.frozen_at or when
+                    )
                     return True
             return False
 
@@ -400,9 +457,36 @@ def extra_of(before: int, after: int, included: int) -> int:
     return max(0, after - max(before, included))
 
 
+def refuse_closed(period: UsagePeriod, when: datetime) -> None:
+    """Raise :class:`PeriodClosed` if the period takes no more use. Stores call it while
+    they hold the period (it is part of the reservation)."""
+    if period.takes_use:
+        return
+    state = f"invoiced as {period.invoice}" if period.invoice else "billed"
+    raise PeriodClosed(
+        f"use of {period.meter!r} at {when:%Y-%m-%d %H:%M} falls in the billing period of "
+        f"member {period.member_id!r} that ended {period.period_end:%Y-%m-%d %H:%M}, which "
+        f"was closed and {state} already; it takes no more use"
+    )
+
+
+def room_in(period: UsagePeriod) -> int:
+    """Units the period may still count: up to its cap, and :data:`MAX_PERIOD_UNITS`."""
+    room = MAX_PERIOD_UNITS - period.used
+    if period.max_extra is not None:
+        room = min(room, period.included + period.max_extra - period.used)
+    return max(0, room)
+
+
 def refuse_past_cap(period: UsagePeriod, quantity: int) -> None:
     """Raise :class:`UsageLimitReached` if ``quantity`` more units pass the period's cap.
     Stores call it while they hold the period (it is part of the reservation)."""
+    if period.used + quantity > MAX_PERIOD_UNITS:
+        raise UsageLimitReached(
+            f"recording {quantity} unit(s) of {period.meter!r} would pass the most a "
+            f"period counts ({MAX_PERIOD_UNITS} units) for member {period.member_id!r}; "
+            f"{room_in(period)} left until {period.period_end:%Y-%m-%d}"
+        )
     room = period.room
     if room is not None and quantity > room:
         raise UsageLimitReached(
@@ -530,16 +614,23 @@ class UsageBilling:
         a provider that bills reported use at once (a failure leaves them for
         :meth:`report_pending`).
 
-        :raises UsageError: ``quantity`` is not a whole number >= 1, the key is empty or
-            too long, ``when`` is naive or before the membership's current period, or the
-            key was used for another quantity.
+        :raises UsageError: ``quantity`` is not a whole number from 1 to
+            :data:`MAX_QUANTITY`, the key is empty or too long, ``when`` is naive or
+            before the membership's current period, or the key was used for another
+            quantity.
+        :raises PeriodClosed: the period of ``when`` was closed already (late use).
         :raises UnknownMeter: no usage rate has ``meter``.
         :raises NotEntitled: no membership of the member includes ``meter`` at ``when``.
         :raises UsageLimitReached: the period's ``max_extra`` would be passed.
         """
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+        if (
+            not isinstance(quantity, int)
+            or isinstance(quantity, bool)
+            or not 1 <= quantity <= MAX_QUANTITY
+        ):
             raise UsageError(
-                f"usage quantity of {meter!r} must be a whole number >= 1, got {quantity!r}"
+                f"usage quantity of {meter!r} must be a whole number from 1 to "
+                f"{MAX_QUANTITY}, got {quantity!r}"
             )
         key = idempotency_key
         if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
@@ -628,21 +719,24 @@ class UsageBilling:
         if not isinstance(provider, UsageReporting):
             return None
         membership = self.program.store.memberships.get(record.membership_id)
-        rate = self.program.catalog.usage_rate(record.meter)
-        if membership is None or rate is None or not membership.provider_subscription_id:
+        if membership is None or not membership.provider_subscription_id:
             return None
+        # The rate names the provider's meter; the price is the period's (what the
+        # member was shown), even when the rate changed since.
+        rate = self.program.catalog.usage_rate(record.meter)
+        meters = rate.provider_meters if rate is not None else {}
         return provider, UsageReport(
             subscription_id=membership.provider_subscription_id,
             customer_id=membership.provider_customer_id or "",
             meter=record.meter,
-            provider_meter=rate.provider_meters.get(record.provider, record.meter),
+            provider_meter=meters.get(record.provider, record.meter),
             quantity=record.extra,
-            unit_amount=rate.unit_amount,
-            currency=rate.currency,
+            unit_amount=record.unit_amount,
+            currency=record.currency,
             identifier=identifier(record.member_id, record.meter, record.idempotency_key),
             when=record.when,
             period_end=record.period_end,
-            description=rate.label,
+            description=rate.label if rate is not None else record.meter,
         )
 
     def report(self, record: UsageRecord) -> bool:
@@ -684,13 +778,26 @@ class UsageBilling:
         its own (:class:`~membership_sdk.providers.UsageInvoicing`) invoices each one's
         extra use, once (the invoice's identifier is the period's); for providers that
         bill reported use the period is simply closed. Safe to run in parallel and
-        again: a period is invoiced and closed once."""
+        again: a period is invoiced and closed once.
+
+        Each period's count is frozen first (:meth:`UsageStore.freeze_period`): use
+        recorded into it is either in the count billed or refused
+        (:class:`PeriodClosed`), never counted and left unbilled. A period the provider
+        failed to invoice stays frozen, and the next run invoices the same count."""
         now = self.program.clock() if now is None else now
         closed, unbillable, failed = 0, 0, 0
         invoices: list[str] = []
         memberships = self.program.store.memberships
-        for period in self.store.ended_periods(now, limit):
-            provider = self.program.providers.get(period.provider)
+        for ended in self.store.ended_periods(now, limit):
+            provider = self.program.providers.get(ended.provider)
+            billable = isinstance(provider, UsageInvoicing | UsageReporting)
+            known = memberships.get(ended.membership_id) is not None
+            if ended.extra and known and not billable:
+                unbillable += 1  # left open (and counting) until a provider can bill it
+                continue
+            period = self.store.freeze_period(ended.id, now)
+            if period is None:
+                continue  # closed by a parallel run
             reference = ""
             if period.extra and memberships.get(period.membership_id) is None:
                 pass  # the membership is gone (its member erased): nobody to bill
@@ -701,8 +808,8 @@ class UsageBilling:
                     logger.warning("usage period %s not invoiced: %s", period.id, exc)
                     failed += 1
                     continue
-            elif period.extra and not isinstance(provider, UsageReporting):
-                unbillable += 1
+            elif period.extra and not billable:
+                unbillable += 1  # use that came in since: frozen, kept for a later run
                 continue
             if self.store.close_period(period.id, now, reference):
                 closed += 1

@@ -29,7 +29,9 @@ from membership_sdk.entitlements import Period
 from membership_sdk.membership import Membership
 from membership_sdk.providers import UsageInvoicing, UsageReporting
 from membership_sdk.usage import (
+    MAX_QUANTITY,
     NotEntitled,
+    PeriodClosed,
     UnknownMeter,
     UsageError,
     UsageLimitReached,
@@ -41,7 +43,9 @@ from .models import DjangoUsage
 from .program import get_program
 
 __all__ = [
+    "MAX_QUANTITY",
     "NotEntitled",
+    "PeriodClosed",
     "UnknownMeter",
     "UsageError",
     "UsageLimitReached",
@@ -80,9 +84,10 @@ def record_usage(
     ``idempotency_key`` names this one use: a retried request passes the same key and
     is counted once. Units beyond the included quota are reported to the membership's
     provider when the surrounding transaction commits (a failed report is retried by
-    ``manage.py paywall_usage``).
+    ``manage.py paywall_usage``). ``quantity`` is at most :data:`MAX_QUANTITY`.
 
     :raises UsageError: bad input (the message names it); nothing was recorded.
+    :raises PeriodClosed: ``when`` falls in a period that was closed (billed) already.
     :raises UnknownMeter: no usage rate has ``meter``.
     :raises NotEntitled: the member has no membership that includes ``meter``; gate the
         view with the access rules first.

@@ -26,13 +26,17 @@ from membership_sdk.providers.fake import FakeProvider
 from membership_sdk.providers.manual import ManualProvider
 from membership_sdk.testing import sample_program
 from membership_sdk.usage import (
+    MAX_PERIOD_UNITS,
+    MAX_QUANTITY,
     MemoryUsage,
     NotEntitled,
+    PeriodClosed,
     UnknownMeter,
     UsageBilling,
     UsageError,
     UsageLimitReached,
     UsageRate,
+    UsageTerms,
     included_units,
     usage_prices,
 )
@@ -232,6 +236,28 @@ def test_a_retried_record_with_the_same_key_is_counted_once(
     assert summary.used == 4
 
 
+def test_a_quantity_above_the_most_a_record_takes_is_refused(
+    program: MembershipProgram, usage: UsageBilling
+) -> None:
+    subscribe(program)
+
+    with pytest.raises(UsageError, match=rf"from 1 to {MAX_QUANTITY}, got {MAX_QUANTITY + 1}"):
+        use(usage, MAX_QUANTITY + 1)
+
+    assert usage.summary("ann", DOWNLOADS).used == 0  # type: ignore[union-attr]
+
+
+def test_a_period_counts_at_most_its_most_units_whatever_its_cap(
+    program: MembershipProgram, usage: UsageBilling
+) -> None:
+    subscribe(program)
+    for _ in range(MAX_PERIOD_UNITS // MAX_QUANTITY):
+        use(usage, MAX_QUANTITY)
+
+    with pytest.raises(UsageLimitReached, match=rf"\({MAX_PERIOD_UNITS} units\)"):
+        use(usage, 1)
+
+
 def test_a_key_reused_for_another_quantity_is_refused(
     program: MembershipProgram, usage: UsageBilling
 ) -> None:
@@ -248,7 +274,7 @@ def test_a_quantity_must_be_a_whole_number_of_at_least_one(
 ) -> None:
     subscribe(program)
 
-    with pytest.raises(UsageError, match=r"must be a whole number >= 1, got"):
+    with pytest.raises(UsageError, match=r"must be a whole number from 1 to \d+, got"):
         usage.record("ann", DOWNLOADS, quantity, "k")
     assert usage.store.open_periods("ann") == []
 
@@ -367,6 +393,86 @@ def test_use_after_the_period_end_before_the_renewal_arrives_counts_in_the_next_
     assert record.extra == 0
 
 
+# -- a closed period takes no more use ---------------------------------------------------------
+
+END = datetime(2026, 1, 31, tzinfo=UTC)
+TERMS = UsageTerms(
+    membership_id="m1",
+    member_id="u1",
+    meter="api.calls",
+    period_end=END,
+    included=10,
+    unit_amount=50,
+    currency="EUR",
+    provider="manual",
+)
+
+
+def test_a_closed_period_takes_no_more_use() -> None:
+    store = MemoryUsage()
+    store.record(TERMS, 14, "a", datetime(2026, 1, 20, tzinfo=UTC))
+    (period,) = store.ended_periods(END)
+    assert store.close_period(period.id, END, "INV-1")
+
+    with pytest.raises(PeriodClosed, match=r"'u1' that ended 2026-01-31.*invoiced as INV-1"):
+        store.record(TERMS, 6, "late", datetime(2026, 1, 30, tzinfo=UTC))
+
+    (closed,) = store.periods.values()
+    assert closed.used == 14
+    assert len(store.records) == 1
+
+
+def test_a_period_whose_count_is_frozen_for_billing_takes_no_more_use() -> None:
+    store = MemoryUsage()
+    store.record(TERMS, 14, "a", datetime(2026, 1, 20, tzinfo=UTC))
+    (period,) = store.ended_periods(END)
+
+    frozen = store.freeze_period(period.id, END)
+
+    assert frozen is not None
+    assert frozen.used == 14
+    with pytest.raises(PeriodClosed):
+        store.record(TERMS, 6, "late", datetime(2026, 1, 30, tzinfo=UTC))
+    assert store.freeze_period(period.id, END) == frozen  # a later run bills the same count
+
+
+def test_late_use_into_a_manual_period_already_invoiced_is_refused_and_not_counted(
+    manual_program: MembershipProgram, clock: Clock
+) -> None:
+    usage = UsageBilling(manual_program, MemoryUsage())
+    manual_subscribe(manual_program)
+    use(usage, 14)
+    clock.now = NOW.replace(month=4, hour=9)
+    (reference,) = usage.close_periods().invoices
+
+    with pytest.raises(PeriodClosed, match=rf"invoiced as {reference}"):
+        use(usage, 6, when=NOW.replace(month=4) - timedelta(minutes=1))
+
+    manual = manual_program.providers["manual"]
+    assert isinstance(manual, ManualProvider)
+    assert [i.amount for i in manual.store.invoices() if i.usage] == [200]
+
+
+def test_use_that_lands_while_the_invoice_fails_is_refused_and_the_retry_bills_the_count(
+    manual_program: MembershipProgram, clock: Clock
+) -> None:
+    usage = UsageBilling(manual_program, MemoryUsage())
+    manual_subscribe(manual_program)
+    use(usage, 14)
+    clock.now = NOW.replace(month=4, hour=9)
+    manual = manual_program.providers["manual"]
+    assert isinstance(manual, ManualProvider)
+    manual.simulate_outage()
+    assert usage.close_periods().failed == 1
+
+    with pytest.raises(PeriodClosed):
+        use(usage, 6, when=NOW.replace(month=4) - timedelta(minutes=1))
+    manual.simulate_outage(None)
+
+    (reference,) = usage.close_periods().invoices
+    assert manual.invoice(reference).amount == 200
+
+
 # -- billing on the fake provider -----------------------------------------------------------------
 
 
@@ -388,6 +494,72 @@ def test_the_fake_provider_bills_extra_use_with_the_next_renewal(
     assert fake.latest_payment[sub] == 900 + 150
     fake.renew(sub)
     assert fake.latest_payment[sub] == 900
+
+
+def test_a_retried_report_bills_the_rate_the_member_was_shown_not_todays(
+    program: MembershipProgram, usage: UsageBilling, fake: FakeProvider, clock: Clock
+) -> None:
+    sub = subscribe(program)
+    fake.simulate_outage()
+    record = use(usage, 12)  # 2 extra at 0.50, as the account page shows
+    fake.simulate_outage(None)
+    program.catalog = make_program("fake", clock).catalog.__class__(
+        tiers=program.catalog.tiers,
+        prices=program.catalog.prices,
+        usage=[UsageRate(DOWNLOADS, 500, "EUR", name="dataset downloads")],
+    )
+
+    assert usage.report_pending().reported == 1
+    clock.now = NOW.replace(month=4)
+    deliver(program, fake.renew(sub))
+
+    assert record.unit_amount == 50
+    (invoice,) = fake.usage_invoices
+    assert invoice.amount == 100
+
+
+def test_extra_use_of_the_last_period_of_a_subscription_canceled_at_its_end_is_billed(
+    program: MembershipProgram, usage: UsageBilling, fake: FakeProvider, clock: Clock
+) -> None:
+    sub = subscribe(program)
+    use(usage, 20)  # 10 extra
+    fake.cancel_subscription(sub, at_period_end=True)
+    clock.now = NOW.replace(month=4)
+
+    deliver(program, fake.expire(sub))
+
+    (invoice,) = fake.usage_invoices
+    assert (invoice.subscription, invoice.amount, invoice.final) == (sub, 500, True)
+    assert fake.usage_due == {}
+
+
+def test_extra_use_of_a_subscription_canceled_now_is_billed_at_once(
+    program: MembershipProgram, usage: UsageBilling, fake: FakeProvider
+) -> None:
+    sub = subscribe(program)
+    use(usage, 13)
+
+    fake.cancel_subscription(sub, at_period_end=False)
+
+    (invoice,) = fake.usage_invoices
+    assert (invoice.amount, invoice.final) == (150, True)
+
+
+def test_a_report_retried_after_the_subscription_ended_is_billed_at_once(
+    program: MembershipProgram, usage: UsageBilling, fake: FakeProvider, clock: Clock
+) -> None:
+    sub = subscribe(program)
+    fake.simulate_outage()
+    use(usage, 11)
+    fake.simulate_outage(None)
+    clock.now = NOW.replace(month=4)
+    deliver(program, fake.expire(sub))
+    assert fake.usage_invoices == []
+
+    assert usage.report_pending().reported == 1
+
+    (invoice,) = fake.usage_invoices
+    assert (invoice.amount, invoice.final) == (50, True)
 
 
 def test_a_report_sent_twice_is_billed_once(

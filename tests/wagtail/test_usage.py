@@ -39,7 +39,9 @@ from wagtail_paywall.models import (
 )
 from wagtail_paywall.tasks import deliver
 from wagtail_paywall.usage import (
+    MAX_QUANTITY,
     NotEntitled,
+    PeriodClosed,
     UnknownMeter,
     UsageError,
     UsageLimitReached,
@@ -143,7 +145,7 @@ def test_a_retried_request_is_counted_once(member: Any) -> None:
 
 @pytest.mark.parametrize("quantity", [0, -3, 2.5, "1"])
 def test_bad_quantities_are_refused_and_nothing_is_recorded(member: Any, quantity: Any) -> None:
-    with pytest.raises(UsageError, match=r"must be a whole number >= 1"):
+    with pytest.raises(UsageError, match=r"must be a whole number from 1 to \d+"):
         record_usage(member, DOWNLOADS, quantity, idempotency_key="k")
 
     assert not UsagePeriod.objects.exists()
@@ -212,6 +214,59 @@ def test_extra_use_is_reported_once_committed_and_billed_with_the_next_renewal(
     (invoice,) = fake.usage_invoices
     assert invoice.amount == 150
     assert fake.latest_payment[str(membership.provider_subscription_id)] == 500 + 150
+
+
+def test_a_retried_report_bills_the_rate_the_member_was_shown_not_todays(
+    member: Any, fake: FakeProvider, committed: Any, downloads: UsageRate
+) -> None:
+    fake.simulate_outage()
+    with committed():
+        use(member, 12)  # 2 extra at €0.50, as the account page showed
+    fake.simulate_outage(None)
+    downloads.unit_amount = 500
+    downloads.save()  # the catalog reloads on save
+    assert program_module.get_program().catalog.usage_rate(DOWNLOADS).unit_amount == 500  # type: ignore[union-attr]
+
+    call_command("paywall_usage", "--report-only", stdout=StringIO())
+    membership = Membership.objects.get(member_id=str(member.pk))
+    webhook = fake.renew(str(membership.provider_subscription_id))
+    deliver("fake", webhook.headers, webhook.body)
+
+    (invoice,) = fake.usage_invoices
+    assert invoice.amount == 100
+
+
+def test_extra_use_of_the_last_period_of_a_canceled_fake_subscription_is_billed(
+    member: Any, fake: FakeProvider, committed: Any
+) -> None:
+    with committed():
+        use(member, 20)  # 10 extra
+    membership = Membership.objects.get(member_id=str(member.pk))
+    sub = str(membership.provider_subscription_id)
+    fake.cancel_subscription(sub, at_period_end=True)
+    webhook = fake.expire(sub)
+    deliver("fake", webhook.headers, webhook.body)
+    end = membership.current_period_end
+    assert end is not None
+
+    close_periods(end + timedelta(days=1))
+
+    (invoice,) = fake.usage_invoices
+    assert (invoice.amount, invoice.final) == (500, True)
+
+
+def test_a_large_quantity_is_a_clear_usage_error_not_a_database_error(member: Any) -> None:
+    with pytest.raises(UsageError, match=rf"from 1 to {MAX_QUANTITY}, got {2**30}"):
+        use(member, 2**30)
+
+    assert not UsageRecord.objects.exists()
+
+
+def test_a_periods_count_goes_past_32_bits(member: Any) -> None:
+    for _ in range(3):
+        use(member, MAX_QUANTITY)
+
+    assert UsagePeriod.objects.get().used == 3 * MAX_QUANTITY
 
 
 def test_a_report_that_failed_is_sent_by_the_command(
@@ -283,6 +338,21 @@ def test_a_periods_extra_use_is_invoiced_once_when_it_ends(by_transfer: Any) -> 
     assert f"1 invoice(s) issued ({invoice.reference})" in first.getvalue()
     assert "0 closed, 0 invoice(s) issued" in second.getvalue()
     assert UsagePeriod.objects.get().invoice == invoice.reference
+
+
+def test_late_use_in_an_already_invoiced_manual_period_is_refused(by_transfer: Any) -> None:
+    use(by_transfer, 14)
+    end = Membership.objects.get(member_id=str(by_transfer.pk)).current_period_end
+    assert end is not None
+    program_module.get_program().clock = lambda: end + timedelta(minutes=5)
+    (first,) = close_periods(end + timedelta(minutes=5)).invoices
+
+    with pytest.raises(PeriodClosed, match=rf"closed and invoiced as {first}"):
+        use(by_transfer, 6, when=end - timedelta(minutes=1))
+
+    assert UsagePeriod.objects.get().used == 14
+    invoices = ManualInvoice.objects.filter(price=f"usage:{DOWNLOADS}")
+    assert [i.amount for i in invoices] == [200]
 
 
 def test_paying_the_usage_invoice_changes_no_membership(by_transfer: Any) -> None:
@@ -371,6 +441,7 @@ def test_checks_pass_for_a_rate_every_provider_can_bill(site: MembershipProgram)
 def test_a_rate_in_another_currency_than_its_tiers_stripe_prices_is_an_error(
     downloads: UsageRate,
 ) -> None:
+    pytest.importorskip("stripe")  # the site configures Stripe: the package is needed
     downloads.currency = "USD"
     downloads.provider_ids = {"stripe": "price_metered"}
     downloads.provider_meters = {"stripe": "dataset_downloads"}
@@ -395,6 +466,7 @@ def test_a_weekly_quota_is_an_error(catalog: dict[str, Tier], downloads: UsageRa
 
 
 def test_a_tier_sold_on_stripe_needs_the_rates_metered_price(downloads: UsageRate) -> None:
+    pytest.importorskip("stripe")  # the site configures Stripe: the package is needed
     price = Price.objects.get(key="supporter-monthly")
     price.provider_ids = {"stripe": "price_sup"}
     price.save()
@@ -441,3 +513,41 @@ def test_parallel_records_are_all_counted_and_never_pass_the_cap(
     period = UsagePeriod.objects.get()
     assert period.used == 25 == UsageRecord.objects.count()
     assert outcomes.count("refused") == 5
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL"), reason="parallel transactions need PostgreSQL"
+)
+def test_use_recorded_while_the_period_closes_is_either_invoiced_or_refused(
+    by_transfer: Any,
+) -> None:
+    use(by_transfer, 10)  # the included units
+    end = Membership.objects.get(member_id=str(by_transfer.pk)).current_period_end
+    assert end is not None
+    program_module.get_program().clock = lambda: end + timedelta(minutes=5)
+    start = threading.Barrier(9)
+
+    def attempt(i: int) -> str:
+        start.wait()
+        try:
+            if i == 8:
+                close_periods(end + timedelta(minutes=5))
+                return "closed"
+            use(by_transfer, 1, when=end - timedelta(minutes=1))
+        except PeriodClosed:
+            return "refused"
+        finally:
+            connections.close_all()
+        return "recorded"
+
+    with ThreadPoolExecutor(9) as pool:
+        outcomes = list(pool.map(attempt, range(9)))
+
+    period = UsagePeriod.objects.get()
+    recorded = outcomes.count("recorded")
+    assert recorded + outcomes.count("refused") == 8
+    assert period.used == 10 + recorded
+    assert UsageRecord.objects.count() == 1 + recorded
+    invoices = ManualInvoice.objects.filter(price=f"usage:{DOWNLOADS}")
+    assert [i.amount for i in invoices] == ([recorded * 50] if recorded else [])

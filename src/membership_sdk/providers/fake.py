@@ -102,12 +102,15 @@ class FakeCheckout:
 @dataclass(frozen=True, slots=True)
 class FakeUsageInvoice:
     """Use billed with a renewal of ``subscription``: the renewal of the period that
-    ended at ``period_end`` was charged ``amount`` more for ``lines``."""
+    ended at ``period_end`` was charged ``amount`` more for ``lines``. ``final``: a
+    charge of its own when the subscription ended (the last period's use, which no
+    renewal bills; as Stripe's final invoice of a subscription with metered prices)."""
 
     subscription: str
     period_end: datetime
     lines: tuple[UsageReport, ...]
     amount: int
+    final: bool = False
 
 
 class FakeProvider(SimulatedPlans):
@@ -403,14 +406,45 @@ class FakeProvider(SimulatedPlans):
     def report_usage(self, report: UsageReport) -> None:
         """The :class:`~membership_sdk.providers.UsageReporting` capability: the use is
         billed with the subscription's next renewal (:meth:`renew`), once per
-        ``identifier``."""
+        ``identifier``, at the report's ``unit_amount``. A subscription that ends
+        (:meth:`expire`, or canceled now) has its use not billed yet charged at once,
+        in a final usage invoice; so is use reported after it ended (a retried report)."""
         self.call("report_usage")
-        self.subscription(report.subscription_id)
+        sub = self.subscription(report.subscription_id)
         if report.identifier in self.usage_reported:
             return
         self.usage_reported.add(report.identifier)
         self.usage_due.setdefault(report.subscription_id, []).append(report)
+        if sub.ended:
+            self._bill_final_usage(sub)
         self.persist()
+
+    def expire(self, subscription_id: str) -> Webhook:
+        """The subscription ended without a renewal (its term ran out, a cancellation at
+        the period's end, dunning gave up): the use of its last period, which no renewal
+        bills, is charged in a final usage invoice."""
+        self._bill_final_usage(self._live(subscription_id, "expire"))
+        return super().expire(subscription_id)
+
+    def cancel_subscription(
+        self, subscription_id: str, *, at_period_end: bool = True
+    ) -> SubscriptionSnapshot:
+        """As :meth:`SimulatedService.cancel_subscription`; canceled now, the use not
+        billed yet is charged in a final usage invoice (as Stripe's ``invoice_now``)."""
+        snapshot = super().cancel_subscription(subscription_id, at_period_end=at_period_end)
+        if not at_period_end:
+            self._bill_final_usage(self.subscription(subscription_id))
+            self.persist()
+        return snapshot
+
+    def _bill_final_usage(self, sub: SimulatedSubscription) -> None:
+        """Charge every use of ``sub`` not billed yet on its own: it renews no more."""
+        due = self.usage_due.pop(sub.id, [])
+        if not due:
+            return
+        amount = sum(r.quantity * r.unit_amount for r in due)
+        end = max(r.period_end for r in due)
+        self.usage_invoices.append(FakeUsageInvoice(sub.id, end, tuple(due), amount, final=True))
 
     def _bill_usage(self, sub: SimulatedSubscription, period_end: datetime) -> int:
         """Add the use reported for periods ending by ``period_end`` to this renewal:

@@ -96,8 +96,8 @@ class Migration(migrations.Migration):
                 ),
                 ("meter", models.CharField(max_length=128, verbose_name="meter")),
                 ("period_end", models.DateTimeField(verbose_name="period ends")),
-                ("included", models.PositiveIntegerField(verbose_name="included")),
-                ("used", models.PositiveIntegerField(default=0, verbose_name="used")),
+                ("included", models.PositiveBigIntegerField(verbose_name="included")),
+                ("used", models.PositiveBigIntegerField(default=0, verbose_name="used")),
                 ("unit_amount", models.PositiveIntegerField(verbose_name="price per extra unit")),
                 ("currency", models.CharField(max_length=3, verbose_name="currency")),
                 ("provider", models.CharField(max_length=64, verbose_name="provider")),
@@ -105,6 +105,17 @@ class Migration(migrations.Migration):
                     "max_extra",
                     models.PositiveIntegerField(
                         blank=True, null=True, verbose_name="most extra units"
+                    ),
+                ),
+                (
+                    "frozen_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text=(
+                            "When closing froze its count to bill it; it takes no more use since."
+                        ),
+                        null=True,
+                        verbose_name="count frozen at",
                     ),
                 ),
                 (
@@ -138,7 +149,7 @@ class Migration(migrations.Migration):
                 ),
                 ("member_id", models.CharField(max_length=64, verbose_name="member")),
                 ("meter", models.CharField(max_length=128, verbose_name="meter")),
-                ("quantity", models.PositiveIntegerField(verbose_name="quantity")),
+                ("quantity", models.PositiveBigIntegerField(verbose_name="quantity")),
                 (
                     "idempotency_key",
                     models.CharField(max_length=200, verbose_name="idempotency key"),
@@ -146,8 +157,10 @@ class Migration(migrations.Migration):
                 ("when", models.DateTimeField(verbose_name="used at")),
                 ("membership_id", models.CharField(max_length=64, verbose_name="membership")),
                 ("period_end", models.DateTimeField(verbose_name="period ends")),
-                ("extra", models.PositiveIntegerField(default=0, verbose_name="extra units")),
+                ("extra", models.PositiveBigIntegerField(default=0, verbose_name="extra units")),
                 ("provider", models.CharField(max_length=64, verbose_name="provider")),
+                ("unit_amount", models.PositiveIntegerField(verbose_name="price per extra unit")),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
                 (
                     "reported_at",
                     models.DateTimeField(blank=True, null=True, verbose_name="reported at"),

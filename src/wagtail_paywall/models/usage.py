@@ -12,7 +12,8 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from membership_sdk import usage as core
@@ -102,12 +103,18 @@ class UsagePeriod(models.Model):
     member_id = member_id_field(db_index=True)
     meter = models.CharField(_("meter"), max_length=128)
     period_end = models.DateTimeField(_("period ends"))
-    included = models.PositiveIntegerField(_("included"))
-    used = models.PositiveIntegerField(_("used"), default=0)
+    included = models.PositiveBigIntegerField(_("included"))
+    used = models.PositiveBigIntegerField(_("used"), default=0)
     unit_amount = models.PositiveIntegerField(_("price per extra unit"))
     currency = models.CharField(_("currency"), max_length=3)
     provider = models.CharField(_("provider"), max_length=64)
     max_extra = models.PositiveIntegerField(_("most extra units"), null=True, blank=True)
+    frozen_at = models.DateTimeField(
+        _("count frozen at"),
+        null=True,
+        blank=True,
+        help_text=_("When closing froze its count to bill it; it takes no more use since."),
+    )
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     invoice = models.CharField(_("invoice"), max_length=64, blank=True)
 
@@ -148,6 +155,7 @@ class UsagePeriod(models.Model):
             max_extra=self.max_extra,
             closed_at=self.closed_at,
             invoice=self.invoice,
+            frozen_at=self.frozen_at,
         )
 
 
@@ -159,13 +167,15 @@ class UsageRecord(models.Model):
     )
     member_id = member_id_field()
     meter = models.CharField(_("meter"), max_length=128)
-    quantity = models.PositiveIntegerField(_("quantity"))
+    quantity = models.PositiveBigIntegerField(_("quantity"))
     idempotency_key = models.CharField(_("idempotency key"), max_length=core.MAX_KEY_LENGTH)
     when = models.DateTimeField(_("used at"))
     membership_id = models.CharField(_("membership"), max_length=64)
     period_end = models.DateTimeField(_("period ends"))
-    extra = models.PositiveIntegerField(_("extra units"), default=0)
+    extra = models.PositiveBigIntegerField(_("extra units"), default=0)
     provider = models.CharField(_("provider"), max_length=64)
+    unit_amount = models.PositiveIntegerField(_("price per extra unit"))
+    currency = models.CharField(_("currency"), max_length=3)
     reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
     report_error = models.TextField(_("report error"), blank=True)
 
@@ -195,6 +205,8 @@ class UsageRecord(models.Model):
             period_end=self.period_end,
             extra=self.extra,
             provider=self.provider,
+            unit_amount=self.unit_amount,
+            currency=self.currency,
             reported_at=self.reported_at,
             report_error=self.report_error,
         )
@@ -204,8 +216,10 @@ class DjangoUsage:
     """The core's :class:`~membership_sdk.usage.UsageStore` on the models above.
 
     A record is counted by one conditional ``UPDATE`` of its period's row (``used +
-    quantity``, only while that stays within the cap), so parallel records queue on the
-    row and none is lost or passes the cap, on every database.
+    quantity``, only while that stays within the cap and the count is not frozen), so
+    parallel records queue on the row and none is lost or passes the cap, on every
+    database. Freezing a period is a conditional ``UPDATE`` of the same row: it waits for
+    a record counting in it to commit, and records after it find it frozen.
     """
 
     def _existing(self, member_id: str, meter: str, key: str) -> UsageRecord | None:
@@ -245,11 +259,18 @@ class DjangoUsage:
                 "max_extra": terms.max_extra,
             },
         )
-        rows = UsagePeriod.objects.filter(pk=period.pk)
+        limit = core.MAX_PERIOD_UNITS
         if period.max_extra is not None:
-            rows = rows.filter(used__lte=period.included + period.max_extra - quantity)
+            limit = min(limit, period.included + period.max_extra)
+        rows = UsagePeriod.objects.filter(
+            pk=period.pk,
+            frozen_at__isnull=True,
+            closed_at__isnull=True,
+            used__lte=limit - quantity,
+        )
         if not rows.update(used=F("used") + quantity):
             period.refresh_from_db()
+            core.refuse_closed(period.to_core(), when)
             core.refuse_past_cap(period.to_core(), quantity)
             raise core.UsageLimitReached(f"no room for {quantity} unit(s) of {terms.meter!r}")
         # The row is ours until the transaction ends: this is the count with our units.
@@ -265,6 +286,9 @@ class DjangoUsage:
             period_end=terms.period_end,
             extra=core.extra_of(period.used - quantity, period.used, period.included),
             provider=terms.provider,
+            # The period's terms, those of its first use: what the member was shown.
+            unit_amount=period.unit_amount,
+            currency=period.currency,
         )
 
     def open_periods(self, member_id: str) -> Sequence[core.UsagePeriod]:
@@ -275,9 +299,18 @@ class DjangoUsage:
         rows = UsagePeriod.objects.filter(closed_at__isnull=True, period_end__lte=now)
         return [p.to_core() for p in rows.order_by("period_end", "pk")[:limit]]
 
+    def freeze_period(self, period_id: str, when: datetime) -> core.UsagePeriod | None:
+        # The UPDATE waits for a record counting in the row to commit; the read after
+        # it has every record counted before the freeze, and none comes after it.
+        open_rows = UsagePeriod.objects.filter(pk=int(period_id), closed_at__isnull=True)
+        open_rows.filter(frozen_at__isnull=True).update(frozen_at=when)
+        row = open_rows.first()
+        return None if row is None else row.to_core()
+
     def close_period(self, period_id: str, when: datetime, invoice: str = "") -> bool:
         rows = UsagePeriod.objects.filter(pk=int(period_id), closed_at__isnull=True)
-        return rows.update(closed_at=when, invoice=invoice) == 1
+        frozen = Coalesce(F("frozen_at"), Value(when, output_field=models.DateTimeField()))
+        return rows.update(closed_at=when, invoice=invoice, frozen_at=frozen) == 1
 
     def unreported(self, providers: Iterable[str], limit: int = 500) -> Sequence[core.UsageRecord]:
         rows = UsageRecord.objects.filter(
