@@ -28,6 +28,16 @@ the source ``loyalty:<reward>:<member>``; a coupon reward is a personal
 :class:`~membership_sdk.catalog.Coupon`: a fresh code for one redemption by that member
 only (``member_id``). The ``membership_loyalty_rewarded`` hook is fired after each.
 
+**Using a code** on a running membership (:func:`use_on_membership`): the members a
+coupon reward is for usually still pay, and a checkout is for a new membership, so the
+code goes on their live subscription instead, through
+:meth:`~membership_sdk.MembershipProgram.apply_discount` (the provider's
+:class:`~membership_sdk.providers.SubscriptionDiscounts` capability: ``fake``, ``manual``
+and ``stripe`` have it), and is redeemed for good in the program's
+:class:`~membership_sdk.ports.RedemptionStore`, so it cannot also be used at a checkout.
+:func:`why_not_on` says what stands in the way (:data:`NOT_USABLE`). A member without a
+live subscription enters the code at checkout.
+
 A reward given is kept: tenure only grows (except by a refund, whose refunded time never
 counted towards a reward given before it), and ending a membership takes nothing back.
 
@@ -35,7 +45,11 @@ Errors::
 
     MembershipError
     └── LoyaltyError      a reward that is not valid (no key, months < 1, not exactly
-                          one of an entitlement or a coupon)
+        │                 one of an entitlement or a coupon)
+        └── CodeNotUsable a personal code cannot go on this membership (``reason``)
+
+    (:func:`use_on_membership` raises a :class:`~membership_sdk.CouponError` for the code
+    itself: unknown, someone else's, expired, redeemed already.)
 """
 
 from __future__ import annotations
@@ -48,17 +62,22 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from .cancellation import WITHDRAWAL_REASON
-from .catalog import Coupon, Interval
+from .catalog import Coupon, Duration, Interval, Price
+from .discounts import check_coupon
 from .entitlements import Entitlement
-from .errors import MembershipError
-from .membership import Grant, GrantKind, Membership, Status
+from .errors import CouponError, MembershipError
+from .membership import GRANTING, Grant, GrantKind, Membership, Status
+from .providers.base import SubscriptionDiscounts
 from .providers.simulated import add_interval
+from .referrals import discount_running
 
 if TYPE_CHECKING:
     from .program import MembershipProgram
 
 __all__ = [
+    "NOT_USABLE",
     "Award",
+    "CodeNotUsable",
     "LoyaltyError",
     "LoyaltyReward",
     "LoyaltyStore",
@@ -71,6 +90,8 @@ __all__ = [
     "personal_code",
     "standing",
     "tenure",
+    "use_on_membership",
+    "why_not_on",
 ]
 
 #: What :meth:`~membership_sdk.MembershipProgram.refund` and a refund or lost chargeback
@@ -85,6 +106,25 @@ CODE_LENGTH = 8
 
 class LoyaltyError(MembershipError):
     """A loyalty reward is not valid; the message names it and what was expected."""
+
+
+#: Why a personal code cannot go on a membership (:func:`why_not_on`):
+#: ``not_live`` (ended, canceling at its period's end, or not a subscription that
+#: renews), ``discount_running`` (a provider keeps one discount per subscription, so a
+#: new one would replace it), ``unsupported`` (its provider cannot discount a running
+#: subscription).
+NOT_USABLE = ("not_live", "discount_running", "unsupported")
+
+
+class CodeNotUsable(LoyaltyError):
+    """A personal code cannot go on this membership now; nothing changed.
+
+    :ivar reason: one of :data:`NOT_USABLE`.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,3 +467,114 @@ def give_rewards(
         )
         given.append(award)
     return given
+
+
+# -- using a code on a running membership ------------------------------------------------------
+def why_not_on(
+    program: MembershipProgram, membership: Membership, now: datetime | None = None
+) -> str | None:
+    """Why a personal code cannot go on ``membership`` now (one of :data:`NOT_USABLE`),
+    or ``None`` when it can: a live subscription that renews, on a provider with the
+    :class:`~membership_sdk.providers.SubscriptionDiscounts` capability, without a
+    discount still to run."""
+    if (
+        membership.status not in GRANTING
+        or membership.cancel_at_period_end
+        or not membership.provider_subscription_id
+        or _price_of(program, membership) is None
+    ):
+        return "not_live"
+    if not isinstance(program.providers.get(membership.provider), SubscriptionDiscounts):
+        return "unsupported"
+    price = _price_of(program, membership)
+    assert price is not None
+    if discount_running(membership, price.amount, now or program.clock()):
+        return "discount_running"
+    return None
+
+
+def _price_of(program: MembershipProgram, membership: Membership) -> Price | None:
+    price = next((p for p in program.catalog.prices if p.id == membership.price_id), None)
+    return price if price is not None and price.recurring else None
+
+
+def _discount_months(coupon: Coupon, price: Price) -> int | None:
+    """The months :meth:`~membership_sdk.MembershipProgram.apply_discount` discounts for
+    ``coupon`` on ``price``: its first period (``once``), the periods begun within its
+    months (``repeating``) or for ever (``None``)."""
+    per_period = 12 if price.interval is Interval.YEAR else 1
+    if coupon.duration is Duration.FOREVER:
+        return None
+    if coupon.duration is Duration.ONCE:
+        return per_period
+    return -(-(coupon.months or 1) // per_period) * per_period
+
+
+def use_on_membership(
+    program: MembershipProgram, member_id: str, membership_id: str, code: str
+) -> Membership:
+    """Put ``member_id``'s personal ``code`` on their running membership
+    ``membership_id``: its terms discount the coming periods (see
+    :meth:`~membership_sdk.MembershipProgram.apply_discount`), and the code is redeemed
+    for good, so no checkout takes it afterwards. Returns the membership as the provider
+    answered. A call after one the provider answered but that stopped before the
+    redemption was recorded finds the code on the membership and only records it.
+
+    :raises MembershipError: ``membership_id`` is not ``member_id``'s (the message does
+        not say whose it is).
+    :raises CouponError: the code is not ``member_id``'s personal code (``unknown``,
+        also for a catalog coupon meant for checkouts), ``expired``,
+        ``not_for_this_plan``, ``wrong_currency``, or ``already_redeemed``.
+    :raises CodeNotUsable: the membership cannot take it now (``reason``, see
+        :data:`NOT_USABLE`); nothing changed.
+    :raises ProviderError: the provider failed; nothing changed and the code stays
+        usable.
+    """
+    now = program.clock()
+    membership = program.store.memberships.get(membership_id)
+    if membership is None or membership.member_id != member_id:
+        raise MembershipError(f"member {member_id!r} has no membership {membership_id!r}")
+    price = _price_of(program, membership)
+    if price is None:
+        raise CodeNotUsable(
+            f"membership {membership_id!r} has no recurring price of the catalog to discount",
+            reason="not_live",
+        )
+    coupon = check_coupon(
+        program.catalog, code, price, now=now, first_time=False, member_id=member_id
+    )
+    if not coupon.member_id:
+        raise CouponError(
+            f"{code!r} is no personal code; it is for checkouts", code=code, reason="unknown"
+        )
+    if program.redemptions.redeemed(coupon.code, member_id):
+        raise CouponError(
+            f"personal code {coupon.code!r} was already used", code=code, reason="already_redeemed"
+        )
+    if membership.coupon != coupon.code:
+        reason = why_not_on(program, membership, now)
+        if reason is not None:
+            raise CodeNotUsable(
+                f"personal code {coupon.code!r} cannot go on membership {membership_id!r}: "
+                f"{reason}",
+                reason=reason,
+            )
+        if not program.redemptions.reserve(
+            coupon.code, member_id, coupon.max_redemptions, now, now + program.redemption_hold
+        ):
+            raise CouponError(
+                f"personal code {coupon.code!r} is used up", code=code, reason="used_up"
+            )
+        try:
+            membership = program.apply_discount(
+                membership.id,
+                code=coupon.code,
+                percent_off=coupon.percent_off,
+                amount_off=coupon.amount_off,
+                months=_discount_months(coupon, price),
+            )
+        except BaseException:
+            program.redemptions.release(coupon.code, member_id)
+            raise
+    program.redemptions.confirm(coupon.code, member_id, now)
+    return membership

@@ -16,6 +16,7 @@ from .views import account, checkout, fake_checkout, gifts, plans, pricing, rete
 from .views import cancellation as lawful
 from .views import deliveries as delivery_views
 from .views import services as service_views
+from .views.loyalty import use_code as use_loyalty_code
 from .views.payment_method import payment_method
 from .views.privacy import erase_data, export_data
 from .views.referrals import referral_link
@@ -31,6 +32,7 @@ urlpatterns = [
     path("account/cancel/", account.cancel, name="cancel"),
     path("account/cancel/offer/", retention.accept_offer, name="retention_accept"),
     path("account/resume/", account.resume, name="resume"),
+    path("account/loyalty/use/", use_loyalty_code, name="loyalty_use"),
     path("account/withdraw/", lawful.withdraw, name="withdraw"),
     path("cancel-contract/", lawful.cancel_contract, name="cancel_contract"),
     path("cancel-contract/withdraw/<str:token>/", lawful.withdraw_confirm, name="withdraw_confirm"),

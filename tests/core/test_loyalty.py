@@ -10,11 +10,19 @@ from typing import Any
 
 import pytest
 
-from membership_sdk import Catalog, CouponError, MembershipProgram, Status, hookimpl
+from membership_sdk import (
+    Catalog,
+    CouponError,
+    MembershipError,
+    MembershipProgram,
+    Status,
+    hookimpl,
+)
 from membership_sdk.catalog import Coupon, Duration
 from membership_sdk.loyalty import (
     REFUND_REASONS,
     Award,
+    CodeNotUsable,
     LoyaltyError,
     LoyaltyReward,
     MemoryLoyalty,
@@ -25,6 +33,8 @@ from membership_sdk.loyalty import (
     personal_code,
     standing,
     tenure,
+    use_on_membership,
+    why_not_on,
 )
 from membership_sdk.membership import Membership
 from membership_sdk.providers.fake import FakeProvider
@@ -401,6 +411,127 @@ def test_another_member_cannot_use_a_personal_code() -> None:
 
     assert caught.value.reason == "unknown"
     assert "m1" not in str(caught.value)
+
+
+# -- personal codes on a running membership -----------------------------------------------------
+
+
+def _paying(program: MembershipProgram, member_id: str = "m1") -> Membership:
+    """``member_id`` subscribed to gold monthly through the fake provider and paid."""
+    session = program.start_checkout(
+        member_id, "gold-monthly", provider="fake", success_url="/", cancel_url="/"
+    )
+    fake = program.providers["fake"]
+    assert isinstance(fake, FakeProvider)
+    webhook = fake.complete_checkout(session.id)
+    program.handle_webhook("fake", webhook.headers, webhook.body)
+    [paying] = program.store.memberships.for_member(member_id)
+    return paying
+
+
+def test_a_paying_member_puts_their_personal_code_on_their_membership() -> None:
+    program = _catalog_with(personal_code(YEAR_COUPON, "m1", code="LOYAL20-MINE"))
+    paying = _paying(program)
+    list_amount = program.catalog.price("gold-monthly").amount
+
+    after = use_on_membership(program, "m1", paying.id, "loyal20-mine")
+
+    assert after.coupon == "LOYAL20-MINE"
+    assert after.amount == list_amount * 80 // 100
+    assert after.discount_ends_at is not None  # once: the next monthly payment only
+    assert program.redemptions.redeemed("LOYAL20-MINE", "m1")
+
+
+def test_a_code_used_on_the_membership_is_refused_at_checkout_and_on_it_again() -> None:
+    program = _catalog_with(personal_code(YEAR_COUPON, "m1", code="LOYAL20-MINE"))
+    paying = _paying(program)
+    use_on_membership(program, "m1", paying.id, "LOYAL20-MINE")
+
+    with pytest.raises(CouponError) as at_checkout:
+        program.start_checkout(
+            "m1", "gold-monthly", provider="fake", success_url="/", cancel_url="/",
+            coupon="LOYAL20-MINE",
+        )  # fmt: skip
+    with pytest.raises(CouponError) as again:
+        use_on_membership(program, "m1", paying.id, "LOYAL20-MINE")
+
+    assert at_checkout.value.reason == again.value.reason == "already_redeemed"
+
+
+def test_another_members_code_or_membership_is_refused_and_nothing_changes() -> None:
+    program = _catalog_with(personal_code(YEAR_COUPON, "m1", code="LOYAL20-MINE"))
+    mine = _paying(program)
+    theirs = _paying(program, "m2")
+
+    with pytest.raises(CouponError) as not_their_code:
+        use_on_membership(program, "m2", theirs.id, "LOYAL20-MINE")
+    with pytest.raises(MembershipError, match="has no membership"):
+        use_on_membership(program, "m2", mine.id, "LOYAL20-MINE")
+
+    assert not_their_code.value.reason == "unknown"
+    assert program.store.memberships.get(mine.id) == mine
+    assert program.store.memberships.get(theirs.id) == theirs
+    assert not program.redemptions.redeemed("LOYAL20-MINE", "m1")
+
+
+def test_a_catalog_coupon_for_checkouts_is_not_a_personal_code() -> None:
+    program = _catalog_with(Coupon("EVERYONE", percent_off=10))
+    paying = _paying(program)
+
+    with pytest.raises(CouponError) as refused:
+        use_on_membership(program, "m1", paying.id, "EVERYONE")
+
+    assert refused.value.reason == "unknown"
+
+
+def test_a_membership_with_a_discount_running_is_refused_as_providers_replace_it() -> None:
+    program = _catalog_with(personal_code(YEAR_COUPON, "m1", code="LOYAL20-MINE"))
+    paying = _paying(program)
+    staying = program.apply_discount(paying.id, code="STAY", percent_off=30, months=3)
+
+    with pytest.raises(CodeNotUsable) as refused:
+        use_on_membership(program, "m1", paying.id, "LOYAL20-MINE")
+
+    assert refused.value.reason == "discount_running"
+    assert program.store.memberships.get(paying.id) == staying
+    assert not program.redemptions.redeemed("LOYAL20-MINE", "m1")
+
+
+def test_a_membership_canceling_at_its_period_end_cannot_take_a_code() -> None:
+    program = _catalog_with(personal_code(YEAR_COUPON, "m1", code="LOYAL20-MINE"))
+    paying = _paying(program)
+    program.store.memberships.save(paying.replace(cancel_at_period_end=True))
+
+    with pytest.raises(CodeNotUsable) as refused:
+        use_on_membership(program, "m1", paying.id, "LOYAL20-MINE")
+
+    assert refused.value.reason == "not_live"
+
+
+def test_a_provider_that_cannot_discount_a_running_subscription_is_named() -> None:
+    program = _catalog_with(personal_code(YEAR_COUPON, "m1", code="LOYAL20-MINE"))
+    elsewhere = _paying(program).replace(provider="elsewhere")
+
+    assert why_not_on(program, elsewhere) == "unsupported"
+
+
+def test_a_repeating_code_discounts_its_months_and_a_forever_code_for_ever() -> None:
+    three = Coupon("LOYAL3", percent_off=10, duration=Duration.REPEATING, months=3)
+    ever = Coupon("LOYALX", percent_off=10, duration=Duration.FOREVER)
+    program = _catalog_with(
+        personal_code(LoyaltyReward("r3", "Three", 12, coupon=three), "m1", code="LOYAL3-A")
+    )
+    paying = _paying(program)
+    after = use_on_membership(program, "m1", paying.id, "LOYAL3-A")
+    forever = _catalog_with(
+        personal_code(LoyaltyReward("rx", "Ever", 12, coupon=ever), "m1", code="LOYALX-A")
+    )
+    paying_too = _paying(forever)
+    after_too = use_on_membership(forever, "m1", paying_too.id, "LOYALX-A")
+
+    assert paying.current_period_end is not None
+    assert after.discount_ends_at == months(3, paying.current_period_end)
+    assert (after_too.coupon, after_too.discount_ends_at) == ("LOYALX-A", None)
 
 
 def test_a_reward_given_is_kept_after_a_refund_of_the_latest_period(

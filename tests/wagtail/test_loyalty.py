@@ -22,10 +22,18 @@ from django.utils.formats import date_format
 
 from membership_sdk import CouponError, MembershipProgram, Status
 from membership_sdk.membership import Membership
+from membership_sdk.providers.fake import FakeProvider
 from membership_sdk.providers.simulated import add_interval
 from wagtail_paywall import program as program_module
 from wagtail_paywall.billing.loyalty import give_due_rewards
-from wagtail_paywall.models import Coupon, Grant, LoyaltyAward, LoyaltyReward, Tier
+from wagtail_paywall.models import (
+    Coupon,
+    CouponRedemption,
+    Grant,
+    LoyaltyAward,
+    LoyaltyReward,
+    Tier,
+)
 
 pytestmark = pytest.mark.django_db
 pytest_plugins = ["tests.wagtail.journey_fixtures"]
@@ -364,6 +372,194 @@ def test_only_its_member_may_use_a_personal_code_at_checkout(
 
     assert refused.value.reason == "unknown"
     assert session.id
+
+
+# -- using the personal code: on the running membership, or at checkout -----------------------
+
+
+def loyal_subscriber(subscribe: Callable[..., Any], user: Any) -> tuple[str, str]:
+    """``user`` subscribed to supporter monthly (€5) through the fake provider 13 months
+    ago and got the year-one code: (their code, their membership's id)."""
+    row = subscribe(user, "supporter-monthly")
+    type(row).objects.filter(pk=row.pk).update(started_at=months_ago(13) - timedelta(hours=1))
+    give_due_rewards()
+    return LoyaltyAward.objects.get(member_id=str(user.pk)).coupon_code, row.pk
+
+
+def use_code(client: Client, code: str, membership: str) -> Any:
+    return client.post(reverse("paywall:loyalty_use"), {"code": code, "membership": membership})
+
+
+def test_a_loyal_member_uses_their_personal_code_on_their_membership(
+    rewards: None,
+    program: MembershipProgram,
+    fake: FakeProvider,
+    subscribe: Callable[..., Any],
+    reader: Any,
+    login: Callable[[Any], Client],
+) -> None:
+    code, membership_id = loyal_subscriber(subscribe, reader)
+    client = login(reader)
+    page = client.get(ACCOUNT).content.decode()
+    assert "Use it on my membership" in page
+
+    response = use_code(client, code, membership_id)
+
+    assert response.status_code == 302
+    assert response["Location"] == ACCOUNT
+    after = program_module.get_program().store.memberships.get(membership_id)
+    assert after is not None
+    assert (after.coupon, after.amount) == (code, 400)  # 20% off €5
+    page = client.get(ACCOUNT).content.decode()
+    assert f"Your code {code} is on your membership" in page
+    assert "Use it on my membership" not in page
+    assert f"{code}</code> \N{EN DASH} used" in page
+    # Redeemed: the checkout takes it no more (its member would get "already used").
+    assert CouponRedemption.objects.get(code=code).held_until is None
+
+
+def test_a_checkout_of_a_member_with_a_membership_sends_them_to_the_account_page_button(
+    rewards: None,
+    subscribe: Callable[..., Any],
+    reader: Any,
+    login: Callable[[Any], Client],
+) -> None:
+    code, _ = loyal_subscriber(subscribe, reader)
+    client = login(reader)
+
+    response = client.post(
+        "/paywall/checkout/",
+        {"price": "premium-yearly", "coupon": code, "attempt": os.urandom(8).hex()},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == ACCOUNT
+    assert "Use it on my membership" in client.get(ACCOUNT).content.decode()
+
+
+def test_a_former_member_enters_their_personal_code_at_the_checkout(
+    rewards: None,
+    program: MembershipProgram,
+    fake: FakeProvider,
+    reader: Any,
+    login: Callable[[Any], Client],
+) -> None:
+    ended = paid_for(program, reader, 13)
+    program.store.memberships.save(
+        ended.replace(status=Status.CANCELED, canceled_at=timezone.now())
+    )
+    give_due_rewards()
+    code = LoyaltyAward.objects.get(member_id=str(reader.pk)).coupon_code
+    client = login(reader)
+    page = client.get(ACCOUNT).content.decode()
+    assert "enter it at checkout" in page
+    assert "Use it on my membership" not in page
+
+    response = client.post(
+        "/paywall/checkout/",
+        {"price": "premium-yearly", "coupon": code, "attempt": os.urandom(8).hex()},
+    )
+
+    assert response.status_code == 302
+    assert "/account/" not in response["Location"]
+    (session,) = fake.sessions.values()
+    assert session.discount is not None
+    assert (session.discount.code, session.discount.amount) == (code, 12000 * 80 // 100)
+
+
+def test_a_code_cannot_go_on_another_members_membership(
+    rewards: None,
+    subscribe: Callable[..., Any],
+    reader: Any,
+    make_user: Callable[..., Any],
+    login: Callable[[Any], Client],
+) -> None:
+    code, _ = loyal_subscriber(subscribe, reader)
+    other = make_user("other")
+    theirs = subscribe(other, "supporter-monthly")
+
+    response = use_code(login(reader), code, theirs.pk)
+
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.coupon == ""
+    assert not CouponRedemption.objects.exists()
+
+
+def test_another_member_cannot_put_your_code_on_their_membership(
+    rewards: None,
+    subscribe: Callable[..., Any],
+    reader: Any,
+    make_user: Callable[..., Any],
+    login: Callable[[Any], Client],
+) -> None:
+    code, _ = loyal_subscriber(subscribe, reader)
+    other = make_user("other")
+    theirs = subscribe(other, "supporter-monthly")
+
+    response = use_code(login(other), code, theirs.pk)
+
+    assert response.status_code == 409
+    assert "This code is not valid" in response.content.decode()
+    theirs.refresh_from_db()
+    assert theirs.coupon == ""
+
+
+def test_using_a_code_without_the_csrf_token_is_refused(
+    rewards: None, subscribe: Callable[..., Any], reader: Any, strict_client: Client
+) -> None:
+    code, membership_id = loyal_subscriber(subscribe, reader)
+    strict_client.force_login(reader)
+
+    response = use_code(strict_client, code, membership_id)
+
+    assert response.status_code == 403
+    assert not CouponRedemption.objects.exists()
+
+
+def test_a_code_is_refused_while_a_discount_runs_on_the_membership(
+    rewards: None,
+    subscribe: Callable[..., Any],
+    reader: Any,
+    login: Callable[[Any], Client],
+) -> None:
+    code, membership_id = loyal_subscriber(subscribe, reader)
+    site = program_module.get_program()
+    site.apply_discount(membership_id, code="STAY", percent_off=30, months=3)
+    client = login(reader)
+    assert "once the discount it has now has ended" in client.get(ACCOUNT).content.decode()
+
+    response = use_code(client, code, membership_id)
+
+    assert response.status_code == 409
+    assert "already has a discount running" in response.content.decode()
+    after = site.store.memberships.get(membership_id)
+    assert after is not None
+    assert after.coupon == "STAY"
+    assert not CouponRedemption.objects.exists()
+
+
+def test_using_a_code_twice_applies_it_once(
+    rewards: None,
+    subscribe: Callable[..., Any],
+    reader: Any,
+    login: Callable[[Any], Client],
+) -> None:
+    code, membership_id = loyal_subscriber(subscribe, reader)
+    client = login(reader)
+    use_code(client, code, membership_id)
+
+    response = use_code(client, code, membership_id)
+
+    assert response.status_code == 409
+    assert "You have already used this code." in response.content.decode()
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in(client: Client) -> None:
+    response = use_code(client, "LOYAL-ABCDEFGH", "m1")
+
+    assert response.status_code == 302
+    assert "login" in response["Location"]
 
 
 # -- once, on PostgreSQL with real concurrency ------------------------------------------------

@@ -10,7 +10,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 from typing import Any
 
@@ -24,10 +24,12 @@ from django.utils import timezone
 from membership_sdk.providers.fake import FakeProvider
 from wagtail_paywall import checks
 from wagtail_paywall import program as program_module
+from wagtail_paywall.admin.referrals import revenue
 from wagtail_paywall.billing import manual as bank
 from wagtail_paywall.models import (
     Coupon,
     DjangoReferrals,
+    LedgerEntry,
     ManualInvoice,
     Membership,
     Price,
@@ -203,6 +205,23 @@ def test_a_code_the_friend_enters_wins_over_the_offer(
 
     assert Membership.objects.get(member_id=str(reader.pk)).coupon == "BIGGER"
     assert Referral.objects.get().friend_id == str(reader.pk)
+
+
+def test_buying_a_one_off_item_through_the_link_claims_no_referral(
+    client: Client, fake: FakeProvider, code: str, reader: Any
+) -> None:
+    client.force_login(reader)
+    follow_link(client, code)
+
+    pay(fake, check_out(client, price="report-2026"))
+
+    assert not ReferralClaim.objects.exists()
+    # A membership the friend starts later, without the link, is nobody's referral.
+    later = Client()
+    later.force_login(reader)
+    pay(fake, check_out(later))
+    assert Membership.objects.get(member_id=str(reader.pk)).status == "active"
+    assert not Referral.objects.exists()
 
 
 def test_a_friend_paying_by_bank_transfer_is_referred_when_the_transfer_arrives(
@@ -389,6 +408,77 @@ def test_the_report_lists_each_referral_with_its_revenue_and_totals(
     assert "Pending" in page
     assert "€2.50" in page  # the friend's first month, at 50% off
     assert 'data-total="all">1<' in page
+
+
+def paid_stretch(price: str, start: datetime, end: datetime, mrr: int) -> Referral:
+    """A referral whose friend's membership on ``price`` was paid from ``start`` until it
+    ended at ``end``, as the ledger records it."""
+    Membership.objects.create(
+        id="m-friend", member_id="2", tier="premium", status="canceled", provider="fake",
+        price_id=price,
+    )  # fmt: skip
+    common = {"membership_id": "m-friend", "member_id": "2", "tier": "premium",
+              "currency": "EUR"}  # fmt: skip
+    LedgerEntry.objects.create(
+        **common, seq=1, at=start, kind="new", status_before="", status_after="active",
+        state_before="none", state_after="paid", mrr_before=0, mrr_after=mrr,
+        month=start.date(), paid=1,
+    )  # fmt: skip
+    LedgerEntry.objects.create(
+        **common, seq=2, at=end, kind="churned", status_before="active",
+        status_after="canceled", state_before="paid", state_after="none",
+        mrr_before=mrr, mrr_after=0, month=end.date(), paid=-1,
+    )  # fmt: skip
+    return Referral.objects.create(
+        id="rfriend", code="ABCDEFGHJK", referrer_id="1", friend_id="2",
+        membership_id="m-friend", created_at=start, status="qualified",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("price", "start", "end", "mrr", "paid"),
+    [
+        # 1 Jan -> 1 Feb: 31 days, one monthly period.
+        (
+            "premium-monthly",
+            datetime(2026, 1, 1, tzinfo=UTC),
+            datetime(2026, 2, 1, tzinfo=UTC),
+            900,
+            900,
+        ),
+        # 1 Feb -> 1 Mar: 28 days, one monthly period too.
+        (
+            "premium-monthly",
+            datetime(2026, 2, 1, tzinfo=UTC),
+            datetime(2026, 3, 1, tzinfo=UTC),
+            900,
+            900,
+        ),
+        # A day into the second month: two periods begun.
+        (
+            "premium-monthly",
+            datetime(2026, 1, 1, tzinfo=UTC),
+            datetime(2026, 2, 2, tzinfo=UTC),
+            900,
+            1800,
+        ),
+        # A leap year (366 days) is one yearly period.
+        (
+            "premium-yearly",
+            datetime(2028, 1, 1, tzinfo=UTC),
+            datetime(2029, 1, 1, tzinfo=UTC),
+            1000,
+            12000,
+        ),
+    ],
+    ids=["a-31-day-month", "a-28-day-february", "into-a-second-month", "a-leap-year"],
+)
+def test_the_referral_report_counts_one_paid_month_once(
+    price: str, start: datetime, end: datetime, mrr: int, paid: int
+) -> None:
+    referral = paid_stretch(price, start, end, mrr)
+
+    assert revenue([referral], end + timedelta(days=40)) == {referral.id: ("EUR", paid)}
 
 
 def test_the_report_is_refused_to_a_member(client: Client, reader: Any) -> None:

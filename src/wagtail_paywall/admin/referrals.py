@@ -3,15 +3,15 @@ revenue the friend brought, with totals; a CSV of the same with ``?format=csv``.
 
 Open to those who may view referrals (``wagtail_paywall.view_referral``; superusers).
 The revenue is read from the membership ledger (:class:`~wagtail_paywall.models.LedgerEntry`):
-each stretch the friend's membership was paid, the periods of its price begun in it,
-each at the MRR the ledger records for it times the months of a period; a referral
-rejected as refunded brought nothing. See ``docs/referrals.md``.
+each stretch the friend's membership was paid, the periods of its price begun in it
+(calendar months or years from the stretch's start: 1 Jan to 1 Feb is one monthly period,
+a partial period begun counts once), each at the MRR the ledger records for it times the
+months of a period; a referral rejected as refunded brought nothing. See ``docs/referrals.md``.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from wagtail.admin.menu import MenuItem
 
 from membership_sdk import Interval
+from membership_sdk.providers.simulated import add_interval
 
 from ..formats import money
 from ..models import LedgerEntry, Membership, Referral
@@ -35,8 +36,6 @@ from .views import PaywallScreen
 
 PERMISSION = "wagtail_paywall.view_referral"
 PER_PAGE = 50
-#: Average days of a month, to count the billing periods begun in a paid stretch.
-MONTH_DAYS = 365.25 / 12
 
 
 class ReferralFilter(forms.Form):
@@ -64,7 +63,7 @@ def revenue(referrals: Iterable[Referral], now: datetime) -> dict[str, tuple[str
     if not ids:
         return {}
     catalog = get_program().catalog
-    months = {}
+    months: dict[str, int] = {}
     for mid, price_id in Membership.objects.filter(pk__in=ids).values_list("pk", "price_id"):
         price = next((p for p in catalog.prices if p.id == price_id), None)
         months[str(mid)] = 12 if price is not None and price.interval is Interval.YEAR else 1
@@ -79,12 +78,27 @@ def revenue(referrals: Iterable[Referral], now: datetime) -> dict[str, tuple[str
             if row.state_after != LedgerEntry.State.PAID or row.mrr_after <= 0:
                 continue
             end = after.at if after is not None else now
-            days = max((end - row.at).total_seconds() / 86400, 0)
-            periods = max(1, math.ceil(days / (MONTH_DAYS * period) - 1e-9))
-            total += periods * row.mrr_after * period
+            total += periods_begun(row.at, end, period) * row.mrr_after * period
             currency = row.currency or currency
         paid[membership_id] = (currency, total)
     return {r.id: paid[r.membership_id] for r in chosen if r.membership_id in paid}
+
+
+def periods_begun(start: datetime, end: datetime, months: int) -> int:
+    """The billing periods of ``months`` calendar months each (1 or 12) begun from
+    ``start`` until ``end``: at least one, and one more for each period start (``start``
+    plus whole periods, as the providers step them: 31 January + 1 month = 28/29
+    February) before ``end``. So 1 January to 1 February is one monthly period, and a
+    leap year one yearly period."""
+    interval = Interval.YEAR if months == 12 else Interval.MONTH
+    step = 12 if months == 12 else 1
+    # Whole calendar steps as a first guess, then correct it by the real period starts.
+    count = max(((end.year - start.year) * 12 + end.month - start.month) // step, 0)
+    while count > 0 and add_interval(start, interval, count) >= end:
+        count -= 1
+    while add_interval(start, interval, count + 1) < end:
+        count += 1
+    return count + 1
 
 
 def _users(member_ids: Iterable[str]) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 :func:`give_due_rewards` gives every member the rewards their paid months earned (run by
 ``manage.py paywall_loyalty`` and the task
 :func:`wagtail_paywall.tasks.give_loyalty_rewards`); :func:`member_standing` is what the
-account page shows (``{% paywall_loyalty %}``).
+account page shows (``{% paywall_loyalty %}``), with :func:`code_uses` saying where each
+personal code can be used; :func:`use_on_membership` puts one on the member's running
+membership (the view ``paywall:loyalty_use``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from membership_sdk import loyalty as core
+from membership_sdk.membership import GRANTING, Status
 from membership_sdk.membership import Membership as CoreMembership
-from membership_sdk.membership import Status
+from membership_sdk.referrals import reward_target
 
-from ..models import Membership
+from ..models import CouponRedemption, Membership
 from ..models.loyalty import DjangoLoyalty, LoyaltyAward, LoyaltyReward
 from ..program import get_program
 
@@ -106,3 +109,39 @@ def member_standing(
     active = [rewards[row.key] for row in rows if row.active]
     awards = [row.to_core() for row in LoyaltyAward.objects.filter(member_id=member_id)]
     return core.standing(active, tenure, awards), rewards
+
+
+def code_uses(
+    member_id: str, awards: Sequence[core.Award], memberships: Sequence[CoreMembership]
+) -> dict[str, dict[str, str]]:
+    """Where each personal code of ``awards`` can be used, by code: ``{"use": ...,
+    "membership": id}``, ``use`` being ``redeemed`` (used already), ``membership`` (on
+    the running membership ``membership``: the account page's button), one of
+    :data:`~membership_sdk.loyalty.NOT_USABLE` for the member's running membership
+    (``not_live``: it ends at its period's end), or ``checkout`` (no membership running:
+    enter it at checkout). One query, none without a code."""
+    codes = [a.coupon_code for a in awards if a.coupon_code]
+    if not codes:
+        return {}
+    redeemed = set(
+        CouponRedemption.objects.filter(
+            member_id=member_id, code__in=codes, held_until__isnull=True
+        ).values_list("code", flat=True)
+    )
+    program = get_program()
+    running = [m for m in memberships if m.member_id == member_id and m.status in GRANTING]
+    target = reward_target(running)
+    if target is not None:
+        blocked = core.why_not_on(program, target)
+        where = {"use": blocked or "membership", "membership": target.id}
+    elif running:
+        where = {"use": "not_live", "membership": ""}
+    else:
+        where = {"use": "checkout", "membership": ""}
+    return {code: {"use": "redeemed"} if code in redeemed else where for code in codes}
+
+
+def use_on_membership(member_id: str, membership_id: str, code: str) -> CoreMembership:
+    """Put ``member_id``'s personal ``code`` on their running membership (see
+    :func:`membership_sdk.loyalty.use_on_membership`, whose errors it raises)."""
+    return core.use_on_membership(get_program(), member_id, membership_id, code)

@@ -6,8 +6,9 @@ at checkout, the attribution when the friend's membership arrives, and the job.
   in the session (:func:`remember`) and sends the visitor to the pricing page, which shows
   the offer (:func:`offer`).
 - The checkout view applies the offer when the friend entered no code
-  (:func:`checkout_coupon`), passes ``referral=<code>`` to the provider as metadata and
-  stores a claim for the friend (:func:`record_checkout`). Nothing more: the success page
+  (:func:`checkout_coupon`), passes ``referral=<code>`` to the provider as metadata and,
+  for a membership's (recurring) price only, stores a claim for the friend
+  (:func:`record_checkout`). Nothing more: the success page
   never grants.
 - When the provider's event activates the friend's membership, this module's
   ``membership_activated`` hook turns the claim into a referral (one query when the
@@ -237,11 +238,12 @@ def checkout_metadata(request: HttpRequest) -> dict[str, str]:
     return {"referral": code} if code else {}
 
 
-def record_checkout(request: HttpRequest, member_id: str) -> None:
-    """Claim the visitor's code for ``member_id``: their membership, when the provider's
-    event brings it, is then attributed to the code's owner. Nothing without a code the
-    member may take."""
-    if referrer_for(request) is None:
+def record_checkout(request: HttpRequest, member_id: str, price: Price) -> None:
+    """Claim the visitor's code for ``member_id`` at a checkout of ``price``: their
+    membership, when the provider's event brings it, is then attributed to the code's
+    owner. Nothing without a code the member may take, and nothing for a one-off item's
+    checkout (a membership the friend starts later without the link is not credited)."""
+    if not price.recurring or referrer_for(request) is None:
         return
     code = claimed_code(request)
     assert code is not None

@@ -136,7 +136,7 @@ def checkout(request: HttpRequest) -> HttpResponseBase:
     # The page (and paywall variant) this checkout started from, if it came from one.
     attribution.record_checkout(request, str(user.pk), price.id, provider, session.id)
     # The referral link this member followed, for when their membership arrives.
-    referrals.record_checkout(request, str(user.pk))
+    referrals.record_checkout(request, str(user.pk), price)
     # The language the lifecycle emails will use (docs/i18n.md).
     remember_language(request, user)
     if session.url:
