@@ -25,7 +25,7 @@ from membership_sdk.membership import Membership
 from membership_sdk.providers.fake import FakeProvider
 from membership_sdk.providers.simulated import add_interval
 from wagtail_paywall import program as program_module
-from wagtail_paywall.billing.loyalty import give_due_rewards
+from wagtail_paywall.billing.loyalty import give_due_rewards, member_standing
 from wagtail_paywall.models import (
     Coupon,
     CouponRedemption,
@@ -627,3 +627,19 @@ def test_a_coupon_reward_in_a_currency_nothing_is_sold_in_stops_the_site(
 
 def test_valid_rewards_pass_the_checks(rewards: None) -> None:
     assert _loyalty_errors() == []
+
+
+def test_the_standing_costs_one_query_on_a_site_with_no_reward(
+    catalog: dict[str, Tier],
+    program: MembershipProgram,
+    reader: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    paid_for(program, reader, 3)
+    memberships = list(program.store.memberships.for_member(str(reader.pk)))
+
+    with django_assert_num_queries(1):
+        found = member_standing(str(reader.pk), memberships)
+
+    assert found is not None
+    assert found[0].tenure.paid_months == 3

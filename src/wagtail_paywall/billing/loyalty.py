@@ -97,7 +97,7 @@ def member_standing(
     """The member's loyalty standing for the account page and every reward by key
     (inactive ones too: a reward received stays listed), or ``None`` for someone who
     never paid (then without a query when ``memberships``, core values, are given).
-    Two queries otherwise."""
+    Two queries otherwise; one on a site with no reward."""
     program = get_program()
     if memberships is None:
         memberships = list(program.store.memberships.for_member(member_id))
@@ -107,7 +107,10 @@ def member_standing(
     rows = list(LoyaltyReward.objects.all())
     rewards = {row.key: row.to_core() for row in rows}
     active = [rewards[row.key] for row in rows if row.active]
-    awards = [row.to_core() for row in LoyaltyAward.objects.filter(member_id=member_id)]
+    # No reward was ever set up: nobody holds an award (one query on such a site).
+    awards = (
+        [row.to_core() for row in LoyaltyAward.objects.filter(member_id=member_id)] if rows else []
+    )
     return core.standing(active, tenure, awards), rewards
 
 
