@@ -8,7 +8,7 @@ or a grant of the entitlement itself. An :class:`Issue` of a product ships on a 
 (``ships_on``) and has a cut-off before it: who receives the issue, and where, is decided
 *as things stood at the cut-off* by one pure function, :func:`decide_delivery`, and the
 adapter freezes the outcome (the manifest) once the cut-off has passed. A change after the
-cut-off (a new address, a pause, a cancellation) applies from the next issue.
+cut-off (a new address, a pause, a cancellation, a plan change) applies from the next issue.
 
 The rules (``docs/deliveries.md`` has them as a table):
 
@@ -22,7 +22,11 @@ The rules (``docs/deliveries.md`` has them as a table):
    is skipped (:attr:`DeliveryStatus.PAUSED`); a pause that ends earlier is no pause for
    this issue.
 4. A cancellation requested or a pause started *after* the cut-off is undone for this
-   issue (the member was still in at the cut-off): see :func:`as_at_cutoff`.
+   issue (the member was still in at the cut-off): see :func:`as_at_cutoff`. A plan
+   change after the cut-off (``price_since`` later than it) counts from the next issue:
+   the membership holds the tier of the price it had at the cut-off, as the caller's
+   history tells (:func:`tier_at_cutoff`); where the history cannot say, the membership
+   gives nothing for this issue (an upgrade after the cut-off must not ship it).
 5. The address is the one valid at the cut-off (:func:`address_at`): an address kept
    later applies to the next issue. A member who qualifies without one is listed
    apart (:attr:`DeliveryStatus.MISSING_ADDRESS`), so staff can chase them.
@@ -399,6 +403,30 @@ def as_at_cutoff(
     return m
 
 
+def tier_at_cutoff(
+    membership: Membership,
+    cutoff: datetime,
+    history: Iterable[tuple[datetime, str]] = (),
+) -> str | None:
+    """The tier ``membership`` held at ``cutoff``.
+
+    Its current tier when its current price began by then (``price_since`` at or
+    before ``cutoff``, or not known). When it moved to its price after the cut-off, the
+    tier ``history`` gives for that moment: of its ``(since, tier)`` entries (the
+    adapter reads them from the membership ledger), the latest one at or before
+    ``cutoff``. ``None`` when the history cannot say: the membership then counts for
+    nothing for this issue, so a move up after the cut-off never ships it (a move down
+    is only shipped when the history shows the tier held at the cut-off)."""
+    moved = membership.price_since
+    if moved is None or moved <= cutoff:
+        return membership.tier
+    best: tuple[datetime, str] | None = None
+    for since, tier in history:
+        if since <= cutoff and (best is None or since >= best[0]):
+            best = (since, tier)
+    return None if best is None else best[1]
+
+
 def _membership_outcome(
     m: Membership, issue: Issue, grace: timedelta, at: datetime
 ) -> tuple[DeliveryStatus, datetime | None, datetime | None]:
@@ -443,12 +471,15 @@ def decide_delivery(
     addresses: Iterable[ShippingAddress] = (),
     grace: timedelta = timedelta(0),
     paused_since: Mapping[str, datetime] | None = None,
+    tier_history: Mapping[str, Sequence[tuple[datetime, str]]] | None = None,
     now: datetime | None = None,
 ) -> DeliveryDecision:
     """Whether one member receives ``issue`` (see the module's rules), from their
     memberships, grants and address history. Pure: ask it after the cut-off (with
     ``paused_since``: membership id -> when its current pause began) for the manifest,
-    or before it with ``now`` for a forecast.
+    or before it with ``now`` for a forecast. ``tier_history`` (membership id -> its
+    ``(since, tier)`` history, see :func:`tier_at_cutoff`) says which tier a membership
+    that changed its price after the cut-off held at the cut-off.
 
     :param grace: the dunning grace, as for access: a past-due membership still in its
         grace at the cut-off ships.
@@ -460,6 +491,7 @@ def decide_delivery(
     at = issue.cutoff if now is None or now >= issue.cutoff else now
     tiers = tiers_including(catalog, issue.product)
     paused_since = paused_since or {}
+    tier_history = tier_history or {}
     best: tuple[DeliveryStatus, datetime | None, datetime | None] = (
         DeliveryStatus.NOT_ENTITLED,
         None,
@@ -472,8 +504,10 @@ def decide_delivery(
             best = outcome
 
     for membership in memberships:
-        if membership.tier in tiers:
-            then = as_at_cutoff(membership, issue.cutoff, paused_since.get(membership.id))
+        tier = tier_at_cutoff(membership, issue.cutoff, tier_history.get(membership.id, ()))
+        if tier is not None and tier in tiers:
+            on_tier = membership if tier == membership.tier else membership.replace(tier=tier)
+            then = as_at_cutoff(on_tier, issue.cutoff, paused_since.get(membership.id))
             consider(_membership_outcome(then, issue, grace, at))
     for grant in grants:
         held = grant.tier in tiers or any(e.key == issue.product for e in grant.entitlements)
@@ -498,6 +532,9 @@ class MemberRecord:
     addresses: Sequence[ShippingAddress] = ()
     #: Membership id -> when its current pause began, where known.
     paused_since: Mapping[str, datetime] = field(default_factory=dict)
+    #: Membership id -> its ``(since, tier)`` history, where a plan change after the
+    #: cut-off needs it (see :func:`tier_at_cutoff`).
+    tier_history: Mapping[str, Sequence[tuple[datetime, str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,6 +569,7 @@ def build_manifest(
             addresses=record.addresses,
             grace=grace,
             paused_since=record.paused_since,
+            tier_history=record.tier_history,
             now=now,
         )
         if decision.status is not DeliveryStatus.NOT_ENTITLED:

@@ -23,6 +23,7 @@ from membership_sdk.deliveries import (
     default_cutoff,
     delivery_keys,
     normalize_postcode,
+    tier_at_cutoff,
     tiers_including,
 )
 
@@ -77,6 +78,7 @@ def decide(
     grants: tuple[Grant, ...] = (),
     addresses: tuple[ShippingAddress, ...] = (HOME,),
     paused_since: dict[str, datetime] | None = None,
+    tier_history: dict[str, list[tuple[datetime, str]]] | None = None,
 ) -> DeliveryDecision:
     return decide_delivery(
         ISSUE,
@@ -86,6 +88,7 @@ def decide(
         addresses=addresses,
         grace=timedelta(days=3),
         paused_since=paused_since,
+        tier_history=tier_history,
     )
 
 
@@ -163,6 +166,46 @@ def test_a_pause_made_after_the_cut_off_does_not_change_the_issue() -> None:
     paused_late = membership(status=Status.PAUSED, paused_until=SHIP_DAY + timedelta(days=60))
     decision = decide(paused_late, paused_since={"m1": CUTOFF + timedelta(minutes=5)})
     assert decision.status is DeliveryStatus.RECEIVES
+
+
+AFTER_CUTOFF = CUTOFF + timedelta(days=1)
+
+
+def test_an_upgrade_to_the_print_tier_after_the_cut_off_does_not_get_that_issue() -> None:
+    upgraded = membership(tier="print", price_since=AFTER_CUTOFF)
+    history = {"m1": [(BEFORE, "digital"), (AFTER_CUTOFF, "print")]}
+    assert decide(upgraded, tier_history=history).status is DeliveryStatus.NOT_ENTITLED
+
+
+def test_an_upgrade_after_the_cut_off_with_no_history_does_not_get_that_issue() -> None:
+    upgraded = membership(tier="print", price_since=AFTER_CUTOFF)
+    assert decide(upgraded).status is DeliveryStatus.NOT_ENTITLED
+
+
+def test_a_downgrade_after_the_cut_off_still_gets_that_issue() -> None:
+    downgraded = membership(tier="digital", price_since=AFTER_CUTOFF)
+    history = {"m1": [(BEFORE, "print"), (AFTER_CUTOFF, "digital")]}
+    decision = decide(downgraded, tier_history=history)
+    assert decision.status is DeliveryStatus.RECEIVES
+    assert decision.address == HOME
+
+
+def test_a_plan_change_before_the_cut_off_counts_for_the_issue() -> None:
+    upgraded = membership(tier="print", price_since=CUTOFF - timedelta(hours=1))
+    history = {"m1": [(BEFORE, "digital")]}  # the ledger missed the change: the price says
+    assert decide(upgraded, tier_history=history).status is DeliveryStatus.RECEIVES
+
+
+def test_the_tier_at_the_cut_off_is_the_latest_in_the_history_before_it() -> None:
+    moved = membership(tier="digital", price_since=AFTER_CUTOFF)
+    history = [
+        (CUTOFF - timedelta(days=2), "print"),
+        (BEFORE, "digital"),
+        (AFTER_CUTOFF, "digital"),
+    ]
+    assert tier_at_cutoff(moved, CUTOFF, history) == "print"
+    assert tier_at_cutoff(moved, CUTOFF, []) is None
+    assert tier_at_cutoff(membership(price_since=None), CUTOFF, []) == "print"
 
 
 def test_a_past_due_membership_in_its_grace_at_the_cut_off_ships() -> None:
@@ -270,12 +313,19 @@ def test_the_manifest_lists_every_entitled_member_and_nobody_else() -> None:
         MemberRecord("a", memberships=[membership(member_id="a")]),
         MemberRecord("c", memberships=[membership(member_id="c", tier="digital")]),
         MemberRecord("d", memberships=[membership(member_id="d", status=Status.PAUSED)]),
+        MemberRecord(
+            "e",
+            memberships=[membership(id="m5", tier="digital", price_since=CUTOFF + timedelta(1))],
+            addresses=[HOME],
+            tier_history={"m5": [(BEFORE, "print")]},  # moved down after the cut-off
+        ),
     ]
     lines = build_manifest(ISSUE, CATALOG, members, grace=timedelta(days=3))
     assert [(line.member_id, line.status) for line in lines] == [
         ("a", DeliveryStatus.MISSING_ADDRESS),
         ("b", DeliveryStatus.RECEIVES),
         ("d", DeliveryStatus.PAUSED),
+        ("e", DeliveryStatus.RECEIVES),
     ]
     assert lines[1].address == HOME
     assert lines[1].quantity == 1

@@ -32,12 +32,14 @@ from wagtail_paywall.models import (
     DeliveryRecipient,
     Erasure,
     Grant,
+    LedgerEntry,
     Membership,
     ShippingAddress,
     Tier,
 )
 from wagtail_paywall.models.deliveries import freeze
 from wagtail_paywall.privacy import erase, export
+from wagtail_paywall.tasks import deliver
 
 pytestmark = pytest.mark.django_db
 pytest_plugins = ["tests.wagtail.journey_fixtures"]
@@ -96,17 +98,21 @@ def keep(user: Any, when: Any = None, **fields: str) -> ShippingAddress:
     )
 
 
-def backdate() -> None:
+def backdate(prices: bool = True) -> None:
     """Date every membership and grant a month back, before any cut-off: the fixtures
-    make them just now, after the cut-off of an issue due now."""
+    make them just now, after the cut-off of an issue due now. With ``prices``, the
+    memberships' current prices too (they began with the membership)."""
     month_ago = timezone.now() - timedelta(days=30)
     Grant.objects.update(starts_at=month_ago)
     Membership.objects.filter(started_at__gt=month_ago).update(started_at=month_ago)
+    if prices:
+        Membership.objects.filter(price_since__gt=month_ago).update(price_since=month_ago)
 
 
-def freeze_now(issue: DeliveryIssue) -> bool:
-    """Freeze as the scheduled job does, members' access dated before the cut-off."""
-    backdate()
+def freeze_now(issue: DeliveryIssue, *, prices: bool = True) -> bool:
+    """Freeze as the scheduled job does, members' access dated before the cut-off (and
+    their prices, unless ``prices`` is false: a plan change made after the cut-off)."""
+    backdate(prices)
     program = program_module.get_program()
     return freeze(issue, program.catalog, grace=program.grace, now=timezone.now())
 
@@ -305,6 +311,70 @@ def test_a_cancellation_after_the_cut_off_does_not_drop_a_late_frozen_issue(
     freeze_now(due)
 
     assert lines(due)[str(subscriber.pk)][0] == "receives"
+
+
+def member_since_before(issue: DeliveryIssue, membership: Membership) -> None:
+    """Date ``membership`` (its start, its price and its ledger history) nine days
+    before ``issue``'s cut-off."""
+    then = issue.cutoff - timedelta(days=9)
+    Membership.objects.filter(pk=membership.pk).update(started_at=then, price_since=then)
+    LedgerEntry.objects.filter(membership_id=membership.pk).update(at=then)
+
+
+def test_an_upgrade_to_a_tier_with_the_product_after_the_cut_off_waits_for_the_next_issue(
+    due: DeliveryIssue, make_user: Any, subscribe: Any, program: MembershipProgram
+) -> None:
+    subscriber = make_user("upgrader")
+    membership = subscribe(subscriber, "supporter-monthly")
+    keep(subscriber)
+    member_since_before(due, membership)
+    program.change_plan(membership.pk, "premium-monthly")  # after the cut-off
+    assert Membership.objects.get(pk=membership.pk).tier == "premium"
+
+    freeze_now(due, prices=False)  # the job ran late: the tier held at the cut-off counts
+
+    assert str(subscriber.pk) not in lines(due)
+
+
+def test_a_downgrade_after_the_cut_off_still_gets_a_late_frozen_issue(
+    due: DeliveryIssue, make_user: Any, subscribe: Any, program: MembershipProgram, fake: Any
+) -> None:
+    subscriber = make_user("downgrader")
+    membership = subscribe(subscriber, "premium-yearly")
+    keep(subscriber)
+    member_since_before(due, membership)
+    program.change_plan(membership.pk, "supporter-monthly")  # waits for the period's end
+    sub = fake.subscription(membership.provider_subscription_id)
+    sub.current_period_end = timezone.now() - timedelta(minutes=5)  # after the cut-off
+    renewal = fake.renew(sub.id)  # moves it to Supporter now
+    deliver("fake", renewal.headers, renewal.body)
+    assert Membership.objects.get(pk=membership.pk).tier == "supporter"
+
+    freeze_now(due, prices=False)
+
+    assert lines(due)[str(subscriber.pk)] == ("receives", "Berlin")
+
+
+def test_before_a_late_freeze_the_account_page_shows_an_upgrade_waits_for_the_next_issue(
+    due: DeliveryIssue,
+    coming: DeliveryIssue,
+    make_user: Any,
+    subscribe: Any,
+    program: MembershipProgram,
+    login: Callable[[Any], Client],
+) -> None:
+    subscriber = make_user("upgrader")
+    membership = subscribe(subscriber, "supporter-monthly")
+    keep(subscriber)
+    member_since_before(due, membership)
+    program.change_plan(membership.pk, "premium-monthly")  # after the cut-off
+    started = due.cutoff - timedelta(days=9)
+    Membership.objects.filter(pk=membership.pk).update(started_at=started)
+
+    page = login(subscriber).get(ACCOUNT).content.decode()
+
+    assert f'data-issue="{due.pk}" data-status="not_entitled"' in page
+    assert f'data-issue="{coming.pk}" data-status="receives"' in page
 
 
 @pytest.mark.parametrize("provider", ["fake", "manual", "stripe"])

@@ -269,13 +269,16 @@ def keep_address(member_id: str, address: core.ShippingAddress, now: datetime) -
     return True
 
 
-def candidates(catalog: Catalog, key: str) -> set[str]:
+def candidates(catalog: Catalog, key: str, cutoff: datetime | None = None) -> set[str]:
     """Members who may hold ``key``: a membership of a tier including it, or a grant of
-    such a tier or of the entitlement (the core decides which really do)."""
+    such a tier or of the entitlement (the core decides which really do). With
+    ``cutoff``, also members whose membership changed its price after it: they may have
+    held such a tier at the cut-off."""
     tiers = core.tiers_including(catalog, key)
-    members = set(
-        Membership.objects.filter(tier__in=tiers).values_list("member_id", flat=True).distinct()
-    )
+    held = Q(tier__in=tiers)
+    if cutoff is not None:
+        held |= Q(price_since__gt=cutoff)
+    members = set(Membership.objects.filter(held).values_list("member_id", flat=True).distinct())
     grants = Grant.objects.filter(Q(tier__in=tiers) | Q(entitlements__contains=key))
     members.update(grants.values_list("member_id", flat=True).distinct())
     return members
@@ -286,10 +289,35 @@ def _batches(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + BATCH]
 
 
-def member_records(member_ids: Iterable[str]) -> Iterator[core.MemberRecord]:
+def tier_history(
+    memberships: Iterable[Any], cutoff: datetime
+) -> dict[str, list[tuple[datetime, str]]]:
+    """The ``(since, tier)`` history up to ``cutoff``, from the membership ledger, of
+    those of ``memberships`` (core) that moved to their price after ``cutoff``: which
+    tier they held at the cut-off (see :func:`membership_sdk.deliveries.tier_at_cutoff`).
+    No query when none moved; one otherwise."""
+    moved = [m.id for m in memberships if m.price_since is not None and m.price_since > cutoff]
+    history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    if moved:
+        rows = (
+            LedgerEntry.objects.filter(membership_id__in=moved, at__lte=cutoff)
+            .exclude(tier="")
+            .order_by("membership_id", "at", "seq")
+            .values_list("membership_id", "at", "tier")
+        )
+        for membership_id, at, tier in rows:
+            history[membership_id].append((at, tier))
+    return dict(history)
+
+
+def member_records(
+    member_ids: Iterable[str], cutoff: datetime | None = None
+) -> Iterator[core.MemberRecord]:
     """What the core needs of each member, read a batch at a time (four queries per
     batch): memberships, grants, address history, and when current pauses began (from
-    the membership ledger)."""
+    the membership ledger). With ``cutoff`` (an issue's, once it has passed), also the
+    tier held then by memberships whose price changed after it (one more query for a
+    batch that has such memberships)."""
     ordered = sorted(set(member_ids))
     for batch in _batches(ordered):
         memberships: dict[str, list[Any]] = defaultdict(list)
@@ -314,6 +342,9 @@ def member_records(member_ids: Iterable[str]) -> Iterator[core.MemberRecord]:
                 .annotate(at=Max("at"))
             )
             since = {row["membership_id"]: row["at"] for row in rows}
+        tiers: dict[str, list[tuple[datetime, str]]] = {}
+        if cutoff is not None:
+            tiers = tier_history((m for ms in memberships.values() for m in ms), cutoff)
         for member in batch:
             ids = {m.id for m in memberships[member]}
             yield core.MemberRecord(
@@ -322,6 +353,7 @@ def member_records(member_ids: Iterable[str]) -> Iterator[core.MemberRecord]:
                 grants[member],
                 addresses[member],
                 {k: v for k, v in since.items() if k in ids},
+                {k: v for k, v in tiers.items() if k in ids},
             )
 
 
@@ -343,8 +375,9 @@ def freeze(issue: DeliveryIssue, catalog: Catalog, *, grace: timedelta, now: dat
         if not claimed:
             issue.refresh_from_db(fields=["frozen_at"])
             return False
-        members = candidates(catalog, core_issue.product)
-        lines = core.build_manifest(core_issue, catalog, member_records(members), grace=grace)
+        members = candidates(catalog, core_issue.product, core_issue.cutoff)
+        records = member_records(members, core_issue.cutoff)
+        lines = core.build_manifest(core_issue, catalog, records, grace=grace)
         DeliveryRecipient.objects.bulk_create(
             [_recipient(issue, line) for line in lines], batch_size=BATCH
         )

@@ -29,7 +29,7 @@ from membership_sdk import deliveries as core
 
 from .. import conf
 from ..models import DeliveryIssue, DeliveryRecipient
-from ..models.deliveries import address_history, keep_address
+from ..models.deliveries import address_history, keep_address, tier_history
 from ..program import get_program
 from .base import member_required
 
@@ -208,6 +208,8 @@ def upcoming(
             grants=grants or (),
             addresses=addresses or (),
             grace=program.grace,
+            # A plan change after a passed cut-off (no query unless there is one).
+            tier_history=tier_history(memberships or (), issue.cutoff),
             now=program.clock(),
         )
         rows.append(
