@@ -27,6 +27,7 @@ from membership_sdk import MembershipProgram
 from membership_sdk.providers.fake import FakeProvider
 from membership_sdk.providers.manual import ManualProvider
 from wagtail_paywall import program as program_module
+from wagtail_paywall.admin.usage import bill_state
 from wagtail_paywall.billing import manual as bank
 from wagtail_paywall.models import (
     ManualInvoice,
@@ -465,6 +466,29 @@ def test_a_weekly_quota_is_an_error(catalog: dict[str, Tier], downloads: UsageRa
     assert ids(check_settings(["default"])) == ["wagtail_paywall.E049"]
 
 
+def test_a_tier_sold_on_a_provider_that_cannot_bill_usage_is_an_error(
+    downloads: UsageRate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Vouchers:
+        """A third-party provider written before usage billing: no report, no invoice."""
+
+        name = "vouchers"
+
+    price = Price.objects.get(key="supporter-monthly")
+    price.provider_ids = {**price.provider_ids, "vouchers": "voucher-supporter"}
+    price.save()
+    program_module.reset_program()
+    program = program_module.get_program()
+    providers = {"fake": program.providers["fake"], "vouchers": Vouchers()}
+    monkeypatch.setattr(program, "providers", providers)
+
+    [error] = check_settings(["default"])
+
+    assert error.id == "wagtail_paywall.E048"
+    assert "'vouchers'" in error.msg
+    assert "'supporter-monthly'" in error.msg
+
+
 def test_a_tier_sold_on_stripe_needs_the_rates_metered_price(downloads: UsageRate) -> None:
     pytest.importorskip("stripe")  # the site configures Stripe: the package is needed
     price = Price.objects.get(key="supporter-monthly")
@@ -551,3 +575,15 @@ def test_use_recorded_while_the_period_closes_is_either_invoiced_or_refused(
     assert UsageRecord.objects.count() == 1 + recorded
     invoices = ManualInvoice.objects.filter(price=f"usage:{DOWNLOADS}")
     assert [i.amount for i in invoices] == ([recorded * 50] if recorded else [])
+
+
+def test_the_admin_shows_a_period_whose_bill_is_retried_as_closing_not_open() -> None:
+    now = timezone.now()
+    period = UsagePeriod(
+        membership_id="m1", member_id="1", meter=DOWNLOADS, period_end=now, included=10,
+        used=12, unit_amount=50, currency="EUR", provider="manual", frozen_at=now,
+    )  # fmt: skip
+
+    assert bill_state(period) == "Closing: count frozen, the bill is retried"
+    period.frozen_at = None
+    assert bill_state(period) == "Open"

@@ -64,6 +64,8 @@ else:
 
 def bill_state(period: UsagePeriod) -> str:
     """Where the period's bill stands, in the staff's words."""
+    if period.closed_at is None and period.frozen_at is not None:
+        return str(_("Closing: count frozen, the bill is retried"))
     if period.closed_at is None:
         return str(_("Open"))
     if period.invoice:
