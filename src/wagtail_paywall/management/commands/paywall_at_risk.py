@@ -15,28 +15,16 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
 from ...billing.at_risk import find_members_at_risk
-
-
-def _moment(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+from ..options import add_now
 
 
 class Command(BaseCommand):
     help = "Mark the members at risk of churning and record the outcome of earlier marks (daily)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--now",
-            type=_moment,
-            default=None,
-            help="act as if it were this ISO date and time (to catch up, or to rehearse)",
-        )
+        add_now(parser)
 
     def handle(
         self, *args: Any, now: datetime | None = None, verbosity: int = 1, **options: Any

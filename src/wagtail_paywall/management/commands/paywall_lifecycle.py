@@ -20,18 +20,11 @@ from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.utils import timezone
 
 from ...billing.cancellation import retry_failed
 from ...billing.pauses import resume_due_pauses
 from ...tasks import deliver
-
-
-def _moment(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+from ..options import add_now
 
 
 class Command(BaseCommand):
@@ -41,12 +34,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--now",
-            type=_moment,
-            default=None,
-            help="act as if it were this ISO date and time (to catch up, or to rehearse)",
-        )
+        add_now(parser)
 
     def handle(
         self, *args: Any, now: datetime | None = None, verbosity: int = 1, **options: Any
