@@ -441,7 +441,7 @@ def check_currency_choice(**kwargs: Any) -> list[checks.CheckMessage]:
     return currency.check_settings()
 
 
-@checks.register()
+@checks.register(checks.Tags.database)
 def check_usage_rates(databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E046 to E049: usage-based add-ons every provider can bill (docs/usage.md)."""
     from .usage import check_settings
