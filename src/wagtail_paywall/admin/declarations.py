@@ -13,34 +13,16 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.tables import Column, StatusTagColumn
 from wagtail.admin.views.generic import IndexView
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.permission_policies import ModelPermissionPolicy
 
 from ..models import CancellationDeclaration
+from .policies import read_only
 
 Outcome = CancellationDeclaration.Outcome
 Kind = CancellationDeclaration.Kind
 
 
-class ViewOnlyPolicy(ModelPermissionPolicy):
-    """Those with ``view_cancellationdeclaration`` may read; nobody adds, edits or deletes."""
-
-    def user_has_permission(self, user: Any, action: str) -> bool:
-        if action in ("add", "change", "delete"):
-            return False
-        return bool(super().user_has_permission(user, action))
-
-    def user_has_any_permission(self, user: Any, actions: Any) -> bool:
-        return any(self.user_has_permission(user, action) for action in actions)
-
-
-try:
-    from wagtail.permissions import register_permission_policy
-except ImportError:  # Wagtail 7.4
-    REGISTERED = False
-else:
-    # Registered at import (wagtail_hooks), before any view asks for the model's policy.
-    register_permission_policy(CancellationDeclaration, ViewOnlyPolicy(CancellationDeclaration))
-    REGISTERED = True
+#: Those with ``view_cancellationdeclaration`` may read; nobody adds, edits or deletes.
+DECLARATION_POLICY = read_only(CancellationDeclaration)
 
 
 def _memberships(row: CancellationDeclaration) -> str:
@@ -78,7 +60,8 @@ class DeclarationIndexView(IndexView):
 
 class CancellationDeclarationViewSet(ModelViewSet):
     """The declarations as received and what became of them: filter by outcome or kind,
-    inspect one. Nobody edits them (they are evidence): :class:`ViewOnlyPolicy`."""
+    inspect one. Nobody edits them (they are evidence):
+    :class:`~wagtail_paywall.admin.policies.ReadOnlyPolicy`."""
 
     model = CancellationDeclaration
     name = "paywall_declarations"
@@ -117,8 +100,8 @@ class CancellationDeclarationViewSet(ModelViewSet):
     form_fields = ["outcome"]  # required by ModelViewSet; the policy refuses edits
     copy_view_enabled = False
 
-    if not REGISTERED:  # Wagtail 7.4: the viewset carries the policy itself
-        permission_policy = ViewOnlyPolicy(CancellationDeclaration)
+    if DECLARATION_POLICY is not None:  # Wagtail 7.4: the viewset carries the policy itself
+        permission_policy = DECLARATION_POLICY
 
     def get_urlpatterns(self) -> list[Any]:
         hidden = {"add", "edit", "copy", "delete"}

@@ -15,10 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.tables import Column, StatusTagColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.permission_policies import ModelPermissionPolicy
 
 from ..formats import money
 from ..models import UsagePeriod, UsageRate
+from .policies import read_only
 
 
 class UsageRateViewSet(ModelViewSet):
@@ -40,26 +40,8 @@ class UsageRateViewSet(ModelViewSet):
     copy_view_enabled = False
 
 
-class ReadOnly(ModelPermissionPolicy):
-    """Staff who may view usage read it; nobody adds, changes or deletes it here."""
-
-    def user_has_permission(self, user: Any, action: str) -> bool:
-        if action in ("add", "change", "delete"):
-            return False
-        return bool(super().user_has_permission(user, action))
-
-    def user_has_any_permission(self, user: Any, actions: Any) -> bool:
-        return any(self.user_has_permission(user, action) for action in actions)
-
-
-try:
-    from wagtail.permissions import register_permission_policy
-except ImportError:  # Wagtail 7.4: the viewset carries the policy itself (see below)
-    REGISTERED = False
-else:
-    # Registered at import (wagtail_hooks), before any view asks for the model's policy.
-    register_permission_policy(UsagePeriod, ReadOnly(UsagePeriod))
-    REGISTERED = True
+#: Staff who may view usage read it; nobody adds, changes or deletes it here.
+PERIOD_POLICY = read_only(UsagePeriod)
 
 
 def bill_state(period: UsagePeriod) -> str:
@@ -143,8 +125,8 @@ class UsagePeriodViewSet(ModelViewSet):
     search_fields = ["member_id", "meter", "invoice"]
     form_fields = ["used"]  # required by ModelViewSet; the add/edit views are not routed
 
-    if not REGISTERED:
-        permission_policy = ReadOnly(UsagePeriod)
+    if PERIOD_POLICY is not None:  # Wagtail 7.4: the viewset carries the policy itself
+        permission_policy = PERIOD_POLICY
 
     def get_urlpatterns(self) -> list[Any]:
         hidden = {"add", "edit", "copy", "delete"}

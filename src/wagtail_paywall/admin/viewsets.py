@@ -15,7 +15,6 @@ from wagtail.admin.ui.tables import Column, StatusTagColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.permission_policies import ModelPermissionPolicy
 
 from ..billing import inbox
 from ..models import CancellationFeedback, Coupon, FeedToken, Price, Tier, WebhookEvent
@@ -26,6 +25,7 @@ from .declarations import CancellationDeclarationViewSet
 from .deliveries import DeliveryIssueViewSet, DeliveryProductViewSet
 from .loyalty import LoyaltyRewardViewSet
 from .manual import BankTransferViewSet
+from .policies import read_only
 from .services import ServiceRequestViewSet
 from .usage import UsagePeriodViewSet, UsageRateViewSet
 
@@ -203,26 +203,8 @@ class WebhookEventViewSet(ModelViewSet):
         return patterns
 
 
-class ReadOnlyPolicy(ModelPermissionPolicy):
-    """Anyone allowed to view the answers may read them; nobody adds, edits or deletes."""
-
-    def user_has_permission(self, user: Any, action: str) -> bool:
-        if action in ("add", "change", "delete"):
-            return False
-        return bool(super().user_has_permission(user, action))
-
-    def user_has_any_permission(self, user: Any, actions: Any) -> bool:
-        return any(self.user_has_permission(user, action) for action in actions)
-
-
-try:
-    from wagtail.permissions import register_permission_policy
-except ImportError:  # Wagtail 7.4: the viewset carries the policy itself (see below)
-    REGISTERED = False
-else:
-    # Registered at import (wagtail_hooks), before any view asks for the model's policy.
-    register_permission_policy(CancellationFeedback, ReadOnlyPolicy(CancellationFeedback))
-    REGISTERED = True
+#: Anyone allowed to view the answers may read them; nobody adds, edits or deletes.
+FEEDBACK_POLICY = read_only(CancellationFeedback)
 
 
 class CancellationFeedbackViewSet(ModelViewSet):
@@ -242,8 +224,8 @@ class CancellationFeedbackViewSet(ModelViewSet):
     inspect_view_fields = ["created_at", "reason", "comment", "tier", "member_id", "membership_id"]
     form_fields = ["reason", "comment"]  # required by ModelViewSet; the policy refuses edits
     copy_view_enabled = False
-    if not REGISTERED:
-        permission_policy = ReadOnlyPolicy(CancellationFeedback)
+    if FEEDBACK_POLICY is not None:  # Wagtail 7.4: the viewset carries the policy itself
+        permission_policy = FEEDBACK_POLICY
 
 
 class FeedTokenViewSet(ModelViewSet):
